@@ -10,6 +10,8 @@
 - `TrainingCheckpoint`: a callback that makes an interrupted `fit` (or
   `fit_phases` schedule) resume exactly.
 - `MathRewardModel`: an optional scalar-head evaluator (not the paper's).
+- `load_gguf`, `convert_gguf`: llama.cpp GGUF checkpoints (Gemma 3, Llama,
+  Qwen 2, Qwen 3) as keras-hub causal LMs, converted once and cached.
 - `losses` holds the float32 losses; `build_evaluator_examples` and the
   batch helpers build the evaluator's training data.
 """
@@ -28,6 +30,9 @@ from keras_mathft.models.evaluator_data import pair_inputs
 from keras_mathft.models.evaluator_data import tokenize_prompts
 from keras_mathft.models.families import FAMILIES
 from keras_mathft.models.families import build_causal_lm
+from keras_mathft.models.gguf import GGUF_ARCHITECTURES
+from keras_mathft.models.gguf import convert_gguf
+from keras_mathft.models.gguf import load_gguf
 from keras_mathft.models.phases import TrainingPhase
 from keras_mathft.models.phases import default_multitask_schedule
 from keras_mathft.models.phases import fit_phases
