@@ -39,6 +39,7 @@ Example:
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import pathlib
 import shutil
@@ -97,7 +98,7 @@ _DENSE_BLOCK = (
 )
 
 
-def load_gguf(path, dtype=None, cache_dir=None):
+def load_gguf(path, dtype=None, cache_dir=None, **kwargs):
     """Loads a GGUF checkpoint as a keras-hub `CausalLM`.
 
     Converts the file on first use (see `convert_gguf`) and then loads the
@@ -114,6 +115,10 @@ def load_gguf(path, dtype=None, cache_dir=None):
         cache_dir: optional folder that holds converted presets; defaults
             to `$KERAS_MATHFT_GGUF_CACHE`, else
             `~/.cache/keras_mathft/gguf`.
+        **kwargs: passed to `keras_hub.models.CausalLM.from_preset`. Without
+            TensorFlow, keras-hub's preprocessors cannot be built: pass
+            `preprocessor=None` and load the tokenizer with
+            `keras_hub.tokenizers.Tokenizer.from_preset(convert_gguf(path))`.
 
     Returns:
         A `keras_hub.models.CausalLM` (e.g. `Gemma3CausalLM`) with its
@@ -129,7 +134,8 @@ def load_gguf(path, dtype=None, cache_dir=None):
     >>> lm = load_gguf("model.gguf", dtype="bfloat16")  # doctest: +SKIP
     """
     preset = convert_gguf(path, cache_dir=cache_dir)
-    kwargs = {} if dtype is None else {"dtype": dtype}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
     return keras_hub.models.CausalLM.from_preset(preset, **kwargs)
 
 
@@ -175,9 +181,12 @@ def convert_gguf(path, cache_dir=None):
         if _is_current(target):
             return str(target)
         with tempfile.TemporaryDirectory(dir=root, prefix=".tmp-") as tmp:
-            architecture, causal_lm = _convert(_open_reader(path))
+            architecture, causal_lm, tokenizer = _convert(_open_reader(path))
             staged = pathlib.Path(tmp) / "preset"
             causal_lm.save_to_preset(str(staged))
+            has_preprocessor = causal_lm.preprocessor is not None
+            if not has_preprocessor:
+                tokenizer.save_to_preset(str(staged))
             del causal_lm
             _files.write_json_atomic(
                 staged / SOURCE_FILE,
@@ -186,6 +195,7 @@ def convert_gguf(path, cache_dir=None):
                     "source": path.name,
                     "architecture": architecture,
                     "conversion_version": CONVERSION_VERSION,
+                    "has_preprocessor": has_preprocessor,
                 },
             )
             if target.exists():
@@ -231,15 +241,18 @@ def _sha256(path):
 
 def _is_current(target):
     source = target / SOURCE_FILE
-    if not source.is_file():
+    if not source.is_file() or not (target / "config.json").is_file():
         return False
-    with contextlib.suppress(OSError, ValueError):
-        return (
-            _files.read_json(source).get("conversion_version")
-            == CONVERSION_VERSION
-            and (target / "config.json").is_file()
-        )
-    return False
+    try:
+        info = _files.read_json(source)
+    except (OSError, ValueError):
+        return False
+    # A preset converted without TensorFlow has no preprocessor; rebuild
+    # it where one can be built.
+    lacks_preprocessor = info.get("has_preprocessor") is False
+    return info.get("conversion_version") == CONVERSION_VERSION and not (
+        lacks_preprocessor and importlib.util.find_spec("tensorflow")
+    )
 
 
 @contextlib.contextmanager
@@ -331,12 +344,18 @@ def _convert(reader):
     )
     load_hf_weights(backbone, weights.__getitem__)
     del weights
-    preprocessor = getattr(keras_hub.models, spec.preprocessor)(
-        tokenizer=tokenizer
-    )
-    return meta.architecture, getattr(keras_hub.models, spec.causal_lm)(
+    try:
+        preprocessor = getattr(keras_hub.models, spec.preprocessor)(
+            tokenizer=tokenizer
+        )
+    except ImportError:
+        # keras-hub's preprocessors need TensorFlow; without it (the GPU
+        # machine) the preset keeps the tokenizer alone.
+        preprocessor = None
+    causal_lm = getattr(keras_hub.models, spec.causal_lm)(
         backbone=backbone, preprocessor=preprocessor
     )
+    return meta.architecture, causal_lm, tokenizer
 
 
 # === Configs: GGUF metadata -> keras-hub backbone arguments ===

@@ -20,6 +20,7 @@ Layouts (HF linear weights are `(out, in)`):
   `1 + w` like HF's, so no offset here).
 """
 
+import keras
 import numpy as np
 
 _DECODER_BLOCK = (
@@ -177,11 +178,21 @@ def hf_state_dict(backbone, dtype="float32"):
         dtype: numpy dtype of the arrays.
 
     Returns:
-        dict, HF tensor name -> contiguous numpy array in HF layout.
+        dict, HF tensor name -> contiguous numpy array in HF layout, LoRA
+        adapters merged.
     """
+    # A LoRA layer's `kernel` property merges its adapters into `_kernel`.
+    merged = {
+        id(layer._kernel): layer
+        for layer in backbone._flatten_layers()
+        if getattr(layer, "lora_enabled", False)
+    }
     state = {}
     for variable, hf_name, layout in hf_weight_map(backbone):
-        array = np.asarray(variable.numpy(), dtype=dtype)
+        value = variable
+        if id(variable) in merged:
+            value = merged[id(variable)].kernel
+        array = np.asarray(keras.ops.convert_to_numpy(value), dtype=dtype)
         state[hf_name] = np.ascontiguousarray(_to_hf(array, layout))
     return state
 

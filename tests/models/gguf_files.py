@@ -9,15 +9,12 @@ with `keras_mathft.models.gguf`, so a round trip through both checks the
 importer against llama.cpp's conventions, not against itself.
 """
 
-import io
-
 import gguf
 import keras_hub
 import numpy as np
-import sentencepiece
 from conftest import BPE_SPECIALS
-from conftest import CORPUS
 from conftest import bpe_tokenizer
+from hf_models import bpe_sentencepiece_proto
 from sentencepiece import sentencepiece_model_pb2
 
 from keras_mathft.models import build_causal_lm
@@ -38,43 +35,11 @@ TINY = dict(
     intermediate_dim=32,
     sequence_length=32,
 )
-SPACE_RUN = "\u2581\u2581"
 TEXTS = [
     "what is the sum of 3 and 4 ? it is 7 .",
     "The above  candidate solution is correct",  # two spaces: SPACE_RUN
     "x = 12 é €",  # bytes outside the training corpus
 ]
-
-
-def bpe_sentencepiece_proto(family):
-    """A BPE SentencePiece proto with byte fallback, like Gemma's."""
-    gemma = family == "gemma3"
-    specials = (
-        dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3)
-        if gemma
-        else dict(pad_id=-1, unk_id=0, bos_id=1, eos_id=2)
-    )
-    buffer = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(CORPUS),
-        model_writer=buffer,
-        vocab_size=330,
-        model_type="BPE",
-        byte_fallback=True,
-        hard_vocab_limit=False,
-        user_defined_symbols=[SPACE_RUN, "<start_of_image>"] if gemma else [],
-        add_dummy_prefix=not gemma,
-        remove_extra_whitespaces=False,
-        normalization_rule_name="identity",
-        allow_whitespace_only_pieces=True,
-        pad_piece="<pad>",
-        bos_piece="<bos>" if gemma else "<s>",
-        eos_piece="<eos>" if gemma else "</s>",
-        unk_piece="<unk>",
-        minloglevel=2,
-        **specials,
-    )
-    return buffer.getvalue()
 
 
 def tiny_causal_lm(family, **kwargs):

@@ -179,3 +179,44 @@ def test_missing_tensor_is_listed(tmp_path):
     writer.close()
     with pytest.raises(ValueError, match="blk.1.attn_k.bias"):
         load_gguf(path, cache_dir=tmp_path / "cache")
+
+
+def test_conversion_without_tensorflow_keeps_the_tokenizer(
+    tmp_path, monkeypatch
+):
+    # keras-hub's preprocessors raise ImportError without TensorFlow (the
+    # GPU machine); the conversion then saves the tokenizer alone.
+    import keras_hub
+
+    source = tiny_causal_lm("qwen3")
+    path = write_gguf(source, tmp_path / "qwen3.gguf")
+    cls = keras_hub.models.Qwen3CausalLMPreprocessor
+
+    def no_tensorflow(self, *args, **kwargs):
+        raise ImportError("Qwen3CausalLMPreprocessor requires `tensorflow`.")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cls, "__init__", no_tensorflow)
+        preset = convert_gguf(path, cache_dir=tmp_path / "cache")
+        loaded = load_gguf(
+            path, cache_dir=tmp_path / "cache", preprocessor=None
+        )
+    assert loaded.preprocessor is None
+    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
+    np.testing.assert_array_equal(
+        tokenizer(TEXTS[0]), source.preprocessor.tokenizer(TEXTS[0])
+    )
+    np.testing.assert_allclose(
+        _logits(loaded), _logits(source), rtol=1e-5, atol=1e-5
+    )
+    # With TensorFlow back, the preprocessor-less preset is rebuilt.
+    assert load_gguf(path, cache_dir=tmp_path / "cache").preprocessor
+
+
+def test_recipe_config_checks_a_gguf_preset(tmp_path):
+    from keras_mathft.recipes.config import RecipeConfig
+
+    with pytest.raises(ValueError, match="existing llama.cpp GGUF file"):
+        RecipeConfig(preset=str(tmp_path / "missing.gguf"))
+    path = write_gguf(tiny_causal_lm("qwen"), tmp_path / "qwen.gguf")
+    assert RecipeConfig(preset=str(path)).preset == str(path)
