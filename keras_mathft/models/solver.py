@@ -10,6 +10,7 @@ from keras import ops
 
 from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import gguf
+from keras_mathft.models import hf_export
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
 from keras_mathft.models.compiled import compile_inference_function
@@ -585,6 +586,21 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
                 f,
                 indent=2,
             )
+
+    def export_hf(self, path, **kwargs):
+        """Writes the causal LM as a Hugging Face checkpoint folder.
+
+        See `keras_mathft.models.hf_export.export_hf` (LoRA merged,
+        quantized models refused, sharded above `max_shard_bytes`).
+
+        Args:
+            path: str, a new or empty folder.
+            **kwargs: passed to `hf_export.export_hf`.
+
+        Returns:
+            str, the folder.
+        """
+        return hf_export.export_hf(self, path, **kwargs)
 
 
 def _gather_positions(hidden, positions):

