@@ -13,6 +13,7 @@ import gguf
 import keras_hub
 import numpy as np
 from conftest import BPE_SPECIALS
+from conftest import TINY as CONFTEST_TINY
 from conftest import bpe_tokenizer
 from hf_models import bpe_sentencepiece_proto
 from sentencepiece import sentencepiece_model_pb2
@@ -27,14 +28,8 @@ ARCHITECTURES = {
     "qwen": ("qwen2", "gpt2"),
     "qwen3": ("qwen3", "gpt2"),
 }
-TINY = dict(
-    num_layers=2,
-    hidden_dim=16,
-    num_heads=2,
-    num_key_value_heads=1,
-    intermediate_dim=32,
-    sequence_length=32,
-)
+# The shared tiny size, with a longer sequence for the tests here.
+TINY = {**CONFTEST_TINY, "sequence_length": 32}
 TEXTS = [
     "what is the sum of 3 and 4 ? it is 7 .",
     "The above  candidate solution is correct",  # two spaces: SPACE_RUN

@@ -12,6 +12,7 @@ import io
 import numpy as np
 import sentencepiece
 from conftest import CORPUS
+from conftest import TINY as CONFTEST_TINY
 from conftest import bpe_tokenizer
 
 from keras_mathft.models import build_causal_lm
@@ -26,14 +27,8 @@ EXPORT_FAMILIES = (
     "qwen3",
 )
 SPACE_RUN = "\u2581\u2581"
-TINY = dict(
-    num_layers=2,
-    hidden_dim=16,
-    num_heads=2,
-    num_key_value_heads=1,
-    intermediate_dim=32,
-    sequence_length=64,
-)
+# The shared tiny size, with a longer sequence for the tests here.
+TINY = {**CONFTEST_TINY, "sequence_length": 64}
 
 
 def bpe_sentencepiece_proto(family):

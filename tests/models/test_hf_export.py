@@ -51,6 +51,18 @@ def reference():
     return meta, dict(np.load(HERE / "hf_export_reference.npz"))
 
 
+def _assert_reloads(folder, causal_lm, atol=1e-5):
+    """keras-hub's own HF loader reads `folder` back to `causal_lm`."""
+    reloaded = keras_hub.models.CausalLM.from_preset(str(folder))
+    ids = np.array([[5, 9, 3, 7, 1, 2]], "int32")
+    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(inputs)),
+        keras.ops.convert_to_numpy(causal_lm(inputs)),
+        atol=atol,
+    )
+
+
 def _inputs(token_ids, lengths):
     mask = np.arange(token_ids.shape[1])[None, :] < lengths[:, None]
     return {"token_ids": token_ids, "padding_mask": mask}
@@ -133,15 +145,8 @@ def test_lora_is_merged_and_quantized_models_are_refused(tmp_path):
     for variable in causal_lm.backbone.weights:
         if "lora_kernel_b" in variable.path:
             variable.assign(rng.normal(0, 0.5, variable.shape))
-    ids = np.array([[5, 9, 3, 7, 1, 2]], "int32")
-    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}
     folder = export_hf(causal_lm, tmp_path / "lora")
-    reloaded = keras_hub.models.CausalLM.from_preset(folder)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(reloaded(inputs)),
-        keras.ops.convert_to_numpy(causal_lm(inputs)),
-        atol=1e-5,
-    )
+    _assert_reloads(folder, causal_lm)
     assert not any("lora" in name for name in _tensor_names(folder))
 
     quantized = deterministic_causal_lm("gemma")
@@ -161,14 +166,7 @@ def test_large_exports_are_sharded(tmp_path):
     shards = sorted(set(index["weight_map"].values()))
     assert len(shards) > 2 and not (folder / "model.safetensors").exists()
     assert shards == sorted(p.name for p in folder.glob("*.safetensors"))
-    reloaded = keras_hub.models.CausalLM.from_preset(str(folder))
-    ids = np.array([[5, 9, 3, 7]], "int32")
-    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(reloaded(inputs)),
-        keras.ops.convert_to_numpy(causal_lm(inputs)),
-        atol=1e-5,
-    )
+    _assert_reloads(folder, causal_lm)
 
 
 def test_real_gemma3_export_matches_transformers(reference, tmp_path):
@@ -208,11 +206,4 @@ def test_cli_and_solver_export_a_gguf_file(tmp_path, monkeypatch):
     hf_export.main(["--preset", str(path), "--output", str(tmp_path / "cli")])
     folder = MathSolver.from_preset(str(path)).export_hf(tmp_path / "solver")
     assert tensor_digest(tmp_path / "cli") == tensor_digest(folder)
-    reloaded = keras_hub.models.CausalLM.from_preset(folder)
-    ids = np.array([[5, 9, 3, 7]], "int32")
-    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids, bool)}
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(reloaded(inputs)),
-        keras.ops.convert_to_numpy(source(inputs)),
-        atol=1e-5,
-    )
+    _assert_reloads(folder, source)
