@@ -21,9 +21,11 @@ float16 and the Llama 3 one drops the RMS epsilon.)
   multiplies by `1 + w`), so `w = w_gguf - 1`. No Q/K permutation. The
   output head is tied to `token_embd`.
 - Llama: llama.cpp permutes the rows of Q and K (rotary halves interleaved
-  per head); the import undoes it. Files with a SentencePiece tokenizer
-  (Mistral, Llama 2) become keras-hub Mistral models, files with a GPT-2
-  style BPE tokenizer (Llama 3, SmolLM2) Llama 3 models.
+  per head); the import undoes it. Llama 3.1+ RoPE scaling, stored as
+  `rope_freqs.weight`, becomes keras-hub's Llama 3 RoPE arguments. Files
+  with a SentencePiece tokenizer (Mistral, Llama 2) become keras-hub
+  Mistral models, files with a GPT-2 style BPE tokenizer (Llama 3,
+  SmolLM2) Llama 3 models.
 - Qwen 2 and Qwen 3: no permutation; Qwen 2 has Q/K/V biases, Qwen 3 Q/K
   norms.
 - SentencePiece tokenizers are rebuilt as a proto from `tokenizer.ggml.*`:
@@ -489,7 +491,60 @@ def _llama_config(meta, tensors):
     _refuse_rope_scaling(meta, "Llama 3")
     _check_head_dim("Llama3", head_dim, config)
     config["tie_word_embeddings"] = "output.weight" not in tensors
+    config.update(_llama3_rope_scaling(meta, tensors, head_dim))
     return "llama3", config
+
+
+def _llama3_rope_scaling(meta, tensors, head_dim):
+    """keras-hub's Llama 3.1 RoPE arguments from `rope_freqs.weight`.
+
+    llama.cpp stores Llama 3.1+ RoPE scaling as one divisor per frequency:
+    1 for short wavelengths, `factor` for long ones, and `1 / ((1 - s) /
+    factor + s)` between, with `s = (L / wavelength - low) / (high - low)`.
+    `s` is linear in `L / wavelength`, so the divisors give `factor`,
+    `low` and `high` back (for `L`, the file's original context length or
+    8192). The recovered settings are checked by recomputing the divisors.
+    """
+    tensor = tensors.get("rope_freqs.weight")
+    if tensor is None:
+        return {}
+    import gguf
+
+    divisors = np.asarray(
+        gguf.quants.dequantize(tensor.data, tensor.tensor_type), "float64"
+    ).reshape(-1)
+    base = _rope_base(meta)
+    inverse = base ** -(np.arange(0, head_dim, 2) / head_dim)
+    length = float(meta.arch("rope.scaling.original_context_length", 8192))
+    x = length * inverse / (2 * np.pi)  # L / wavelength
+    factor = float(divisors.max())
+    settings = None
+    if divisors.shape == inverse.shape and factor > 1:
+        middle = (divisors > 1 + 1e-6) & (divisors < factor * (1 - 1e-6))
+        smooth = (1 / divisors - 1 / factor) / (1 - 1 / factor)
+        low, high = 1.0, 4.0
+        if middle.sum() >= 2:
+            slope, offset = np.polyfit(x[middle], smooth[middle], 1)
+            low, high = -offset / slope, (1 - offset) / slope
+        elif middle.sum() == 1:
+            high = low + (x[middle][0] - low) / smooth[middle][0]
+        settings = {
+            "rope_frequency_adjustment_factor": factor,
+            "rope_low_freq_factor": float(low),
+            "rope_high_freq_factor": float(high),
+            "rope_pretraining_sequence_length": int(length),
+        }
+        s = np.clip((x - low) / (high - low), 0.0, 1.0)
+        if not np.allclose(1 / ((1 - s) / factor + s), divisors, rtol=1e-4):
+            settings = None
+    if settings is None:
+        raise ValueError(
+            "`rope_freqs.weight` does not follow Llama 3.1's RoPE scaling, "
+            "the only per-frequency scaling keras-hub's Llama3Backbone "
+            "has. Supported: files whose rope_freqs come from a `llama3` "
+            f"rope_scaling. Received: rope_freqs={divisors.round(3).tolist()}"
+        )
+    return settings
 
 
 def _qwen2_config(meta, tensors):
@@ -572,6 +627,8 @@ def _hf_weights(meta, config, tensors):
         )
     weights = {}
     for name, tensor in tensors.items():
+        if name == "rope_freqs.weight" and meta.architecture == "llama":
+            continue  # Read into the RoPE settings by `_llama_config`.
         hf_name = _hf_name(name, block_names, layers)
         if hf_name is None:
             raise ValueError(

@@ -71,6 +71,8 @@ def write_gguf(causal_lm, path, architecture=None, extra_tensors=None):
     tensors = _gemma3_tensors if family == "gemma3" else _decoder_tensors
     for name, array in tensors(family, backbone, weights).items():
         writer.add_tensor(name, np.ascontiguousarray(array, "float32"))
+    if getattr(backbone, "rope_frequency_adjustment_factor", None):
+        writer.add_tensor("rope_freqs.weight", _llama3_rope_freqs(backbone))
     for name, array in (extra_tensors or {}).items():
         writer.add_tensor(name, np.asarray(array, "float32"))
     writer.write_header_to_file()
@@ -151,6 +153,29 @@ def _write_tokenizer(writer, model, tokenizer):
     start = tokenizer.start_token_id
     writer.add_bos_token_id(tokenizer.end_token_id if start is None else start)
     writer.add_eos_token_id(tokenizer.end_token_id)
+
+
+def _llama3_rope_freqs(backbone):
+    # llama.cpp's LlamaModel writes Llama 3.1 RoPE scaling as one divisor
+    # per frequency, computed like this.
+    head_dim = backbone.hidden_dim // backbone.num_query_heads
+    inverse = backbone.rope_max_wavelength ** -(
+        np.arange(0, head_dim, 2) / head_dim
+    )
+    factor = backbone.rope_frequency_adjustment_factor
+    low = backbone.rope_low_freq_factor
+    high = backbone.rope_high_freq_factor
+    length = backbone.rope_pretraining_sequence_length
+    divisors = []
+    for wavelength in 2 * np.pi / inverse:
+        if wavelength < length / high:
+            divisors.append(1.0)
+        elif wavelength > length / low:
+            divisors.append(factor)
+        else:
+            smooth = (length / wavelength - low) / (high - low)
+            divisors.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(divisors, "float32")
 
 
 def _hf_query(kernel):

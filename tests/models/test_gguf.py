@@ -75,6 +75,34 @@ def test_llama_rms_epsilon_from_the_file_is_kept(tmp_path):
     )
 
 
+def test_llama3_rope_scaling_comes_back_from_rope_freqs(tmp_path):
+    # Llama 3.1+ files carry RoPE scaling as `rope_freqs.weight` only; two
+    # of the tiny model's four frequencies fall in the smoothed band.
+    scaling = dict(
+        rope_frequency_adjustment_factor=8.0,
+        rope_low_freq_factor=1.0,
+        rope_high_freq_factor=16.0,
+        rope_pretraining_sequence_length=64,
+    )
+    keras.utils.set_random_seed(2)
+    source = tiny_causal_lm("llama3", **scaling)
+    plain = tiny_causal_lm("llama3")
+    plain.set_weights(source.get_weights())
+    # The scaling moves these logits by ~2.5e-4, far above the round trip's
+    # tolerance, so a lost or wrong scaling fails the check below.
+    assert np.abs(_logits(plain) - _logits(source)).max() > 1e-4
+    path = write_gguf(source, tmp_path / "llama31.gguf")
+    loaded = load_gguf(path, cache_dir=tmp_path / "cache")
+    np.testing.assert_allclose(_logits(loaded), _logits(source), atol=2e-6)
+    broken = write_gguf(
+        plain,
+        tmp_path / "broken.gguf",
+        extra_tensors={"rope_freqs.weight": np.array([1.0, 3.0, 2.0, 9.0])},
+    )
+    with pytest.raises(ValueError, match="rope_freqs"):
+        load_gguf(broken, cache_dir=tmp_path / "cache")
+
+
 def test_cache_is_reused_and_dtype_applies_on_load(tmp_path, monkeypatch):
     source = tiny_causal_lm("qwen3")
     path = write_gguf(source, tmp_path / "qwen3.gguf")
