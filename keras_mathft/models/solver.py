@@ -9,6 +9,8 @@ import numpy as np
 from keras import ops
 
 from keras_mathft.data.prompts import PromptTemplate
+from keras_mathft.models import gguf
+from keras_mathft.models import hf_export
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
 from keras_mathft.models.compiled import compile_inference_function
@@ -530,12 +532,13 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
     def from_preset(
         cls, preset, prompt_template=None, label_token_ids=None, **kwargs
     ):
-        """Builds a `MathSolver` from a keras-hub preset or HF directory.
+        """Builds a `MathSolver` from a keras-hub preset, HF dir or GGUF.
 
         Works with built-in preset names, `hf://` / `kaggle://` handles, a
         local Keras preset directory (as written by `save_to_preset`, whose
-        saved template is restored) and a local Hugging Face checkpoint
-        directory (`config.json`, `model.safetensors`, tokenizer files).
+        saved template is restored), a local Hugging Face checkpoint
+        directory (`config.json`, `model.safetensors`, tokenizer files) and
+        a llama.cpp `.gguf` file (through `load_gguf`, cached).
 
         Args:
             preset: str, the preset name or path.
@@ -543,12 +546,15 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
                 one.
             label_token_ids: optional label token ids.
             **kwargs: passed to `keras_hub.models.CausalLM.from_preset`
-                (e.g. `dtype="mixed_bfloat16"`).
+                (e.g. `dtype="mixed_bfloat16"`), or to `load_gguf`.
 
         Returns:
             A `MathSolver`.
         """
-        causal_lm = keras_hub.models.CausalLM.from_preset(preset, **kwargs)
+        if gguf.is_gguf_path(preset):
+            causal_lm = gguf.load_gguf(preset, **kwargs)
+        else:
+            causal_lm = keras_hub.models.CausalLM.from_preset(preset, **kwargs)
         saved = {}
         path = os.path.join(str(preset), MATHFT_CONFIG_FILE)
         if os.path.isfile(path):
@@ -580,6 +586,21 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
                 f,
                 indent=2,
             )
+
+    def export_hf(self, path, **kwargs):
+        """Writes the causal LM as a Hugging Face checkpoint folder.
+
+        See `keras_mathft.models.hf_export.export_hf` (LoRA merged,
+        quantized models refused, sharded above `max_shard_bytes`).
+
+        Args:
+            path: str, a new or empty folder.
+            **kwargs: passed to `hf_export.export_hf`.
+
+        Returns:
+            str, the folder.
+        """
+        return hf_export.export_hf(self, path, **kwargs)
 
 
 def _gather_positions(hidden, positions):

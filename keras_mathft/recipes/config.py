@@ -322,6 +322,14 @@ def _check_preset(preset):
                 f"`gs://` handle. Received: {preset!r}"
             )
         return
+    if preset.lower().endswith(".gguf"):
+        if not os.path.isfile(preset):
+            raise ValueError(
+                "A `.gguf` `preset` must be an existing llama.cpp GGUF file "
+                "(Gemma 3, Llama, Qwen 2 or Qwen 3). Received: "
+                f"{preset!r}"
+            )
+        return
     if os.path.sep in preset or preset.startswith(".") or os.path.isdir(preset):
         if not os.path.isfile(os.path.join(preset, "config.json")):
             raise ValueError(
