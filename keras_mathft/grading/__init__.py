@@ -55,7 +55,8 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
   multiple-choice `\\text{(C)}` = `(C)` = `C`.
 - Symbolic equality (anything the exact canonical forms cannot settle,
   e.g. trigonometric identities) is `sympy.simplify(a - b) == 0` in a
-  worker process, bounded by `timeout` seconds. A timeout, a refused
+  worker process. `timeout` seconds bound the whole public call (waiting
+  for a worker included), not each task. A timeout, a refused
   input (power towers, exponents above 1000, huge factorials, answers
   over 1000 characters) or a parse failure means "not equal".
 """

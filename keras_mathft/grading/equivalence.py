@@ -10,17 +10,22 @@ The decision runs from cheap to expensive and stops at the first verdict:
 3. structures are matched part by part (brackets, arity and kinds must
    agree); a part whose numeric fingerprints differ proves the answers
    different;
-4. the remaining part pairs go to sympy in the worker pool (`pool.py`),
-   each bounded by `timeout` seconds. A timeout or any failure counts as
-   "not equivalent".
+4. the remaining part pairs go to sympy in the worker pool (`pool.py`).
+   The call's `timeout` is one deadline for all of it (`deadline.py`);
+   the first failing part decides, and a pair not decided in time counts
+   as "not equivalent".
+
+In-process work is bounded too: an analysis is cached per answer string,
+its exact arithmetic has a fixed budget (`canonical.MAX_WORK`), and
+answers over `MAX_ANSWER_CHARS` are never parsed.
 
 The policy is written in the package docstring (`grading/__init__.py`).
 """
 
-import functools
-
 from keras_mathft.grading import canonical
 from keras_mathft.grading import parse
+from keras_mathft.grading.deadline import Deadline
+from keras_mathft.grading.memo import bounded_memo
 from keras_mathft.grading.normalize import _LABEL_RE
 from keras_mathft.grading.normalize import MAX_ANSWER_CHARS
 from keras_mathft.grading.normalize import normalize_answer
@@ -32,6 +37,22 @@ _MAX_SYMPY_NODES = 150
 # Exponents a sympy task may carry: a literal of at most this magnitude or
 # an expression with no powers or factorials inside.
 _MAX_SYMPY_EXPONENT = 1000
+
+
+class Leaf:
+    """One expression of an answer with its exact key and fingerprint.
+
+    Both are computed once, when the answer is analyzed, so comparisons
+    between cached analyses never redo in-process arithmetic.
+    """
+
+    __slots__ = ("node", "key", "print")
+
+    def __init__(self, node):
+        self.node = node
+        sign = _is_inf(node)
+        self.key = ("inf", sign) if sign else canonical.exact_key(node)
+        self.print = None if sign else canonical.fingerprint(node)
 
 
 class Analysis:
@@ -54,19 +75,6 @@ def _is_inf(node):
     if node[0] == "neg" and node[1] == ("const", "inf"):
         return -1
     return 0
-
-
-@functools.lru_cache(maxsize=65536)
-def _leaf_key(node):
-    sign = _is_inf(node)
-    if sign:
-        return ("inf", sign)
-    return canonical.exact_key(node)
-
-
-@functools.lru_cache(maxsize=65536)
-def _leaf_print(node):
-    return None if _is_inf(node) else canonical.fingerprint(node)
 
 
 def _difference(lhs, rhs):
@@ -96,38 +104,48 @@ def _vector_items(structure):
 
 
 def _canonical_structure(structure):
+    """Merges notations of one object, and wraps expressions in leaves."""
+    kind = structure[0]
     # Column/row vectors and parenthesized tuples are the same object.
-    if structure[0] == "matrix":
+    if kind == "matrix":
         items = _vector_items(structure)
         if items is not None and len(items) > 1:
-            return ("seq", "(", ")", items)
-    if structure[0] == "set":
-        return ("list", structure[1])
+            return ("seq", "(", ")", tuple(map(Leaf, items)))
+        rows = tuple(tuple(map(Leaf, row)) for row in structure[1])
+        return ("matrix", rows)
+    if kind in ("set", "list"):
+        return ("list", tuple(map(Leaf, structure[1])))
+    if kind == "expr":
+        return ("expr", Leaf(structure[1]))
+    if kind == "seq":
+        return structure[:3] + (tuple(map(Leaf, structure[3])),)
+    if kind == "union":
+        return ("union", tuple(map(_canonical_structure, structure[1])))
     return structure
 
 
 def _structure_key(s):
     kind = s[0]
     if kind == "expr":
-        key = _leaf_key(s[1])
+        key = s[1].key
         return None if key is None else ("expr", key)
     if kind == "text":
         return s
     if kind == "list":
-        keys = [_leaf_key(item) for item in s[1]]
+        keys = [item.key for item in s[1]]
         if None in keys:
             return None
         return ("list", tuple(sorted(keys, key=repr)))
     if kind == "seq":
-        keys = tuple(_leaf_key(item) for item in s[3])
+        keys = tuple(item.key for item in s[3])
         return None if None in keys else ("seq", s[1], s[2], keys)
     if kind == "matrix":
-        keys = tuple(tuple(_leaf_key(c) for c in row) for row in s[1])
+        keys = tuple(tuple(c.key for c in row) for row in s[1])
         if any(None in row for row in keys):
             return None
         return ("matrix", keys)
     if kind == "union":
-        keys = [_structure_key(_canonical_structure(p)) for p in s[1]]
+        keys = [_structure_key(part) for part in s[1]]
         if None in keys:
             return None
         return ("union", tuple(sorted(keys, key=repr)))
@@ -140,7 +158,11 @@ def _structure_key(s):
     return None
 
 
-@functools.lru_cache(maxsize=65536)
+# The summed length of cached answers is bounded as well as their number:
+# a long answer's trees and keys take room in proportion.
+@bounded_memo(
+    max_entries=65536, max_chars=2_000_000, max_key_chars=MAX_ANSWER_CHARS
+)
 def analyze(answer):
     """Normalizes, parses and keys one answer (cached per string)."""
     normalized = normalize_answer(answer)
@@ -148,14 +170,14 @@ def analyze(answer):
         return Analysis(normalized, None, None)
     try:
         structure = _canonical_structure(parse.parse_answer(normalized))
-    except (parse.ParseError, RecursionError, ValueError):
+    except (parse.ParseError, RecursionError, ValueError, ArithmeticError):
         return Analysis(normalized, None, None)
     equation = None
     label = _LABEL_RE.match(answer.strip().strip("$").strip())
     if label and structure[0] == "expr":
         try:
             lhs = parse.parse_expression(parse.tokenize(label.group(1)))
-            equation = ("eq", lhs, structure[1])
+            equation = ("eq", lhs, structure[1].node)
         except parse.ParseError:
             pass
     return Analysis(normalized, structure, _structure_key(structure), equation)
@@ -173,10 +195,11 @@ def _base_digits(node):
     return None
 
 
-def _leaf_tasks(a, b):
-    ka, kb = _leaf_key(a), _leaf_key(b)
+def _leaf_tasks(leaf_a, leaf_b):
+    ka, kb = leaf_a.key, leaf_b.key
     if ka is not None and ka == kb:
         return []
+    a, b = leaf_a.node, leaf_b.node
     if "base" in (a[0], b[0]):
         # `52_8` and `52` are the same digits; the subscript only restates
         # the base the question asked for. Different digits never match.
@@ -188,7 +211,7 @@ def _leaf_tasks(a, b):
         return None
     if ka is not None and kb is not None and _is_pure_rational(ka, kb):
         return None
-    if not canonical.fingerprints_close(_leaf_print(a), _leaf_print(b)):
+    if not canonical.fingerprints_close(leaf_a.print, leaf_b.print):
         return None
     return [("equal", a, b)]
 
@@ -219,9 +242,9 @@ def _unordered_tasks(items_a, items_b):
     remaining = list(items_b)
     unmatched = []
     for a in items_a:
-        key = _leaf_key(a)
+        key = a.key
         for j, b in enumerate(remaining):
-            if key is not None and _leaf_key(b) == key:
+            if key is not None and b.key == key:
                 del remaining[j]
                 break
         else:
@@ -361,13 +384,17 @@ def plan(a, b):
     return tasks
 
 
-def run_tasks(task_lists, timeout):
-    """Runs several pairs' task lists in one pool round; one bool each."""
-    flat = [task for tasks in task_lists for task in tasks]
-    if not flat:
+def run_tasks(task_lists, deadline, skip=None, on_hold=None):
+    """Decides several pairs' task lists together; one bool each.
+
+    Args:
+        task_lists: list of lists of sympy tasks (from `plan`).
+        deadline: `Deadline` of the calling public function.
+        skip, on_hold: optional callbacks, see `SympyPool.run_jobs`.
+    """
+    if not any(task_lists):
         return [True] * len(task_lists)
-    results = iter(get_pool().run(flat, timeout))
-    return [all([next(results) for _ in tasks]) for tasks in task_lists]
+    return get_pool().run_jobs(task_lists, deadline, skip, on_hold)
 
 
 def answers_equivalent(a, b, *, timeout=DEFAULT_TIMEOUT):
@@ -386,8 +413,9 @@ def answers_equivalent(a, b, *, timeout=DEFAULT_TIMEOUT):
     Args:
         a: str. An answer (e.g. from `extract_answer`).
         b: str. Another answer; the order does not matter.
-        timeout: float. Wall-clock bound in seconds for each sympy
-            comparison. Defaults to 5.
+        timeout: float. Wall-clock bound in seconds for the whole call,
+            including waiting for a worker; what is not decided by then
+            is False. Defaults to 5.
 
     Returns:
         bool.
@@ -401,13 +429,19 @@ def answers_equivalent(a, b, *, timeout=DEFAULT_TIMEOUT):
     """
     if not isinstance(a, str) or not isinstance(b, str):
         return False
+    deadline = Deadline(timeout)
     # A fixed argument order makes every step below symmetric.
     if b < a:
         a, b = b, a
-    try:
-        verdict = plan(a, b)
-    except (RecursionError, ValueError, ArithmeticError, TypeError):
-        return False
+    verdict = safe_plan(a, b)
     if isinstance(verdict, bool):
         return verdict
-    return run_tasks([verdict], timeout)[0]
+    return run_tasks([verdict], deadline)[0]
+
+
+def safe_plan(a, b):
+    """`plan` that reads any internal failure as "not shown equal"."""
+    try:
+        return plan(a, b)
+    except (RecursionError, ValueError, ArithmeticError, TypeError):
+        return False

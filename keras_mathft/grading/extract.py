@@ -7,41 +7,38 @@ import re
 _MAX_SCAN_CHARS = 20_000
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-_FINAL_ANSWER_RE = re.compile(
-    r"final answer is\s*:?\s*(.+?)(?:\.?\s*I hope it is correct|$)",
-    re.IGNORECASE | re.DOTALL,
-)
+_FINAL_ANSWER_RE = re.compile(r"final answer is\s*:?", re.IGNORECASE)
+_HOPE = "i hope it is correct"
 _ANSWER_IS_RE = re.compile(r"the answer is\s*:?\s*", re.IGNORECASE)
 _HASHES_RE = re.compile(r"####\s*")
 
 
-def _braced(text, start):
-    """Returns the content of the `{...}` group opening at `start`."""
-    depth = 0
-    for pos in range(start, len(text)):
-        char = text[pos]
-        if char == "{" and (pos == 0 or text[pos - 1] != "\\"):
-            depth += 1
-        elif char == "}" and text[pos - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : pos]
-    return None
+def _brace_pairs(text):
+    """Maps each unescaped `{` to its matching `}`, in one linear pass."""
+    pairs, stack = {}, []
+    for match in re.finditer(r"(?<!\\)[{}]", text):
+        if match.group() == "{":
+            stack.append(match.start())
+        elif stack:
+            pairs[stack.pop()] = match.start()
+    return pairs
 
 
 def _last_boxed(text):
+    pairs = None
     for match in reversed(list(_BOX_RE.finditer(text))):
         pos = match.end()
         while pos < len(text) and text[pos] == " ":
             pos += 1
         if pos < len(text) and text[pos] == "{":
-            content = _braced(text, pos)
-            if content is not None:
-                return content
+            if pairs is None:
+                pairs = _brace_pairs(text)
+            if pos in pairs:
+                return text[pos + 1 : pairs[pos]]
             continue
         # `\boxed 5` / `\boxed5`: the argument runs to the next `$`, space
         # or newline (a trailing `.` or `,` is punctuation).
-        bare = re.match(r"[^\s$]+", text[pos:])
+        bare = re.match(r"[^\s$]+", text[pos : pos + 200])
         if bare and (pos > match.end() or text[pos].isdigit()):
             answer = bare.group(0).rstrip(".,")
             if answer:
@@ -96,12 +93,14 @@ def extract_answer(solution_text):
     if boxed is not None:
         return boxed.strip() or None
     for pattern in (_FINAL_ANSWER_RE, _ANSWER_IS_RE, _HASHES_RE):
-        matches = list(pattern.finditer(text))
-        if matches:
-            last = matches[-1]
-            tail = (
-                last.group(1) if pattern is _FINAL_ANSWER_RE else None
-            ) or text[last.end() :]
+        last = None
+        for last in pattern.finditer(text):
+            pass
+        if last is not None:
+            tail = text[last.end() :]
+            if pattern is _FINAL_ANSWER_RE:
+                hope = tail.lower().find(_HOPE)
+                tail = tail[:hope] if hope >= 0 else tail
             answer = _clean_tail(tail)
             if answer is not None:
                 return answer

@@ -1,7 +1,8 @@
 """MATH-style answer normalization, one commented rule at a time."""
 
-import functools
 import re
+
+from keras_mathft.grading.memo import bounded_memo
 
 # Answers longer than this are not normalized rule by rule (only trimmed):
 # no real final answer is this long, and it keeps every regex cheap.
@@ -49,7 +50,6 @@ def _unwrap_text(s):
     return s
 
 
-@functools.lru_cache(maxsize=65536)
 def normalize_answer(s):
     """Returns a canonical string form of an answer (MATH conventions).
 
@@ -99,6 +99,14 @@ def normalize_answer(s):
     s = s.strip()
     if len(s) > MAX_ANSWER_CHARS:
         return s
+    return _normalize(s)
+
+
+@bounded_memo(
+    max_entries=65536, max_chars=4_000_000, max_key_chars=MAX_ANSWER_CHARS
+)
+def _normalize(s):
+    """`normalize_answer` of a stripped string of bounded length."""
     s = s.replace("\n", " ").strip().strip("$").strip()
     s = s.rstrip(".").strip() if not s.endswith("..") else s
     # Rule 2. (`\\\\`, the matrix row break, is protected from `\\ `.)

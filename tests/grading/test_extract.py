@@ -72,3 +72,23 @@ def test_reads_every_math500_solution(shared_data):
     assert len(records) == 500
     for record in records:
         assert extract_answer(record["solution"]) == record["answer"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "final answer is x" + " " * 19_900,
+        "\\boxed{" * 2857,
+        "The answer is " + "(" * 19_000,
+        "$" * 19_999,
+        "Answer: " + "\\[" * 9_000,
+    ],
+)
+def test_extraction_is_linear_time(text):
+    # Issue 10: these took 2 to 5 s (quadratic scans); a linear scan of
+    # 20,000 characters takes milliseconds, so 1 s is a generous bound.
+    import time
+
+    start = time.monotonic()
+    extract_answer(text)
+    assert time.monotonic() - start < 1.0

@@ -63,3 +63,31 @@ def test_idempotent_on_math500(shared_data):
     for line in path.read_text().splitlines():
         once = normalize_answer(json.loads(line)["answer"])
         assert normalize_answer(once) == once
+
+
+@pytest.mark.parametrize("value", [["1"], {"a": 1}, {1, 2}, b"1", 1.5, None])
+def test_non_strings_become_empty(value):
+    assert normalize_answer(value) == ""
+
+
+def test_caches_do_not_keep_long_answers():
+    # Issue 10: 2,000 distinct 100k-character answers kept 191 MB alive.
+    import gc
+    import tracemalloc
+
+    from keras_mathft.grading import answers_equivalent
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for k in range(300):
+            answer = f"{k}" + "x" * 100_000
+            normalize_answer(answer)
+            answers_equivalent(answer, "x")
+        del answer
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 5_000_000
