@@ -293,8 +293,6 @@ def _poly(node):
         if n > 10 * MAX_FACTORIAL:
             raise TooBig("binomial too large")
         return _const(math.comb(int(n), int(k)) if 0 <= k <= n else 0)
-    if kind == "base":
-        return _opaque("base:%s_%d" % (node[1], node[2]))
     if kind in ("fn", "abs"):
         inner = _poly(node[2] if kind == "fn" else node[1])
         if kind == "abs":
@@ -470,8 +468,6 @@ def _value(node, point):
         return complex(abs(_value(node[1], point)))
     if kind == "fn":
         return _FUNCS[node[1]](_value(node[2], point))
-    if kind == "base":
-        return complex(_symbol_value("base:%s_%d" % node[1:], point))
     raise _Opaque
 
 
