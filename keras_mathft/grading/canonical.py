@@ -54,6 +54,16 @@ class _Opaque(Exception):
     pass
 
 
+# What makes an exact key or a fingerprint unknown (never an error).
+_UNKNOWN = (
+    _Opaque,
+    TooBig,
+    ZeroDivisionError,
+    OverflowError,
+    ValueError,
+    KeyError,
+    RecursionError,
+)
 _BUDGET = threading.local()
 
 
@@ -360,14 +370,7 @@ def exact_poly(node):
     _BUDGET.left = MAX_WORK
     try:
         return _poly(node)
-    except (
-        _Opaque,
-        TooBig,
-        ZeroDivisionError,
-        OverflowError,
-        ValueError,
-        RecursionError,
-    ):
+    except _UNKNOWN:
         return None
 
 
@@ -475,14 +478,7 @@ def fingerprint(node):
     """Complex values of the tree at fixed points, or None if unknown."""
     try:
         values = tuple(_value(node, p) for p in range(_POINTS))
-    except (
-        _Opaque,
-        TooBig,
-        ZeroDivisionError,
-        OverflowError,
-        ValueError,
-        KeyError,
-    ):
+    except _UNKNOWN:
         return None
     if not all(cmath.isfinite(v) for v in values):
         return None

@@ -75,16 +75,23 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
     deadline = Deadline(timeout)
     indices = [i for i, a in enumerate(answers) if isinstance(a, str)]
     forest = _UnionFind(len(answers))
+    # Identical strings merge first, so each distinct string is analyzed
+    # and hashed once (64 samples repeat answers a lot).
+    first_by_string = {}
+    for i in indices:
+        first = first_by_string.setdefault(answers[i], i)
+        if first != i:
+            forest.union(first, i)
     first_by_key = {}
     analyzed = set()
-    for i in indices:
-        keys = [("string", answers[i])]
-        if not deadline.expired():
-            analysis = equivalence.analyze(answers[i])
-            analyzed.add(i)
-            keys.append(("normalized", analysis.normalized))
-            if analysis.key is not None:
-                keys.append(("exact", analysis.key))
+    for i in first_by_string.values():
+        if deadline.expired():
+            break
+        analysis = equivalence.analyze(answers[i])
+        analyzed.add(i)
+        keys = [("normalized", analysis.normalized)]
+        if analysis.key is not None:
+            keys.append(("exact", analysis.key))
         for key in keys:
             if key == ("normalized", ""):
                 continue

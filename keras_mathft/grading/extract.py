@@ -68,6 +68,8 @@ _NUMBER_RE = re.compile(
     r"(?<![\w.,\\{}^_/$\[-])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?"
     r"(?![\d}^_])"
 )
+# An unescaped `$`, `\\[` or `\\(`.
+_OPENER_RE = re.compile(r"(?<!\\)(?:\\[\[(]|\$)")
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)|\n")
 # Where a model's turn has ended: chat-template markers and the start of
 # a new few-shot problem. Text after the first one is not the solution.
@@ -111,16 +113,16 @@ def _math_spans(text):
     # Position after which a closing delimiter is known to be absent.
     no_closer = {}
     while pos < n:
-        char = text[pos]
-        if char == "\\" and pos + 1 < n and text[pos + 1] in "[(":
-            opener = text[pos : pos + 2]
-            closer = "\\]" if opener == "\\[" else "\\)"
-        elif char == "$" and (pos == 0 or text[pos - 1] != "\\"):
+        match = _OPENER_RE.search(text, pos)
+        if match is None:
+            break
+        pos = match.start()
+        if match.group() == "$":
             opener = "$$" if text.startswith("$$", pos) else "$"
             closer = opener
         else:
-            pos += 2 if char == "\\" else 1
-            continue
+            opener = match.group()
+            closer = "\\]" if opener == "\\[" else "\\)"
         start = pos + len(opener)
         end = -1
         if no_closer.get(closer, n + 1) > start:
