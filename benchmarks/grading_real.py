@@ -171,7 +171,7 @@ def math_verify_equal(reference, text):
         math_verify.LatexExtractionConfig(boxed_match_priority=0),
         math_verify.ExprExtractionConfig(),
     ]
-    if not re.search(r"\$|\\boxed|\\[(\[]", reference):
+    if not re.search(r"(?<!\\)\$|\\boxed|\\[(\[]", reference):
         reference = "\\boxed{" + reference + "}"
     try:
         gold = math_verify.parse(reference, configs)

@@ -61,6 +61,8 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
         answers: list of str or None. `None` (no answer extracted) belongs
             to no cluster.
         timeout: float. Seconds allowed for the whole call. Defaults to 5.
+            A call on 64 answers returns within `timeout` + 1 s
+            (benchmarks/README.md, "Hostile inputs").
 
     Returns:
         A list of `AnswerCluster`, largest first, ties broken by the

@@ -166,7 +166,8 @@ def answers_equivalent(a, b, *, timeout=DEFAULT_TIMEOUT):
         b: str. Another answer; the order does not matter.
         timeout: float. Wall-clock bound in seconds for the whole call,
             including waiting for a worker; what is not decided by then
-            is False. Defaults to 5.
+            is False. Defaults to 5. The call returns within `timeout` +
+            1 s (benchmarks/README.md, "Hostile inputs").
 
     Returns:
         bool.
