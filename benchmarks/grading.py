@@ -28,7 +28,6 @@ import decimal
 import json
 import os
 import pathlib
-import platform
 import random
 import re
 import sys
@@ -41,6 +40,9 @@ from keras_mathft.grading import answers_equivalent
 from keras_mathft.grading import cluster_answers
 from keras_mathft.grading import grading_stats
 from keras_mathft.grading import normalize_answer
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from grading_machine import machine  # noqa: E402
 
 _DEFAULT_DATA = (
     pathlib.Path(__file__).resolve().parents[2]
@@ -247,13 +249,12 @@ def different_variants(answer, rng, text_answers):
 
 def _numeric(answer):
     """Float value of a constant answer, through our own safe parser."""
-    from keras_mathft.grading import canonical
     from keras_mathft.grading import equivalence
 
     structure = equivalence.analyze(answer).structure
     if structure is None or structure[0] != "expr":
         return None
-    prints = canonical.fingerprint(structure[1])
+    prints = structure[1].print
     if prints is None or abs(prints[0].imag) > 1e-12:
         return None
     return prints[0].real
@@ -315,37 +316,15 @@ def mv_cluster(answers):
 
 def _clear_our_caches():
     from keras_mathft.grading import equivalence
+    from keras_mathft.grading import normalize
 
-    normalize_answer.cache_clear()
+    normalize._normalize.cache_clear()
     equivalence.analyze.cache_clear()
-    equivalence._leaf_key.cache_clear()
-    equivalence._leaf_print.cache_clear()
-
-
-def _machine():
-    import math_verify  # noqa: F401
-    import sympy
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import version
-
-    return (
-        f"python {platform.python_version()} on {platform.platform()}, "
-        f"CPU {cpu} x{os.cpu_count()}, sympy {sympy.__version__}, "
-        f"math-verify {version('math-verify')}"
-    )
 
 
 def main(argv):
     del argv
-    print("machine:", _machine())
+    print("machine:", machine())
     print("backend: none (pure Python grader)")
     records = [json.loads(line) for line in open(FLAGS.math500)]
     pairs = build_pairs(records)

@@ -16,7 +16,7 @@ import time
 
 from keras_mathft.grading import answers_equivalent
 from keras_mathft.grading import cluster_answers
-from keras_mathft.grading import extract_answer
+from keras_mathft.grading import extract_answer_record
 from keras_mathft.grading import grading_stats
 from keras_mathft.grading import normalize_answer
 
@@ -24,8 +24,11 @@ from keras_mathft.grading import normalize_answer
 ## Extracting final answers
 
 The last `\\boxed{...}` wins (nested braces are matched); without a box,
-the Minerva phrase, "The answer is" and "####" are tried. Text without an
-answer gives `None`.
+answer phrases ("Final Answer:", "The answer is", "Answer:", "####", in
+any case), then the last math and then the last number of the final
+sentence are tried. `extract_answer_record` also says which rule fired,
+so reports can count answers by rule. Text without an answer gives
+`None`.
 """
 
 solutions = [
@@ -33,20 +36,25 @@ solutions = [
     r"$\boxed{\left( 3, \frac{\pi}{2} \right)}$.",
     r"Adding, $x = \boxed{\dfrac{14}{3}}$.",
     "Final Answer: The final answer is $10\\%$. I hope it is correct.",
+    "Final Answer: The largest $n$ is 34.",
     "She has 48 clips in May.\n#### 72",
+    r"Therefore $x \geq 5$ is the solution.",
+    "So she has 12 apples left.",
     "I am not sure how to finish this.",
 ]
-print("== extract_answer / normalize_answer")
+print("== extract_answer_record / normalize_answer")
 for solution in solutions:
-    answer = extract_answer(solution)
-    print(f"  {answer!r:40} -> {normalize_answer(answer)!r}")
+    record = extract_answer_record(solution)
+    normalized = normalize_answer(record.answer)
+    print(f"  {record.rule!s:14} {record.answer!r:38} -> {normalized!r}")
 
 """
 ## Deciding equivalence
 
 Cheap checks first (strings, normalized strings, exact canonical forms);
-only what they cannot settle goes to sympy in a worker process with a
-wall-clock timeout. Every verdict is symmetric.
+only what they cannot settle goes to sympy in a worker process, within
+one wall-clock deadline per call. Every verdict is symmetric; labelled
+values compare by label, and a map of labels is never a bare list.
 """
 
 pairs = [
@@ -57,6 +65,12 @@ pairs = [
     ("(1,2)", "[1,2]"),
     (r"1 \pm \sqrt{19}", r"1-\sqrt{19}, 1+\sqrt{19}"),
     ("x=5", "5"),
+    ("(p,q)=(3,2)", "(3, 2)"),
+    ("k = 45, n = 2", "n = 2, k = 45"),
+    ("x = 1, y = 2", "1, 2"),
+    (r"6 \text{ and } 8", "8, 6"),
+    ("x = 5+5+1 = 11", "11"),
+    ("14{,}916", "14916"),
     ("3x-y+13=0", "3x+4y+14=0"),
     (r"\begin{pmatrix} 1/5 \\ -18/5 \end{pmatrix}", "(0.2, -3.6)"),
     (r"\sin^2 x + \cos^2 x", "1"),

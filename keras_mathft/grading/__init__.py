@@ -7,6 +7,8 @@ and sympy objects are built from those trees with constructors only.
 
 Public API:
     extract_answer(solution_text) -> str | None
+    extract_answer_record(solution_text) -> ExtractedAnswer(answer, rule)
+    EXTRACTION_RULES: the rule names, in the order they are tried
     normalize_answer(answer) -> str
     answers_equivalent(a, b, *, timeout=5.0) -> bool
     cluster_answers(answers, *, timeout=5.0) -> list[AnswerCluster]
@@ -31,31 +33,52 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
 - Units, degree marks, `\\$` and `\\text{...}` unit words are dropped:
   `90^\\circ` = `90`, `5.4 \\text{ cents}` = `5.4`. There is no
   degree/radian conversion: `\\frac{\\pi}{2}` != `90^\\circ`.
-- A leading label is dropped: `x=5` = `5`, `y=2x+1` = `2x+1` (as the
-  prm800k grader and Math-Verify do); the labelled answer still states
-  its equation, so `y=3x+13` = `3x-y+13=0` too. Equations are equal when
-  one side-difference is a nonzero multiple of the other (`5x-7y=4` =
-  `-10x+14y+8=0`), which avoids Math-Verify's #60 false positive
-  (`3x-y+13=0` = `3x+4y+14=0`). Inequalities compare up to
-  a positive factor and may be flipped (`x>2` = `2<x`); strictness must
-  match. A relation never equals an interval (`x>2` != `(2,\\infty)`).
+- A leading label is dropped: `x=5` = `5`, `y=2x+1` = `2x+1`,
+  `(p,q)=(3,2)` = `(3,2)`, `f(x)=2x+3` = `2x+3`, `|AB|=1` = `1` (as the
+  prm800k grader and Math-Verify do). A labelled answer is its value and
+  never an equation: `y=3x+13` != `3x-y+13=0`, because reading it both
+  ways would make `x-5=0` = `x=5` = `5` and break transitivity. A chain
+  `x = 5+5+1 = 11` is its last side; `x = 1/3 \\approx 0.33` is `1/3`
+  and `x \\approx 11` is `11`; an equation of constants (`5+5+1 = 11`)
+  is its right side. Other equations are equal when one side-difference
+  is a nonzero multiple of the other (`5x-7y=4` = `-10x+14y+8=0`), which
+  avoids Math-Verify's #60 false positive (`3x-y+13=0` = `3x+4y+14=0`).
+  Inequalities compare up to a positive factor and may be flipped
+  (`x>2` = `2<x`); strictness must match. A relation never equals an
+  interval (`x>2` != `(2,\\infty)`), and chained inequalities are not
+  parsed.
 - Brackets are kept as written: `(1,2)` is compared element by element
   with another `(1,2)`, and open/closed ends must match, so the
-  tuple-vs-interval ambiguity never matters. A bare comma list (`1,-2`)
-  and a braced set are unordered and equal to each other; a tuple is not
-  a bare list. `a \\pm b` is the list `a+b, a-b`. A one-column or one-row
+  tuple-vs-interval ambiguity never matters. A bare comma list (`1,-2`),
+  a braced set, and lists written with `and`, `or` or `;` are sets:
+  unordered, repeats dropped, and equal to each other; their items may be
+  tuples (`(11,7) or (7,11)`). A tuple is not a bare list. `a \\pm b` is
+  the list `a+b, a-b` (`\\pm a` is `a, -a`). A one-column or one-row
   matrix equals the parenthesized tuple of its entries. Unions of
-  intervals are unordered.
+  intervals are unordered. Sums and products of matrices are not
+  evaluated.
+- Labelled lists: one label on every item (`x=1, x=2`) or on the first
+  item only (`a=4, -8, -10`) labels the whole list. Distinct labels on
+  every item (`k=45, n=2`) make a map, equal to the same labels with
+  equal values in any order and never to a bare list or tuple
+  (`x=1, y=2` != `1,2`): bare lists are unordered, so equating them with
+  maps would make `x=1, y=2` equal `x=2, y=1`.
+- Numbers: `14{,}916` and `10,\\!080` are one number; a comma is never a
+  decimal point (`1000,99` is a list), and `32, 349` (space after the
+  comma) is a list.
+- A solution text given where an answer is expected (it holds a box or an
+  answer phrase, reads as prose, or does not parse) is graded by its
+  `extract_answer`.
 - `i` is the imaginary unit. Variables are case sensitive. `\\infty`
   equals only `\\infty`.
-- A numeral with a base subscript (`1011_2`) equals the same digits with
-  the same base or with no subscript (`52_8` = `52`); there is no base
-  conversion (`52_8` != `42`).
+- A numeral's base subscript is dropped (`1011_2` is 1011): `52_8` =
+  `52` = `52_9`, and there is no base conversion (`52_8` != `42`).
 - Text answers compare case-insensitively after `\\text{}` is removed;
   multiple-choice `\\text{(C)}` = `(C)` = `C`.
 - Symbolic equality (anything the exact canonical forms cannot settle,
   e.g. trigonometric identities) is `sympy.simplify(a - b) == 0` in a
-  worker process, bounded by `timeout` seconds. A timeout, a refused
+  worker process. `timeout` seconds bound the whole public call (waiting
+  for a worker included), not each task. A timeout, a refused
   input (power towers, exponents above 1000, huge factorials, answers
   over 1000 characters) or a parse failure means "not equal".
 """
@@ -63,6 +86,9 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
 from keras_mathft.grading.cluster import AnswerCluster
 from keras_mathft.grading.cluster import cluster_answers
 from keras_mathft.grading.equivalence import answers_equivalent
+from keras_mathft.grading.extract import EXTRACTION_RULES
+from keras_mathft.grading.extract import ExtractedAnswer
 from keras_mathft.grading.extract import extract_answer
+from keras_mathft.grading.extract import extract_answer_record
 from keras_mathft.grading.normalize import normalize_answer
 from keras_mathft.grading.pool import grading_stats

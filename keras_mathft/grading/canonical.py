@@ -14,11 +14,15 @@ those pairs go to sympy.
 fixed points. Different fingerprints prove two answers different (up to
 the tolerance) without sympy; equal ones only make a pair a candidate.
 Every computation here is bounded: big exponents, huge factorials and
-oversized numbers raise `TooBig`.
+oversized numbers raise `TooBig`, and so does exceeding `MAX_WORK` units
+of arithmetic in one `exact_key` call (a deterministic budget, so the
+same answer always gets the same key, whatever the machine's load).
 """
 
 import cmath
+import functools
 import math
+import threading
 import zlib
 from fractions import Fraction
 
@@ -28,6 +32,14 @@ MAX_BITS = 2048
 MAX_TERMS = 256
 MAX_EXPONENT = 4096
 MAX_FACTORIAL = 300
+# Arithmetic budget of one exact key: a term product or sum costs one unit
+# per 64 bits of its operands, a trial division one unit. It bounds the
+# worst answer to tens of milliseconds; real answers use a few hundred.
+MAX_WORK = 20_000
+# Square-free splitting: trial division up to this bound, then the
+# cofactor is settled exactly (a square, a prime, or a product of two
+# large primes below the bound cubed) or the radical stays opaque.
+_TRIAL_DIVISION_BOUND = 1000
 
 # Two fingerprints closer than this (relative) are a sympy candidate.
 FINGERPRINT_RTOL = 1e-7
@@ -40,6 +52,29 @@ class TooBig(ArithmeticError):
 
 class _Opaque(Exception):
     pass
+
+
+# What makes an exact key or a fingerprint unknown (never an error).
+_UNKNOWN = (
+    _Opaque,
+    TooBig,
+    ZeroDivisionError,
+    OverflowError,
+    ValueError,
+    KeyError,
+    RecursionError,
+)
+_BUDGET = threading.local()
+
+
+def _spend(units):
+    _BUDGET.left = getattr(_BUDGET, "left", MAX_WORK) - units
+    if _BUDGET.left < 0:
+        raise TooBig("arithmetic budget exceeded")
+
+
+def _bits(value):
+    return value.numerator.bit_length() + value.denominator.bit_length()
 
 
 # ----------------------------------------------------------------------
@@ -87,6 +122,7 @@ def _mono_mul(a, b):
 
 def _add(p, q):
     out = dict(p)
+    _spend(len(q))
     for mono, coeff in q.items():
         value = out.get(mono, 0) + coeff
         if value:
@@ -106,6 +142,7 @@ def _mul(p, q):
     out = {}
     for ma, ca in p.items():
         for mb, cb in q.items():
+            _spend(1 + (_bits(ca) + _bits(cb)) // 64)
             mono, c = _mono_mul(ma, mb)
             value = out.get(mono, 0) + ca * cb * c
             if value:
@@ -126,22 +163,54 @@ def _rational(p):
     return None
 
 
+_MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+
+
+def _is_prime(n):
+    """Miller-Rabin with the first 12 prime bases: exact below 3.3e24."""
+    if n < 2:
+        return False
+    for p in _MR_BASES:
+        if n % p == 0:
+            return n == p
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in _MR_BASES:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
 def _squarefree(n):
     """Splits n > 0 as (s, f) with n = s² f and f square-free."""
     if n.bit_length() > 64:
         raise _Opaque
     s, f, d = 1, 1, 2
-    while d * d <= n:
-        if d > 100_000:
-            raise _Opaque
+    while d <= _TRIAL_DIVISION_BOUND and d * d <= n:
         while n % (d * d) == 0:
             n //= d * d
             s *= d
         if n % d == 0:
             n //= d
             f *= d
-        d += 1
-    return s, f * n
+        d += 1 if d == 2 else 2
+    # n has no prime factor up to the bound (or is below its square).
+    root = math.isqrt(n)
+    if root * root == n:
+        return s * root, f
+    if n < _TRIAL_DIVISION_BOUND**3 or _is_prime(n):
+        # A prime, or two distinct primes: square-free either way.
+        return s, f * n
+    raise _Opaque
 
 
 def _sqrt_rational(value):
@@ -149,6 +218,7 @@ def _sqrt_rational(value):
     imag = 1 if value < 0 else 0
     value = abs(value)
     # sqrt(p/q) = sqrt(p q) / q.
+    _spend(1 + _TRIAL_DIVISION_BOUND // 64)
     s, f = _squarefree(value.numerator * value.denominator)
     coeff = Fraction(s, value.denominator)
     if coeff == 0:
@@ -233,8 +303,6 @@ def _poly(node):
         if n > 10 * MAX_FACTORIAL:
             raise TooBig("binomial too large")
         return _const(math.comb(int(n), int(k)) if 0 <= k <= n else 0)
-    if kind == "base":
-        return _opaque("base:%s_%d" % (node[1], node[2]))
     if kind in ("fn", "abs"):
         inner = _poly(node[2] if kind == "fn" else node[1])
         if kind == "abs":
@@ -293,17 +361,16 @@ def exact_key(node):
     Returns None when the tree leaves the exact class in a way an opaque
     generator cannot cover (infinity) or when a bound is exceeded.
     """
-    try:
-        return ("poly", _key_of(_poly(node)))
-    except (_Opaque, TooBig, ZeroDivisionError, OverflowError, ValueError):
-        return None
+    poly = exact_poly(node)
+    return None if poly is None else ("poly", _key_of(poly))
 
 
 def exact_poly(node):
     """The polynomial behind `exact_key` (a dict), or None."""
+    _BUDGET.left = MAX_WORK
     try:
         return _poly(node)
-    except (_Opaque, TooBig, ZeroDivisionError, OverflowError, ValueError):
+    except _UNKNOWN:
         return None
 
 
@@ -404,8 +471,6 @@ def _value(node, point):
         return complex(abs(_value(node[1], point)))
     if kind == "fn":
         return _FUNCS[node[1]](_value(node[2], point))
-    if kind == "base":
-        return complex(_symbol_value("base:%s_%d" % node[1:], point))
     raise _Opaque
 
 
@@ -413,14 +478,7 @@ def fingerprint(node):
     """Complex values of the tree at fixed points, or None if unknown."""
     try:
         values = tuple(_value(node, p) for p in range(_POINTS))
-    except (
-        _Opaque,
-        TooBig,
-        ZeroDivisionError,
-        OverflowError,
-        ValueError,
-        KeyError,
-    ):
+    except _UNKNOWN:
         return None
     if not all(cmath.isfinite(v) for v in values):
         return None

@@ -3,6 +3,7 @@
 import dataclasses
 
 from keras_mathft.grading import equivalence
+from keras_mathft.grading.deadline import Deadline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,13 +49,20 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
     settles most duplicates in-process; then only one representative per
     group is compared with the others, where structure and numeric
     fingerprints rule out almost every pair for free; the few remaining
-    pairs go to the sympy pool in one batch (each bounded by `timeout`).
-    Merges are transitive (union-find).
+    pairs go to the sympy pool together, and a pair whose answers were
+    merged meanwhile is skipped. Merges are transitive (union-find), so
+    the partition does not depend on the order of `answers`.
+
+    `timeout` bounds the whole call. Pairs not decided by then stay apart
+    (and count in `grading_stats()["timeouts"]`); answers not analyzed by
+    then are grouped by identical strings only.
 
     Args:
         answers: list of str or None. `None` (no answer extracted) belongs
             to no cluster.
-        timeout: float. Seconds allowed per sympy comparison.
+        timeout: float. Seconds allowed for the whole call. Defaults to 5.
+            A call on 64 answers returns within `timeout` + 1 s
+            (benchmarks/README.md, "Hostile inputs").
 
     Returns:
         A list of `AnswerCluster`, largest first, ties broken by the
@@ -66,40 +74,56 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
     >>> [(c.representative, c.members) for c in clusters]
     [('1/2', (0, 1, 4)), ('3', (3,))]
     """
+    deadline = Deadline(timeout)
     indices = [i for i, a in enumerate(answers) if isinstance(a, str)]
     forest = _UnionFind(len(answers))
-    first_by_key = {}
+    # Identical strings merge first, so each distinct string is analyzed
+    # and hashed once (64 samples repeat answers a lot).
+    first_by_string = {}
     for i in indices:
+        first = first_by_string.setdefault(answers[i], i)
+        if first != i:
+            forest.union(first, i)
+    first_by_key = {}
+    analyzed = set()
+    for i in first_by_string.values():
+        if deadline.expired():
+            break
         analysis = equivalence.analyze(answers[i])
-        for key in (
-            ("string", answers[i]),
-            ("normalized", analysis.normalized),
-            ("exact", analysis.key) if analysis.key is not None else None,
-        ):
-            if key is None or key == ("normalized", ""):
+        analyzed.add(i)
+        keys = [("normalized", analysis.normalized)]
+        if analysis.key is not None:
+            keys.append(("exact", analysis.key))
+        for key in keys:
+            if key == ("normalized", ""):
                 continue
             if key in first_by_key:
                 forest.union(first_by_key[key], i)
             else:
                 first_by_key[key] = i
-    roots = sorted({forest.find(i) for i in indices})
+    roots = sorted({forest.find(i) for i in indices if i in analyzed})
     pending, pairs = [], []
     for x, i in enumerate(roots):
         for j in roots[x + 1 :]:
+            if deadline.expired():
+                break
             a, b = sorted((answers[i], answers[j]))
-            try:
-                verdict = equivalence.plan(a, b)
-            except (RecursionError, ValueError, ArithmeticError, TypeError):
-                verdict = False
+            verdict = equivalence.safe_plan(a, b)
             if verdict is True:
                 forest.union(i, j)
             elif verdict:
                 pending.append(verdict)
                 pairs.append((i, j))
     if pending:
-        for (i, j), same in zip(pairs, equivalence.run_tasks(pending, timeout)):
-            if same:
-                forest.union(i, j)
+
+        def merged(k):
+            i, j = pairs[k]
+            return forest.find(i) == forest.find(j)
+
+        def merge(k):
+            forest.union(*pairs[k])
+
+        equivalence.run_tasks(pending, deadline, skip=merged, on_hold=merge)
     groups = {}
     for i in indices:
         groups.setdefault(forest.find(i), []).append(i)

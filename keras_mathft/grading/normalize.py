@@ -1,7 +1,8 @@
 """MATH-style answer normalization, one commented rule at a time."""
 
-import functools
 import re
+
+from keras_mathft.grading.memo import bounded_memo
 
 # Answers longer than this are not normalized rule by rule (only trimmed):
 # no real final answer is this long, and it keeps every regex cheap.
@@ -12,26 +13,58 @@ _UNITS = (
     "degrees?|cents?|dollars?|units?|sq|square|cubic|feet|foot|ft|inches|inch"
     "|in|cm|mm|km|meters?|m|miles?|mph|hours?|minutes?|seconds?|days?"
     "|weeks?|years?|pounds?|lbs?|ounces?|oz|grams?|g|kg|liters?|ml"
-    "|gallons?|people|students|ways|points?|percent|yards?"
+    "|gallons?|people|students|ways|points?|percent(?:age)?|pct|yards?"
+    "|yuan|euros?"
 )
 # Bare (un-wrapped) unit words: single letters and "in" are left out because
 # they are far more often variables or `\\in` than units.
 _BARE_UNITS = "|".join(
     u for u in _UNITS.split("|") if u not in ("in", "m", "g", "sq", "ft")
 )
-_TRAILING_UNIT_RE = re.compile(
-    r"(?<=[\d}\s)])\s*(?:\\(?:text|mbox|mathrm)\{\s*(?:" + _UNITS + r")\s*\}"
-    r"|(?:" + _BARE_UNITS + r")(?![a-zA-Z]))(?:\^\{?[23]\}?)?\s*$"
+# Commands whose braced argument is plain text (or a styled symbol).
+_TEXT_COMMANDS = (
+    r"text(?:bf|it|normal|rm|sf|tt|up)?|mbox|math(?:rm|bf|it|sf|normal)"
+    r"|rm|boldsymbol|bm"
 )
-_TEXT_RE = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|mathbf|rm)\s*\{")
+_TRAILING_UNIT_RE = re.compile(
+    r"(?<=[\d}\s)])\s*(?:\\(?:"
+    + _TEXT_COMMANDS
+    + r")\{\s*(?:"
+    + _UNITS
+    + r")\s*\}|(?:"
+    + _BARE_UNITS
+    + r")(?![a-zA-Z]))(?:\^\{?[23]\}?|[²³])?\s*$"
+)
+_TEXT_RE = re.compile(r"\\(?:" + _TEXT_COMMANDS + r")\s*\{")
+# `and`/`or` between two answers (after a number or a closing bracket)
+# separate list items, as `;` does: `6 \text{ and } 8`, `(11,7) or (7,11)`.
+_WORDED_SEPARATOR_RE = re.compile(
+    r"(?<=[\d)\]}|!])\s*,?\s*\b(?:and|or)\b\s*(?=\S)", re.IGNORECASE
+)
 _FRAC_SHORTHAND_RE = re.compile(r"\\frac\s*(\d|\{[^{}]*\})\s*(\d|\{[^{}]*\})")
 _FRAC_SHORTHAND_SPACED_RE = re.compile(r"\\frac\s+(\d)\s*(\d)")
 _SQRT_SHORTHAND_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
-_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# Digits in groups of three with no space after the commas (`32, 349` is a
+# list); a leading `0,` is never a thousands group.
+_THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
 _LABEL_RE = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*=(?!=)")
 _CHOICE_RE = re.compile(r"^\(([A-Ea-e])\)$")
 _SIMPLE_SLASH_RE = re.compile(r"^(-?\d+)/(\d+)$")
+_SPACED_MIXED_RE = re.compile(r"^(-?\d+)\s+(\d+)\s*/\s*(\d+)$")
 _COMMAND_GAP_RE = re.compile(r"(\\[a-zA-Z]+) +(?=[a-zA-Z])")
+
+
+def _encloses(s):
+    """True when the brace opening `s` closes at its last character."""
+    depth = 0
+    for i, char in enumerate(s):
+        if char == "{" and (i == 0 or s[i - 1] != "\\"):
+            depth += 1
+        elif char == "}" and s[i - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return i == len(s) - 1
+    return False
 
 
 def _unwrap_text(s):
@@ -49,7 +82,6 @@ def _unwrap_text(s):
     return s
 
 
-@functools.lru_cache(maxsize=65536)
 def normalize_answer(s):
     """Returns a canonical string form of an answer (MATH conventions).
 
@@ -57,26 +89,38 @@ def normalize_answer(s):
     without any further parsing. Rules, in order (each is a line below):
 
     1. Non-strings become `""`; surrounding spaces, `$` and a final `.` go.
-    2. Spacing commands (`\\!`, `\\,`, `\\;`, `\\:`, `\\ `, `~`) become
-       spaces; `\\left`, `\\right`, `\\displaystyle` are dropped.
-    3. `\\dfrac` and `\\tfrac` become `\\frac`; `\\le`/`\\ge` become
-       `\\leq`/`\\geq`.
+    2. Doubly escaped commands (`\\\\frac`) are read as single outside
+       matrices. Thousands joiners go (`10,\\!080`, `11,\\! 111`,
+       `14{,}916`, `10\\,000`); spacing commands (`\\,`, `\\;`, `\\:`,
+       `\\ `, `~`, `\\quad`) become spaces; `\\left`, `\\right`,
+       `\\displaystyle` are dropped.
+    3. `\\dfrac`, `\\tfrac`, `\\cfrac` become `\\frac`; `\\le`/`\\ge`
+       (and `\\leqslant`/`\\geqslant`, `≤`, `≥`) become `\\leq`/`\\geq`,
+       `\\ne` and `≠` become `\\neq`, `≈` becomes `\\approx`.
     4. Degree marks (`^\\circ`, `^{\\circ}`, `\\circ`, `°`) are dropped.
-    5. Percent signs (`\\%`, `%`) and dollar signs (`\\$`) are dropped: a
-       percentage is compared by its number (`10\\%` equals `10`, not 0.1).
-    6. Trailing units (`\\text{ cm}^2`, `inches`, `degrees`, ...) after a
-       number are dropped, then `\\text{...}`/`\\mbox{...}`/`\\mathrm{...}`
-       wrappers are replaced by their content.
+    5. Percent signs (`\\%`, `%`) and currency signs (`\\$`, `€`, `£`,
+       `¥`) are dropped: a percentage is compared by its number (`10\\%`
+       equals `10`, not 0.1).
+    6. Trailing units (`\\text{ cm}^2`, `\\textbf{ meters}`, `inches`,
+       `pct`, ...) after a number are dropped, then `\\text{...}`-like
+       wrappers (`\\textbf`, `\\textnormal`, `\\mbox`, `\\mathrm`, ...)
+       are replaced by their content. Then `and`/`or` after a number or a
+       closing bracket, and every `;`, become list commas (`6 \\text{ and }
+       8` is `6,8`); braces around the whole answer go (`{1,3}` is `1,3`,
+       as it renders).
     7. A leading `x=`-style label (one letter, optionally subscripted, or
        one command such as `\\theta`) is dropped when it is the only `=`.
     8. A leading `x\\in` is dropped (`x \\in [-2,7]` is `[-2,7]`).
     9. Thousands separators are removed when the whole answer is one
-       number in groups of three (`10,080` is `10080`).
+       number in groups of three with no space after a comma and not
+       starting `0,` (`10,080` is `10080`; `32, 349` and `0,111` are lists).
     10. `.5` becomes `0.5` and `-.5` becomes `-0.5`.
     11. `\\frac12`, `\\frac 59`, `\\frac9{19}` get their braces back;
         `\\sqrt2` becomes `\\sqrt{2}`.
-    12. Spaces are removed except one between a command and a letter
-        (`\\cot x` stays readable to the parser).
+    12. `1 1/2` becomes the mixed number `1\\frac{1}{2}`, a space ends an
+        exponent or subscript (`2^6 3^5` is `2^{6}3^{5}`), and spaces are
+        removed except one between a command and a letter (`\\cot x`
+        stays readable to the parser).
     13. `a/b` with integer `a`, `b` becomes `\\frac{a}{b}`; a lone choice
         `(C)` becomes `C`.
 
@@ -99,25 +143,43 @@ def normalize_answer(s):
     s = s.strip()
     if len(s) > MAX_ANSWER_CHARS:
         return s
+    return _normalize(s)
+
+
+@bounded_memo(
+    max_entries=65536, max_chars=4_000_000, max_key_chars=MAX_ANSWER_CHARS
+)
+def _normalize(s):
+    """`normalize_answer` of a stripped string of bounded length."""
     s = s.replace("\n", " ").strip().strip("$").strip()
     s = s.rstrip(".").strip() if not s.endswith("..") else s
     # Rule 2. (`\\\\`, the matrix row break, is protected from `\\ `.)
+    if "\\begin" not in s:
+        # Outside a matrix, `\\\\frac` is a doubly escaped `\\frac`.
+        s = re.sub(r"(?<!\\)\\\\(?=[a-zA-Z])", r"\\", s)
     s = s.replace("\\\\", "\0")
-    for spacing in ("\\!", "\\,", "\\;", "\\:", "\\ ", "~", "\\quad"):
+    # Thousands joiners: `10,\!080`, `11,\! 111`, `14{,}916`, `10\,000`.
+    s = re.sub(r",\\!\s*", ",", s).replace("\\!", "")
+    s = re.sub(r"\s*\{\s*,\s*\}\s*", ",", s)
+    s = re.sub(r"(?<=\d)\\,(?=\d{3}(?!\d))", "", s)
+    for spacing in ("\\,", "\\;", "\\:", "\\ ", "~", "\\qquad", "\\quad"):
         s = s.replace(spacing, " ")
     s = s.replace("\0", "\\\\")
     s = re.sub(r"\\(?:left|right|displaystyle|big|Big|bigg)(?![a-zA-Z])", "", s)
     # Rule 3.
-    s = re.sub(r"\\[dt]frac(?![a-zA-Z])", r"\\frac", s)
-    s = re.sub(r"\\le(?![a-zA-Z])", r"\\leq", s)
-    s = re.sub(r"\\ge(?![a-zA-Z])", r"\\geq", s)
-    s = s.replace("≤", "\\leq").replace("≥", "\\geq")
+    s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
+    s = re.sub(r"\\(le|ge)(?:qslant)?(?![a-zA-Z])", r"\\\1q", s)
+    s = re.sub(r"\\ne(?![a-zA-Z])", r"\\neq", s)
+    s = s.replace("≤", "\\leq").replace("≥", "\\geq").replace("≠", "\\neq")
+    s = s.replace("≈", "\\approx")
     # Rule 4.
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", "", s)
     s = s.replace("\\circ", "").replace("°", "")
     # Rule 5.
     s = s.replace("\\%", "").replace("%", "").replace("\\$", "")
-    s = s.replace("$", "").strip()
+    for currency in ("$", "€", "£", "¥"):
+        s = s.replace(currency, "")
+    s = s.strip()
     # Rule 6.
     for _ in range(3):
         stripped = _TRAILING_UNIT_RE.sub("", s).strip()
@@ -126,6 +188,11 @@ def normalize_answer(s):
         s = stripped
     s = _unwrap_text(s).strip()
     s = s.rstrip(".").strip() if not s.endswith("..") else s
+    # Rule 6b. Worded and semicolon separators; grouping braces around
+    # the whole answer render as nothing (`{1,3}` shows `1,3`).
+    s = _WORDED_SEPARATOR_RE.sub(",", s).replace(";", ",")
+    if s.startswith("{") and s.endswith("}") and _encloses(s):
+        s = s[1:-1].strip()
     # Rule 7.
     match = _LABEL_RE.match(s)
     if match and s.count("=") == 1 and not re.search(r"[<>]", s):
@@ -133,9 +200,8 @@ def normalize_answer(s):
     # Rule 8.
     s = re.sub(r"^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*", "", s)
     # Rule 9.
-    compact = s.replace(" ", "")
-    if _THOUSANDS_RE.match(compact):
-        s = compact.replace(",", "")
+    if _THOUSANDS_RE.match(s):
+        s = s.replace(",", "")
     # Rule 10.
     s = re.sub(r"(^|[^\d}])\.(\d)", r"\g<1>0.\2", s)
     # Rule 11.
@@ -147,7 +213,10 @@ def normalize_answer(s):
         s,
     )
     s = _SQRT_SHORTHAND_RE.sub(r"\\sqrt{\1}", s)
-    # Rule 12.
+    # Rule 12. A space ends an exponent or subscript (`2^6 3^5` is not
+    # `2^{63}`), and `1 1/2` is a mixed number, not 11/2.
+    s = _SPACED_MIXED_RE.sub(r"\1\\frac{\2}{\3}", s)
+    s = re.sub(r"([\^_])(\d+)\s+(?=\S)", r"\1{\2}", s)
     s = re.sub(r"\s+", " ", s).strip()
     s = _COMMAND_GAP_RE.sub(r"\1\0", s).replace(" ", "").replace("\0", " ")
     # Rule 13.

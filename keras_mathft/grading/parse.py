@@ -12,13 +12,24 @@ Expression nodes:
     ("add", (n, ...)), ("mul", (n, ...)), ("neg", n), ("div", n, d)
     ("pow", base, exp), ("root", radicand, index), ("fact", n)
     ("fn", name, arg), ("binom", n, k), ("abs", n)
-    ("base", digits, base)     a numeral with a base subscript (`1011_2`)
+A numeral's base subscript is dropped (`1011_2` is the number 1011): it
+restates the base the question asked for.
 
 Answer structures (the top level):
     ("expr", node), ("text", words), ("list", items) (bare commas, order
-    free), ("set", items), ("seq", open, close, items) (tuples and
-    intervals), ("union", items), ("matrix", rows), ("eq", lhs, rhs),
-    ("rel", op, lhs, rhs) with op in `<`, `<=`, `!=`.
+    free; items are ("expr", node) or tuples), ("set", nodes),
+    ("seq", open, close, nodes) (tuples, intervals, and ratios `a:b` with
+    ":" as both brackets), ("union", parts), ("matrix", rows),
+    ("map", ((label, item), ...)) (distinct labels, sorted),
+    ("eq", lhs, rhs), ("rel", op, lhs, rhs) with op in `<`, `<=`, `!=`.
+
+Read before the structure: a label (`x=`, `a_3=`, `f(x)=`, `(p,q)=`,
+`|AB|=`, `\\frac{NO}{BO}=`) is dropped; in a comma list, distinct labels
+on every item make a map and one label on the first item (or the same
+label on all) labels the whole list; a chain `a = b = c` is its last
+side; `a \\approx b` is `a` (or `b` when `a` is only a label); an
+equation of constants (`5+5+1 = 11`) is its right side; one `\\pm`
+anywhere in an item makes two items.
 """
 
 import re
@@ -46,7 +57,7 @@ _REL_COMMANDS = {"leq": "<=", "geq": ">=", "neq": "!=", "lt": "<", "gt": ">"}
 _TOKEN_RE = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)"
     r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|,\\])"
-    r"|(?P<op><=|>=|!=|[-+*/^_(){}\[\],=<>!|&'])"
+    r"|(?P<op><=|>=|!=|[-+*/^_(){}\[\],=<>!|&':])"
     r"|(?P<letter>[a-zA-Z]))"
 )
 
@@ -118,7 +129,11 @@ class _Parser:
         self.enter()
         terms = []
         if self.at("\\pm") or self.at("\\mp"):
-            raise ParseError("leading plus-minus")
+            # `\pm 2` is the two values 2 and -2.
+            self.take()
+            term = self.term()
+            self.depth -= 1
+            return ("pm", _num(0), term)
         terms.append(self.term())
         pm = None
         while self.peek()[1] in ("+", "-", "\\pm", "\\mp"):
@@ -241,12 +256,14 @@ class _Parser:
         if kind == "num":
             node = _num(value)
             if self.at("_"):
-                # A numeral in another base: `1011_2`, `4210_{5}`.
+                # A numeral in another base: `1011_2`, `4210_{5}`. The
+                # subscript only restates the base; the digits are kept.
                 self.take()
                 base = self.braced()
                 if base[0] != "num" or base[1].denominator != 1:
                     raise ParseError("bad base subscript")
-                node = ("base", value, int(base[1]))
+                if "." in value:
+                    raise ParseError("fractional numeral in a base")
         elif kind == "letter":
             name = value
             if self.at("_"):
@@ -328,14 +345,19 @@ def _flat_name(node):
     return repr(node)
 
 
+_OPENERS = ("(", "[", "{", "\\{")
+_CLOSERS = (")", "]", "}", "\\}")
+_RELATIONS = frozenset(("=", "<", ">", "<=", ">=", "!="))
+
+
 def _split_top(tokens, separators):
     """Splits a token list at depth-0 separators."""
     parts, current, depth = [], [], 0
     for token in tokens:
         value = token[1]
-        if value in ("(", "[", "{", "\\{"):
+        if value in _OPENERS:
             depth += 1
-        elif value in (")", "]", "}", "\\}"):
+        elif value in _CLOSERS:
             depth -= 1
         if depth == 0 and value in separators:
             parts.append(current)
@@ -344,6 +366,24 @@ def _split_top(tokens, separators):
         current.append(token)
     parts.append(current)
     return parts
+
+
+def _is_relation(value):
+    return value in _RELATIONS or (
+        value.startswith("\\") and value[1:] in _REL_COMMANDS
+    )
+
+
+def _top_positions(tokens, predicate):
+    positions, depth = [], 0
+    for i, (_, value) in enumerate(tokens):
+        if value in _OPENERS:
+            depth += 1
+        elif value in _CLOSERS:
+            depth -= 1
+        elif depth == 0 and predicate(value):
+            positions.append(i)
+    return positions
 
 
 def parse_expression(tokens):
@@ -355,18 +395,53 @@ def parse_expression(tokens):
     return node
 
 
+def _expand_pm(node):
+    """The trees of `node` with its one `\\pm` read as + and as -."""
+    found = []
+
+    def walk(item):
+        if not isinstance(item, tuple) or not item:
+            return
+        if item[0] == "pm":
+            found.append(item)
+            if len(found) > 1:
+                raise ParseError("more than one plus-minus")
+        for child in item[1:] if isinstance(item[0], str) else item:
+            walk(child)
+
+    walk(node)
+    if not found:
+        return [node]
+    pm = found[0]
+
+    def replace(item, branch):
+        if item is pm:
+            return branch
+        if isinstance(item, tuple) and item and isinstance(item[0], str):
+            return (item[0],) + tuple(replace(c, branch) for c in item[1:])
+        if isinstance(item, tuple):
+            return tuple(replace(c, branch) for c in item)
+        return item
+
+    plus = ("add", (pm[1], pm[2]))
+    minus = ("add", (pm[1], ("neg", pm[2])))
+    return [replace(node, plus), replace(node, minus)]
+
+
+def _single_expression(tokens):
+    nodes = _expand_pm(parse_expression(tokens))
+    if len(nodes) > 1:
+        raise ParseError("plus-minus where one value is needed")
+    return nodes[0]
+
+
 def _items(tokens):
-    """Parses comma-separated items, splitting each `a \\pm b` in two."""
+    """Parses comma-separated expressions, splitting each `a \\pm b`."""
     items = []
     for part in _split_top(tokens, (",",)):
         if not part:
             raise ParseError("empty item")
-        node = parse_expression(part)
-        if node[0] == "pm":
-            items.append(("add", (node[1], node[2])))
-            items.append(("add", (node[1], ("neg", node[2]))))
-        else:
-            items.append(node)
+        items.extend(_expand_pm(parse_expression(part)))
     return tuple(items)
 
 
@@ -377,7 +452,7 @@ def _matrix(tokens):
         if not row:
             continue
         rows.append(
-            tuple(parse_expression(cell) for cell in _split_top(row, ("&",)))
+            tuple(_single_expression(cell) for cell in _split_top(row, ("&",)))
         )
     if not rows or len({len(row) for row in rows}) != 1:
         raise ParseError("ragged matrix")
@@ -387,6 +462,10 @@ def _matrix(tokens):
 _MATRIX_RE = re.compile(
     r"^\\begin\{([pbvB]?matrix|array)\}(?:\{[lcr|]*\})?(.*)\\end\{\1\}$",
     re.DOTALL,
+)
+# One pair of brackets around a whole matrix: `\left[\begin{array}...`.
+_BRACKETED_MATRIX_RE = re.compile(
+    r"^[(\[](\\begin\{([pbvB]?matrix|array)\}.*\\end\{\2\})[)\]]$", re.DOTALL
 )
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z ]*$")
 
@@ -398,6 +477,9 @@ def parse_answer(normalized):
         ParseError: when the answer is outside the supported grammar.
     """
     s = normalized
+    bracketed = _BRACKETED_MATRIX_RE.match(s)
+    if bracketed:
+        s = bracketed.group(1)
     matrix = _MATRIX_RE.match(s)
     if matrix:
         return _matrix(tokenize(matrix.group(2)))
@@ -417,39 +499,148 @@ def parse_answer(normalized):
 def _structure(tokens):
     if not tokens:
         raise ParseError("empty answer")
+    parts = _split_top(tokens, (",",))
+    if len(parts) > 1:
+        return _list([_item(part) for part in parts])
+    label, value = _item(tokens)
+    return value
+
+
+def _list(items):
+    """A comma list of (label, structure) items: a list or a map."""
+    labels = [label for label, _ in items]
+    named = [label for label in labels if label is not None]
+    if named and len(named) == len(items) and len(set(named)) == len(named):
+        if any(value[0] not in ("expr", "seq") for _, value in items):
+            raise ParseError("a labelled item holds more than one value")
+        return ("map", tuple(sorted(items, key=lambda item: item[0])))
+    if named and not (labels[0] is not None and len(named) == 1):
+        if len(named) != len(items) or len(set(named)) != 1:
+            raise ParseError("labels on some items only")
+    values = []
+    for _, value in items:
+        if value[0] in ("expr", "seq"):
+            values.append(value)
+        elif value[0] == "list":
+            values.extend(value[1])
+        else:
+            raise ParseError(f"a {value[0]} inside a list")
+    return ("list", tuple(values))
+
+
+def _item(tokens):
+    """One answer item as (label or None, structure)."""
+    tokens = _before_approximation(tokens)
+    positions = _top_positions(tokens, _is_relation)
+    if not positions:
+        return None, _value(tokens)
+    ops = [tokens[i][1] for i in positions]
+    lhs = tokens[: positions[0]]
+    if all(op == "=" for op in ops):
+        label = _label(lhs)
+        if len(ops) > 1 or label is not None:
+            # A chain `x = 5+5+1 = 11` states its result last.
+            return label, _value(tokens[positions[-1] + 1 :])
+        rhs = tokens[positions[0] + 1 :]
+        lhs_node, rhs_node = parse_expression(lhs), parse_expression(rhs)
+        if not (_has_symbol(lhs_node) or _has_symbol(rhs_node)):
+            return None, _value(rhs)
+    return None, _relation(tokens, positions)
+
+
+def _before_approximation(tokens):
+    """`a \\approx b` is its exact side `a`, or `b` if `a` is a label."""
+    parts = _split_top(tokens, ("\\approx",))
+    if len(parts) == 1:
+        return tokens
+    left = parts[0]
+    if not _top_positions(left, _is_relation) and _label(left) is not None:
+        return left + [("op", "=")] + parts[-1]
+    return left
+
+
+def _has_symbol(node):
+    if not isinstance(node, tuple) or not node:
+        return False
+    if node[0] == "sym":
+        return True
+    return any(_has_symbol(child) for child in node[1:])
+
+
+# Commands that may appear in a label: names and decorations, not
+# operations (`\sin x = 1` is an equation).
+_LABEL_COMMANDS = (
+    _GREEK
+    | frozenset(("frac", "overline", "angle", "vec", "hat", "bar", "mathbf"))
+    | frozenset(("left", "right", "|"))
+)
+
+
+def _label(tokens):
+    """The canonical name of a label (`a_{37}` -> `a_37`), or None.
+
+    A label is made of letters, named symbols, subscripts, and the
+    brackets, bars, commas and colons of `(p,q)`, `f(x)`, `|AB|` and
+    `A:B`; numbers only inside subscripts and function arguments.
+    """
+    if not tokens:
+        return None
+    named, stack, previous = False, [], None
+    for kind, value in tokens:
+        if kind == "letter":
+            named = True
+        elif kind == "cmd":
+            if value[1:] not in _LABEL_COMMANDS:
+                return None
+            named = named or value[1:] in _GREEK
+        elif kind == "num":
+            if previous != "_" and not (stack and stack[-1] in "_f"):
+                return None
+        elif value in ("(", "{"):
+            call = previous is not None and previous[0].isalpha()
+            stack.append("_" if previous == "_" else "f" if call else "(")
+        elif value in (")", "}"):
+            if not stack:
+                return None
+            stack.pop()
+        elif value not in ("_", ",", "|", ":", "'"):
+            return None
+        previous = "letter" if kind == "letter" else value
+    if not named or stack:
+        return None
+    return "".join(v for _, v in tokens if v not in ("{", "}"))
+
+
+def _value(tokens):
+    """An answer item with no relation at the top level."""
+    if not tokens:
+        raise ParseError("empty answer")
     values = [token[1] for token in tokens]
-    rel_positions = [
-        i
-        for i, value in enumerate(values)
-        if value in ("=", "<", ">", "<=", ">=", "!=")
-        or (value[1:] in _REL_COMMANDS if value.startswith("\\") else False)
-    ]
-    top_split = _split_top(tokens, (",",))
-    if len(top_split) > 1 and not rel_positions:
-        return ("list", _items(tokens))
-    if rel_positions:
-        return _relation(tokens, rel_positions)
+    ratio = _split_top(tokens, (":",))
+    if len(ratio) > 1:
+        return ("seq", ":", ":", tuple(map(_single_expression, ratio)))
     first, last = values[0], values[-1]
     inner = tokens[1:-1]
     pairs = {("(", ")"), ("[", "]"), ("(", "]"), ("[", ")")}
     if (first, last) in pairs and len(_split_top(inner, (",",))) > 1:
         if _encloses(values):
-            return ("seq", first, last, _items(inner))
+            items = tuple(map(_single_expression, _split_top(inner, (",",))))
+            return ("seq", first, last, items)
     if first == "\\{" and last == "\\}" and _encloses(values):
         return ("set", _items(inner) if inner else ())
-    node = parse_expression(tokens)
-    if node[0] == "pm":
-        return ("list", _items(tokens))
-    return ("expr", node)
+    nodes = _expand_pm(parse_expression(tokens))
+    if len(nodes) > 1:
+        return ("list", tuple(("expr", node) for node in nodes))
+    return ("expr", nodes[0])
 
 
 def _encloses(values):
     """True when the first bracket closes at the last token."""
     depth = 0
     for i, value in enumerate(values):
-        if value in ("(", "[", "{", "\\{"):
+        if value in _OPENERS:
             depth += 1
-        elif value in (")", "]", "}", "\\}"):
+        elif value in _CLOSERS:
             depth -= 1
             if depth == 0 and i != len(values) - 1:
                 return False
@@ -462,10 +653,8 @@ def _relation(tokens, positions):
     i = positions[0]
     op = tokens[i][1]
     op = _REL_COMMANDS.get(op[1:], op) if op.startswith("\\") else op
-    lhs = parse_expression(tokens[:i])
-    rhs = parse_expression(tokens[i + 1 :])
-    if "pm" in (lhs[0], rhs[0]):
-        raise ParseError("plus-minus inside a relation")
+    lhs = _single_expression(tokens[:i])
+    rhs = _single_expression(tokens[i + 1 :])
     if op == "=":
         return ("eq", lhs, rhs)
     # `a > b` is stored as `b < a` so that both directions compare equal.

@@ -1,49 +1,61 @@
-"""A small reusable process pool that bounds sympy work in wall-clock time.
+"""A small per-process pool of sympy workers, bounded by call deadlines.
 
 Sympy can hang on innocent-looking input, and `signal.alarm` only works in
 the main thread (Keras callbacks, tf.data and notebooks often run graders
 elsewhere). So every symbolic comparison runs in a separate worker
-process, started as a fresh interpreter (`python -m
-keras_mathft.grading.pool`) that imports sympy and nothing of the caller's
-program. The caller waits on the worker's pipe with a timeout; a worker
-that overruns is killed and replaced, and the comparison counts as a
-timeout and as "not equivalent".
+process: a fresh interpreter in isolated mode (`python -I`), so neither
+the caller's working directory nor `PYTHON*` variables reach its
+`sys.path`; the bootstrap puts this package's own parent directory first,
+so the worker runs the same copy of `keras_mathft` as the caller, and
+sympy comes from the interpreter's site-packages.
 
-The pool starts lazily on the first comparison, is safe to use from any
-number of threads (each worker serves one thread at a time), recycles a
-worker after `recycle_after` tasks to cap memory growth, and is shut down
-at interpreter exit. POSIX only (it waits on pipe file descriptors).
+One call (`run_jobs`) gets one `Deadline` for everything: waiting for a
+free worker, starting one, and every task. A job is a list of tasks that
+must all hold; the first task that fails decides the job, and its other
+tasks are dropped. Tasks are spread over the workers and waited on
+together. A worker still busy when the deadline passes is killed (and a
+replacement started at once); a worker whose task was no longer needed is
+handed back owing that result, and whoever takes it next reads and drops
+the result first (or kills it if it overruns its own call's deadline).
+
+The pool belongs to one process: a forked child (multiprocessing, data
+loader workers, pre-fork servers) forgets the parent's workers and starts
+its own, so two processes never share a pipe. Workers exit when their
+parent dies. POSIX only (it waits on pipe file descriptors).
 """
 
 import atexit
+import collections
 import os
 import pathlib
 import pickle
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait
 
 _PACKAGE_ROOT = str(pathlib.Path(__file__).resolve().parents[2])
-# Starting a worker (interpreter + `import sympy`) is not part of any
-# comparison's time budget, but a worker that cannot start at all within
-# this bound is treated as a failure.
-_STARTUP_TIMEOUT = 120.0
-_READY = b"ready"
+# `-I` drops the script directory, the cwd, user site-packages and every
+# PYTHON* variable from the worker; the package root is passed explicitly.
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from keras_mathft.grading.pool import _worker_main; _worker_main()"
+)
+_READY = b"ready " + _PACKAGE_ROOT.encode()
+_ORPHAN_POLL_SECONDS = 0.5
 
 
 class _Worker:
+    """One worker process and the two pipe ends that talk to it."""
+
     def __init__(self):
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p
-        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "keras_mathft.grading.pool"],
+            [sys.executable, "-I", "-c", _BOOTSTRAP, _PACKAGE_ROOT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
             close_fds=True,
         )
         self.send_conn = Connection(
@@ -56,32 +68,41 @@ class _Worker:
         self.process.stdout.close()
         self.tasks_done = 0
         self.ready = False
+        # Set while the worker computes a result nobody needs any more: the
+        # deadline of the call that sent it, after which it is killed.
+        self.owed_until = None
 
-    def wait_ready(self):
-        if self.ready:
-            return True
-        try:
-            if not self.recv_conn.poll(_STARTUP_TIMEOUT):
-                return False
-            self.ready = self.recv_conn.recv_bytes() == _READY
-        except (EOFError, OSError):
-            return False
-        return self.ready
+    @property
+    def usable(self):
+        return self.ready and self.owed_until is None
 
-    def run(self, task, timeout):
-        """Returns (finished, result)."""
-        self.send_conn.send_bytes(pickle.dumps(task))
-        if not self.recv_conn.poll(timeout):
-            return False, False
+    def settle(self):
+        """Reads the pending handshake or unneeded result; False if broken."""
+        message = self.recv_conn.recv_bytes()
+        if not self.ready:
+            self.ready = message == _READY
+            return self.ready
+        self.owed_until = None
         self.tasks_done += 1
-        return True, pickle.loads(self.recv_conn.recv_bytes())
+        return True
 
-    def kill(self):
+    def send(self, task):
+        self.send_conn.send_bytes(pickle.dumps(task))
+
+    def receive(self):
+        result = pickle.loads(self.recv_conn.recv_bytes())
+        self.tasks_done += 1
+        return bool(result)
+
+    def close_pipes(self):
         for conn in (self.send_conn, self.recv_conn):
             try:
                 conn.close()
             except OSError:
                 pass
+
+    def kill(self):
+        self.close_pipes()
         if self.process.poll() is None:
             self.process.kill()
         try:
@@ -91,7 +112,7 @@ class _Worker:
 
 
 class SympyPool:
-    """Runs comparison tasks in worker processes with per-task timeouts.
+    """Runs jobs of comparison tasks in worker processes, by deadline.
 
     Args:
         max_workers: int. Most worker processes alive at once.
@@ -99,10 +120,11 @@ class SympyPool:
     """
 
     def __init__(self, max_workers=2, recycle_after=500):
+        self.pid = os.getpid()
         self.max_workers = max_workers
         self.recycle_after = recycle_after
         self._idle = []
-        self._alive = 0
+        self._workers = set()
         self._cond = threading.Condition()
         self._closed = False
         self.stats = {
@@ -116,77 +138,195 @@ class SympyPool:
         with self._cond:
             self.stats[key] += amount
 
-    def _acquire(self):
+    def _start_worker(self):
+        """Starts a worker for a slot already reserved in `_workers`."""
+        try:
+            worker = _Worker()
+        except (OSError, ValueError, subprocess.SubprocessError):
+            with self._cond:
+                self.stats["worker_failures"] += 1
+            return None
+        with self._cond:
+            self.stats["worker_starts"] += 1
+        return worker
+
+    def _acquire(self, deadline, block):
+        """An idle or new worker (maybe still starting), or None."""
         with self._cond:
             while True:
+                if self._closed:
+                    return None
                 if self._idle:
-                    return self._idle.pop()
-                if self._alive < self.max_workers:
-                    self._alive += 1
-                    self.stats["worker_starts"] += 1
+                    usable = [w for w in self._idle if w.usable]
+                    worker = (usable or self._idle)[-1]
+                    self._idle.remove(worker)
+                    return worker
+                if len(self._workers) < self.max_workers:
+                    placeholder = object()
+                    self._workers.add(placeholder)
                     break
-                self._cond.wait()
-        try:
-            return _Worker()
-        except Exception:
-            with self._cond:
-                self._alive -= 1
-                self._cond.notify()
-            raise
+                remaining = deadline.remaining()
+                if not block or remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+        worker = self._start_worker()
+        with self._cond:
+            self._workers.discard(placeholder)
+            if worker is not None:
+                self._workers.add(worker)
+            self._cond.notify()
+        return worker
 
-    def _release(self, worker, healthy):
+    def _release(self, worker, healthy=True):
         if (
-            not healthy
-            or worker.tasks_done >= self.recycle_after
-            or self._closed
+            healthy
+            and not self._closed
+            and worker.tasks_done < self.recycle_after
         ):
-            worker.kill()
             with self._cond:
-                self._alive -= 1
+                self._idle.append(worker)
                 self._cond.notify()
             return
+        worker.kill()
+        replacement = None if self._closed else self._start_worker()
         with self._cond:
-            self._idle.append(worker)
+            self._workers.discard(worker)
+            if replacement is not None and not self._closed:
+                # Started now, so that the next call finds it warm.
+                self._workers.add(replacement)
+                self._idle.append(replacement)
+                replacement = None
             self._cond.notify()
+        if replacement is not None:
+            replacement.kill()
 
-    def run(self, tasks, timeout):
-        """Runs tasks in order; a task that overruns `timeout` seconds (or
-        whose worker dies) yields False and its worker is replaced.
+    def run_jobs(self, jobs, deadline, skip=None, on_hold=None):
+        """Decides jobs of sympy tasks before `deadline`.
+
+        Args:
+            jobs: list of lists of tasks (see `symbolic.compare`). A job
+                holds when all its tasks hold; an empty job holds.
+            deadline: `Deadline` for the whole call.
+            skip: optional callable(job index) -> bool, asked before a
+                job's next task is sent; True drops the job (no longer
+                needed, e.g. its answers were already merged).
+            on_hold: optional callable(job index), called as soon as a
+                job is known to hold (so that `skip` can use it).
 
         Returns:
-            A list of bools, one per task.
+            A list of bools, one per job. A job that failed, was skipped,
+            or was not decided before the deadline is False.
         """
-        results = []
-        worker = None
+        results = [True if not tasks else None for tasks in jobs]
+        left = [len(tasks) for tasks in jobs]
+        queue = collections.deque(
+            (j, t) for j, tasks in enumerate(jobs) for t in range(len(tasks))
+        )
+        held, busy = [], {}
+
+        def next_unit():
+            while queue:
+                j, t = queue.popleft()
+                if results[j] is not None:
+                    continue
+                if skip is not None and skip(j):
+                    results[j] = False
+                    continue
+                return j, t
+            return None
+
+        def pending():
+            return sum(1 for j, _ in queue if results[j] is None)
+
         try:
-            for task in tasks:
-                if worker is None:
-                    worker = self._acquire()
-                    if not worker.wait_ready():
-                        # No worker could start: every remaining task is
-                        # "not shown equal" rather than a long wait each.
-                        self._count("worker_failures")
-                        self._release(worker, healthy=False)
-                        worker = None
-                        results += [False] * (len(tasks) - len(results))
+            while not deadline.expired():
+                for worker in [w for w in held if w.usable and w not in busy]:
+                    unit = next_unit()
+                    if unit is None:
                         break
-                self._count("symbolic_tasks")
-                try:
-                    finished, result = worker.run(task, timeout)
-                except (OSError, EOFError, pickle.PickleError):
-                    finished, result = False, False
-                    self._count("worker_failures")
-                else:
-                    if not finished:
-                        self._count("timeouts")
-                if not finished:
-                    self._release(worker, healthy=False)
-                    worker = None
-                results.append(bool(result) if finished else False)
+                    try:
+                        worker.send(jobs[unit[0]][unit[1]])
+                    except (OSError, ValueError, pickle.PickleError):
+                        self._fail(worker, held)
+                        results[unit[0]] = False
+                        continue
+                    busy[worker] = unit
+                    self._count("symbolic_tasks")
+                idle_held = sum(1 for w in held if w not in busy)
+                if pending() > idle_held:
+                    worker = self._acquire(deadline, block=not held)
+                    if worker is not None:
+                        held.append(worker)
+                        continue
+                useful = [w for w in busy if results[busy[w][0]] is None]
+                if not useful and not pending():
+                    break
+                waiting = [w for w in held if w in busy or not w.usable]
+                if not waiting:
+                    break
+                timeout = deadline.remaining()
+                for worker in waiting:
+                    if worker.owed_until is not None:
+                        timeout = min(timeout, worker.owed_until.remaining())
+                ready = wait([w.recv_conn for w in waiting], timeout)
+                for worker in waiting:
+                    if worker.recv_conn in ready:
+                        j = self._collect(worker, held, busy, results, left)
+                        if j is not None and on_hold is not None:
+                            on_hold(j)
+                    elif (
+                        worker.owed_until is not None
+                        and worker.owed_until.expired()
+                    ):
+                        held.remove(worker)
+                        self._release(worker, healthy=False)
         finally:
-            if worker is not None:
-                self._release(worker, healthy=True)
-        return results
+            self._finish(held, busy, results, deadline)
+        undecided = sum(1 for result in results if result is None)
+        if undecided:
+            self._count("timeouts", undecided)
+        return [bool(result) for result in results]
+
+    def _collect(self, worker, held, busy, results, left):
+        """Reads one message; returns the index of a job it made hold."""
+        unit = busy.pop(worker, None)
+        try:
+            if unit is None:
+                if worker.settle():
+                    return None
+                raise EOFError("bad handshake")
+            holds = worker.receive()
+        except (OSError, EOFError, pickle.PickleError, ValueError):
+            self._fail(worker, held)
+            if unit is not None and results[unit[0]] is None:
+                results[unit[0]] = False
+            return None
+        j = unit[0]
+        if results[j] is None:
+            left[j] -= 1
+            if not holds:
+                results[j] = False
+            elif left[j] == 0:
+                results[j] = True
+                return j
+        return None
+
+    def _fail(self, worker, held):
+        self._count("worker_failures")
+        held.remove(worker)
+        self._release(worker, healthy=False)
+
+    def _finish(self, held, busy, results, deadline):
+        for worker in held:
+            unit = busy.get(worker)
+            if unit is None:
+                self._release(worker)
+            elif results[unit[0]] is None or deadline.expired():
+                # Still computing a needed task at the deadline.
+                self._release(worker, healthy=False)
+            else:
+                worker.owed_until = deadline
+                self._release(worker)
 
     def shutdown(self):
         with self._cond:
@@ -195,30 +335,64 @@ class SympyPool:
         for worker in idle:
             worker.kill()
             with self._cond:
-                self._alive -= 1
+                self._workers.discard(worker)
+
+    def abandon(self):
+        """Drops an inherited pool in a forked child, without killing the
+        parent's workers (and without its lock, which a parent thread may
+        have held at the fork)."""
+        self._closed = True
+        for worker in list(self._workers):
+            if isinstance(worker, _Worker):
+                worker.close_pipes()
+        self._idle = []
 
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
+# Pools inherited through fork: kept referenced so that their (foreign)
+# process handles are never finalized in the child.
+_INHERITED = []
 
 
 def get_pool():
-    """The process-wide pool, created on first use."""
+    """This process's pool, created on first use (and anew after a fork)."""
     global _POOL
     with _POOL_LOCK:
+        if _POOL is not None and _POOL.pid != os.getpid():
+            _forget_inherited_pool()
         if _POOL is None:
             _POOL = SympyPool()
-            atexit.register(_POOL.shutdown)
         return _POOL
 
 
+def _forget_inherited_pool():
+    global _POOL, _POOL_LOCK
+    if _POOL is not None:
+        _POOL.abandon()
+        _INHERITED.append(_POOL)
+    _POOL = None
+    _POOL_LOCK = threading.Lock()
+
+
+def _shutdown_at_exit():
+    pool = _POOL
+    if pool is not None and pool.pid == os.getpid():
+        pool.shutdown()
+
+
+atexit.register(_shutdown_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_pool)
+
+
 def grading_stats():
-    """Counters of the symbolic pool since the process started.
+    """Counters of this process's symbolic pool.
 
     Returns:
-        A dict with `symbolic_tasks` (sympy comparisons run), `timeouts`
-        (comparisons cut off and counted as not equivalent),
-        `worker_starts` and `worker_failures`.
+        A dict with `symbolic_tasks` (sympy tasks sent), `timeouts`
+        (comparisons not decided within their call's deadline, counted as
+        not equivalent), `worker_starts` and `worker_failures`.
 
     Example:
 
@@ -230,6 +404,15 @@ def grading_stats():
         return dict(pool.stats)
 
 
+def _exit_when_orphaned(parent):
+    # A worker busy in a long sympy call never reads its pipe's EOF, so it
+    # also watches for its parent's death.
+    while True:
+        time.sleep(_ORPHAN_POLL_SECONDS)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def _worker_main():
     # The pipe to the parent is fd 0/1; anything printed by library code
     # must not corrupt it, so stdout is pointed at stderr.
@@ -237,17 +420,16 @@ def _worker_main():
     send_conn = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    threading.Thread(
+        target=_exit_when_orphaned, args=(os.getppid(),), daemon=True
+    ).start()
     from keras_mathft.grading import symbolic
 
     send_conn.send_bytes(_READY)
     while True:
         try:
             payload = recv_conn.recv_bytes()
-        except EOFError:
+        except (EOFError, OSError):
             return
         result = symbolic.run_task(pickle.loads(payload))
         send_conn.send_bytes(pickle.dumps(bool(result)))
-
-
-if __name__ == "__main__":
-    _worker_main()

@@ -55,8 +55,6 @@ def to_sympy(node):
         return sympy.Abs(to_sympy(node[1]))
     if kind == "fn":
         return _FUNCTIONS[node[1]](to_sympy(node[2]))
-    if kind == "base":
-        return sympy.Symbol("base_%s_%d" % (node[1], node[2]))
     raise ValueError(f"unknown node {kind!r}")
 
 

@@ -1,6 +1,9 @@
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from keras_mathft.grading import AnswerCluster
 from keras_mathft.grading import answers_equivalent
@@ -97,3 +100,129 @@ def test_64_answers_match_pairwise_grading(seed):
     assert [c.size for c in clusters] == sorted(
         (c.size for c in clusters), reverse=True
     )
+
+
+# Answers whose pairwise verdicts touch every rule that merges notations:
+# labels, maps and same-label lists, chains and `\approx`, worded and
+# semicolon lists, sets with repeats, base subscripts, units, percents,
+# thousands separators, tuples against vectors, equations and relations.
+TRANSITIVITY_POOL = [
+    "5",
+    "x=5",
+    "x-5=0",
+    "2x-10=0",
+    "5.0",
+    r"\frac{10}{2}",
+    "y=5",
+    "52",
+    "52_8",
+    "52_9",
+    "52_{10}",
+    r"\frac{104}{2}",
+    "42",
+    "1,2",
+    "2,1",
+    r"\{1,2\}",
+    "1,1,2",
+    "x=1, x=2",
+    "x=1, y=2",
+    "y=2, x=1",
+    "x=2, y=1",
+    "(1,2)",
+    "(2,1)",
+    "(p,q)=(1,2)",
+    r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}",
+    "[1,2]",
+    r"1 \text{ and } 2",
+    "1; 2",
+    r"\pm 2",
+    "2,-2",
+    "-2, 2",
+    r"x = \pm 2",
+    "y=2x+1",
+    "2x+1",
+    "2x-y+1=0",
+    "4x-2y+2=0",
+    "f(x)=2x+1",
+    "x = 5+5+1 = 11",
+    "11",
+    r"x \approx 11",
+    r"x = 11 \approx 11.0",
+    "5+5+1 = 11",
+    r"10\%",
+    "10",
+    "0.1",
+    r"10 \text{ cm}",
+    "10cm",
+    r"1{,}000",
+    "1000",
+    "1,000",
+    "32, 349",
+    "32349",
+    "32,349",
+    "x>2",
+    "2<x",
+    r"(2,\infty)",
+    r"x \geq 2",
+    "2x>4",
+    "6,8",
+    r"6 \text{ and } 8",
+    "8, 6",
+    "(6,8)",
+    "(8,6)",
+    "a_3 = 2, a_{37} = 19",
+    "a_{37} = 19, a_3 = 2",
+    "2, 19",
+    r"\text{(C)}",
+    "C",
+    "(C)",
+    r"\text{east}",
+    "East",
+    None,
+    "",
+    "garbage{",
+]
+
+
+def _partition(labels, answers):
+    same = {}
+    for i, a in enumerate(answers):
+        for j in range(i + 1, len(answers)):
+            if a is not None and answers[j] is not None:
+                same[i, j] = labels[i] == labels[j]
+    return same
+
+
+def _labels(clusters):
+    label = {}
+    for number, cluster in enumerate(clusters):
+        for member in cluster.members:
+            label[member] = number
+    return label
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.sampled_from(TRANSITIVITY_POOL), min_size=2, max_size=14))
+def test_clusters_equal_the_pairwise_partition(answers):
+    # Issue 14: no rule may make equivalence non-transitive within one
+    # clustering, so union-find merges must equal the pairwise verdicts.
+    label = _labels(cluster_answers(answers, timeout=30))
+    for (i, j), same in _partition(label, answers).items():
+        pairwise = answers_equivalent(answers[i], answers[j], timeout=30)
+        assert pairwise == same, (answers[i], answers[j])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(TRANSITIVITY_POOL), min_size=2, max_size=14),
+    st.randoms(use_true_random=False),
+)
+def test_partition_does_not_depend_on_order(answers, rng):
+    order = list(range(len(answers)))
+    rng.shuffle(order)
+    shuffled = [answers[k] for k in order]
+    first = _labels(cluster_answers(answers, timeout=30))
+    second = _labels(cluster_answers(shuffled, timeout=30))
+    for (i, j), same in _partition(first, answers).items():
+        moved_i, moved_j = order.index(i), order.index(j)
+        assert (second[moved_i] == second[moved_j]) == same

@@ -239,7 +239,10 @@ THOUSANDS = [
     ("58,500", "585", False),
     ("1,000", "1000", True),
     ("1,000.5", "1000.5", True),
-    ("1{,}000", "1000", False),  # not a supported separator spelling
+    ("1{,}000", "1000", True),  # MATH's own separator spelling
+    ("14{,}916", "14916", True),
+    ("32, 349", "32349", False),  # a space after the comma: a list
+    ("0,111", "111", False),  # `0,` never opens a thousands group
 ]
 
 # Labels: `x=5` is 5 (anchor: prm800k True).
@@ -268,11 +271,13 @@ EQUATIONS = [
     ("5x - 7y + 11z + 4 = 0", "5x-7y+11z=-4", True),
     ("5x - 7y + 11z + 4 = 0", "5x-7y+11z-4=0", False),
     ("3*x-1*y+13=0", "3x + 4y + 14=0", False),  # anchor: Math-Verify #60 FP
-    ("3x-y+13=0", "y=3x+13", True),  # a label also states its equation
-    ("2x-y+3=0", "y = 2x + 3", True),
-    ("2x-y+3=0", "y = 2x - 3", False),
-    ("x-5=0", "x=5", True),
-    ("x-5=0", "5", False),  # only a labelled answer states an equation
+    # A labelled answer is its value, not an equation (policy: otherwise
+    # `x-5=0` = `x=5` = `5` would merge an equation with a number).
+    ("3x-y+13=0", "y=3x+13", False),
+    ("2x-y+3=0", "y = 2x + 3", False),
+    ("x-5=0", "x=5", False),
+    ("x-5=0", "5", False),
+    ("x-5=0", "2x-10=0", True),
     ("x^2+y^2=1", "y^2+x^2=1", True),
     ("x^2+y^2=1", "x^2+y^2=2", False),
     ("2x+3y=6", r"\frac{x}{3}+\frac{y}{2}=1", True),
@@ -368,10 +373,12 @@ SETS = [
     (r"3 \pm 2 \sqrt{2}", r"3 \pm \sqrt{2}", False),
     (r"\{1\pm\sqrt{5},-2\}", r"-2, 1+\sqrt5, 1-\sqrt5", True),
     (r"\{1\pm\sqrt{5},-2\}", r"2, 1+\sqrt5, 1-\sqrt5", False),
-    ("x=1, x=2", "1,2", False),  # labelled lists are not parsed
+    ("x=1, x=2", "1,2", True),  # one label on every item: a solution list
     (r"\frac12, \frac13", "1/3, 0.5", True),
     (r"\frac12, \frac13", "1/3, 0.25", False),
-    ("1,1,2", "1,2", False),
+    ("1,1,2", "1,2", True),  # a list is a set: repeats go
+    ("1,1,2", "1,2,2", True),
+    ("1,1,2", "1,3", False),
     (r"\emptyset", r"\varnothing", False),
 ]
 
@@ -491,7 +498,7 @@ BASES = [
     ("1011_2", "11", False),  # no base conversion
     ("52_8", "52", True),
     ("52_8", "42", False),
-    ("52_8", "52_9", False),
+    ("52_8", "52_9", True),  # the subscript is dropped (transitivity)
     ("4210_{5}", "4210_5", True),
     ("2516_8", "2516_{8}", True),
     ("204_5", "204", True),
@@ -549,6 +556,112 @@ HOSTILE = [
     ("x" * 10000, "x" * 9999, False),
 ]
 
+# Issue 14: labelled answers. A label is dropped (`(p,q)=`, `f(x)=`,
+# `|AB|=`); distinct labels on every item make a map, compared by label;
+# one label on the first item, or the same label on all, labels a list.
+LABELLED = [
+    ("(p,q)=(3,2)", "(3,2)", True),
+    ("(p,q)=(3,2)", "(2,3)", False),
+    ("(p,q,r)=(3,2,7)", "(3,2,7)", True),
+    ("f(x)=2x+3", "2x+3", True),
+    ("f(x)=2x+3", "y=2x+3", True),  # both are the value 2x+3
+    ("|AB|=1", "1", True),
+    ("A:B=1", "1", True),
+    (r"\frac{NO}{BO}=\frac{1}{\sqrt{6}}", r"\frac{1}{\sqrt{6}}", True),
+    ("k = 45, n = 2", "n=2, k=45", True),
+    ("k = 45, n = 2", "k=2, n=45", False),
+    ("k = 45, n = 2", "45, 2", False),  # a map is not a bare list
+    ("a_3 = 2, a_{37} = 19", r"a_{37} = 19, \quad a_3 = 2", True),
+    ("a_3 = 2, a_{37} = 19", "a_3 = 19, a_{37} = 2", False),
+    ("x=1, y=2", "(1,2)", False),  # a map is not a tuple either
+    (r"x = -5,\ p = \frac{14}{3}", r"-5, \frac{14}{3}", False),
+    ("x = 1, x = 2", "2, 1", True),  # one label on all: a solution list
+    (r"a=4,\,-8,\,-10", "-10,-8,4", True),  # the label covers the list
+    ("(x,y)=(5,8), (8,5)", "(8,5),(5,8)", True),
+    ("7 = 11a+c", "11a+c", False),  # `7` is no label: an equation
+    ("2x + z = 1", "1", False),
+]
+
+# Issue 14: chains and approximations.
+CHAINS = [
+    ("x = 5+5+1 = 11", "11", True),
+    ("x = 5+5+1 = 7 = 11", "x = 11", True),
+    ("x = 5+5+1 = 11", "12", False),
+    ("5+5+1 = 11", "11", True),  # an equation of constants: its result
+    ("z = 1 + 1 = 2", "z = 3+3 = 2", True),
+    (r"x = \frac{1}{3} \approx 0.33", r"\frac{1}{3}", True),
+    (r"x = \frac{1}{3} \approx 0.33", "0.33", False),
+    (r"x \approx 11", "11", True),  # only a label before `\approx`
+    (r"\frac{1}{3} \approx 0.33", "0.33", False),
+    (r"x = 1/3 ≈ 0.33", r"\frac{1}{3}", True),
+]
+
+# Issue 14: worded, semicolon and braced lists.
+WORDED = [
+    (r"6 \text{ and } 8", "6,8", True),
+    (r"6 \text{ and } 8", "6,9", False),
+    ("(11,7) or (7,11)", "(7,11),(11,7)", True),
+    ("(11,7)or(7,11)", r"(7,11),\ (11,7)", True),
+    ("(11,7) or (7,11)", "(7,11)", False),
+    ("-12;-11;-10", r"\{-12, -11, -10\}", True),
+    ("19, 46, and 82", r"19, 46, \text{ and } 82", True),
+    ("{1,3}", "3,1", True),  # grouping braces render as nothing
+    ("{1,3}", "(1,3)", False),
+    (r"\pm 2021", "-2021, 2021", True),
+    (r"\pm 2021", "2021", False),
+    (
+        r"\frac{1 \pm \sqrt{5}}{2}",
+        r"\frac{1+\sqrt5}{2}, \frac{1-\sqrt5}{2}",
+        True,
+    ),
+    (r"\text{Navin and Luka}", "Navin, Luka", False),  # words stay words
+]
+
+# Issue 14: notation.
+NOTATION = [
+    ("14{,}916", "14916", True),
+    (r"\cfrac{1}{3}", "1/3", True),
+    (r"125\textnormal{ miles}", "125", True),
+    (r"\frac{1}{3} \textbf{meters}", "1/3", True),
+    ("28 pct", r"28\%", True),
+    ("28 percentage", "28", True),
+    (
+        r"\left[\begin{array}{cc}1 & 2 \\ 3 & 4\end{array}\right]",
+        r"\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix}",
+        True,
+    ),
+    (r"x \lt 3", "x<3", True),
+    (r"x \gt 5", "x>5", True),
+    ("x != 3", r"x \neq 3", True),
+    ("x <= 2", r"x \leq 2", True),
+    ("x >= 5", r"x \geqslant 5", True),
+    (r"x \ne 5", "x != 5", True),
+    ("1 1/2", "1.5", True),  # a spaced mixed number, not 11/2
+    ("1 1/2", r"\frac{11}{2}", False),
+    ("2^6 3^5", "2^6 * 3^5", True),  # a space ends the exponent
+    (r"\\frac{1}{2}", "0.5", True),  # a doubly escaped command
+    ("1000,99", "1000.99", False),  # a comma is never a decimal point
+    ("1000.99€", "1000.99", True),
+]
+
+# Issue 14: answers inside sentences are graded by their extracted answer.
+IN_SENTENCES = [
+    ("Answer $ 9 $", "9", True),
+    (r"Answer \[ 9 \]", "9", True),
+    ("Final Answer: The largest $n$ is 34.", "34", True),
+    (r"Therefore $x \geq 5$ is the solution.", "x >= 5", True),
+    (
+        r"The identity matrix is $ \begin{pmatrix}1 & 0 \\ 0 & 1"
+        r"\end{pmatrix} $.",
+        r"\begin{pmatrix}1&0\\0&1\end{pmatrix}",
+        True,
+    ),
+    (r"The solution set is $(2, \infty)$.", r"(2,\infty)", True),
+    (r"So $\boxed{1}$ and $\boxed{2}$.", r"\{1,2\}", True),
+    ("the number is not 10 which is 1,000.99€", "1000.99", True),
+    ("the number is not 10 which is 1,000.99€", "10", False),
+]
+
 GOLDEN = (
     IDENTITY
     + NUMBERS
@@ -571,6 +684,11 @@ GOLDEN = (
     + TEXT
     + INFINITY
     + HOSTILE
+    + LABELLED
+    + CHAINS
+    + WORDED
+    + NOTATION
+    + IN_SENTENCES
 )
 
 

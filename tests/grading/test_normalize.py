@@ -10,20 +10,37 @@ CASES = [
     # 2. spacing commands, \left/\right
     (r"10,\!080", "10080"),
     (r"\left( 1, 2 \right)", "(1,2)"),
+    ("14{,}916", "14916"),
+    (r"11,\! 111,\! 100", "11111100"),
+    (r"10\,000", "10000"),
+    (r"\\frac{1}{2}", r"\frac{1}{2}"),  # doubly escaped
     # 3. dfrac/tfrac, le/ge
     (r"\dfrac{1}{2}", r"\frac{1}{2}"),
     (r"\tfrac{1}{2}", r"\frac{1}{2}"),
     (r"x \le 2", r"x\leq2"),
+    (r"\cfrac{1}{3}", r"\frac{1}{3}"),
+    (r"x \geqslant 2", r"x\geq2"),
+    (r"x \ne 2", r"x\neq2"),
+    ("x ≈ 2", r"x\approx2"),
     # 4. degrees
     (r"90^\circ", "90"),
     (r"90^{\circ}", "90"),
     # 5. percent and dollars
     (r"10\%", "10"),
     (r"\$18.90", "18.90"),
+    ("1,000.99€", "1000.99"),
     # 6. units and \text
     (r"864 \mbox{ inches}^2", "864"),
     (r"5.4 \text{ cents}", "5.4"),
     (r"\text{Evelyn}", "Evelyn"),
+    (r"125\textnormal{ miles}", "125"),
+    (r"\frac{1}{3} \textbf{meters}", r"\frac{1}{3}"),
+    ("28 pct", "28"),
+    (r"6 \text{ and } 8", "6,8"),
+    ("(11,7) or (7,11)", "(11,7),(7,11)"),
+    ("-12;-11", "-12,-11"),
+    ("{1,3}", "1,3"),
+    (r"\text{Navin and Luka}", "NavinandLuka"),
     ("2m", "2m"),  # single letters are variables, not metres
     # 7. labels
     ("x = 5", "5"),
@@ -34,6 +51,8 @@ CASES = [
     # 9. thousands separators
     ("1,000,000", "1000000"),
     ("1,2", "1,2"),
+    ("32, 349", "32,349"),
+    ("0,111", "0,111"),
     # 10. leading zeros
     (".5", "0.5"),
     ("-.5", "-0.5"),
@@ -44,6 +63,8 @@ CASES = [
     (r"\sqrt2", r"\sqrt{2}"),
     # 12. spaces
     ("2 x + 1", "2x+1"),
+    ("1 1/2", r"1\frac{1}{2}"),
+    ("2^6 3^5", "2^{6}3^5"),
     (r"\cot x", r"\cot x"),
     # 13. slash fractions and choices
     ("3/4", r"\frac{3}{4}"),
@@ -63,3 +84,31 @@ def test_idempotent_on_math500(shared_data):
     for line in path.read_text().splitlines():
         once = normalize_answer(json.loads(line)["answer"])
         assert normalize_answer(once) == once
+
+
+@pytest.mark.parametrize("value", [["1"], {"a": 1}, {1, 2}, b"1", 1.5, None])
+def test_non_strings_become_empty(value):
+    assert normalize_answer(value) == ""
+
+
+def test_caches_do_not_keep_long_answers():
+    # Issue 10: 2,000 distinct 100k-character answers kept 191 MB alive.
+    import gc
+    import tracemalloc
+
+    from keras_mathft.grading import answers_equivalent
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for k in range(300):
+            answer = f"{k}" + "x" * 100_000
+            normalize_answer(answer)
+            answers_equivalent(answer, "x")
+        del answer
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 5_000_000

@@ -9,9 +9,11 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from keras_mathft.grading import EXTRACTION_RULES
 from keras_mathft.grading import answers_equivalent
 from keras_mathft.grading import cluster_answers
 from keras_mathft.grading import extract_answer
+from keras_mathft.grading import extract_answer_record
 from keras_mathft.grading import normalize_answer
 
 PWNED = pathlib.Path("/tmp/keras_mathft_pwned")
@@ -92,11 +94,37 @@ TOKENS = [
     ".system",
     r"\binom",
     "!",
+    # Issue 14's paths: phrases, math spans, labels, chains, worded lists.
+    "Answer:",
+    "The answer is ",
+    "Final Answer: ",
+    "#### ",
+    r"\boxed{",
+    "$",
+    "$$",
+    r"\(",
+    r"\)",
+    r"\[",
+    r"\]",
+    ". ",
+    "\n",
+    " and ",
+    " or ",
+    ";",
+    ":",
+    r"\approx",
+    "(p,q)=",
+    "f(x)=",
+    "k=",
+    "{,}",
+    "<|im_start|>",
+    "I hope it is correct.",
 ]
 ANSWERS = st.one_of(
     st.sampled_from(HOSTILE),
     st.text(max_size=60),
     st.lists(st.sampled_from(TOKENS), max_size=25).map("".join),
+    st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join),
 )
 # A call makes at most a handful of sympy tasks, each bounded by TIMEOUT;
 # the wall-clock check allows for a worker restart on top.
@@ -124,6 +152,10 @@ def test_fuzz_never_raises_and_is_bounded(a, b, tmp_path_factory):
         assert isinstance(normalize_answer(a), str)
         extracted = extract_answer(a)
         assert extracted is None or isinstance(extracted, str)
+        record = extract_answer_record(a)
+        assert record.answer == extracted
+        assert (record.rule is None) == (extracted is None)
+        assert record.rule is None or record.rule in EXTRACTION_RULES
         result = answers_equivalent(a, b, timeout=TIMEOUT)
         assert result is answers_equivalent(b, a, timeout=TIMEOUT)
         assert isinstance(result, bool)
@@ -136,10 +168,13 @@ def test_fuzz_never_raises_and_is_bounded(a, b, tmp_path_factory):
 
 def test_hostile_strings_are_text(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for text in HOSTILE:
+    for k, text in enumerate(HOSTILE):
         start = time.monotonic()
         assert answers_equivalent(text, "0", timeout=TIMEOUT) is False
-        assert answers_equivalent(text, text + "1", timeout=TIMEOUT) is False
+        for other in HOSTILE[k + 1 :]:
+            # A boxed copy is graded by its box, the same text.
+            same = other == "\\boxed{" + text + "}"
+            assert answers_equivalent(text, other, timeout=TIMEOUT) is same
         assert time.monotonic() - start < BOUND
     assert not PWNED.exists()
     assert os.listdir() == []
