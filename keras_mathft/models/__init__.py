@@ -10,8 +10,9 @@
 - `TrainingCheckpoint`: a callback that makes an interrupted `fit` (or
   `fit_phases` schedule) resume exactly.
 - `MathRewardModel`: an optional scalar-head evaluator (not the paper's).
-- `losses` holds the float32 losses; `build_evaluator_examples` and the
-  batch helpers build the evaluator's training data.
+- `losses` holds the float32 losses and `EvaluatorOptions`, the one record
+  of the evaluation objective's options; `build_evaluator_examples` and
+  the batch helpers build the evaluator's training data.
 """
 
 from keras_mathft.models import losses
@@ -28,6 +29,7 @@ from keras_mathft.models.evaluator_data import pair_inputs
 from keras_mathft.models.evaluator_data import tokenize_prompts
 from keras_mathft.models.families import FAMILIES
 from keras_mathft.models.families import build_causal_lm
+from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.phases import TrainingPhase
 from keras_mathft.models.phases import default_multitask_schedule
 from keras_mathft.models.phases import fit_phases

@@ -14,7 +14,7 @@ import os
 import keras
 
 from keras_mathft.models.checkpoint import TrainingCheckpoint
-from keras_mathft.models.losses import EVALUATOR_LOSSES
+from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.solver import OBJECTIVES
 
 TRAINABLE_CHOICES = ("all", "lora")
@@ -32,12 +32,8 @@ class TrainingPhase:
         epochs: int.
         learning_rate: float, for the phase's fresh optimizer.
         weight_decay: float, AdamW weight decay.
-        evaluator_loss: `"margin"`, `"xent"` or `"mixture"`.
-        margin: float, lambda of the margin loss.
-        mixture_weight: float, margin weight in the mixture.
-        xent_normalization: `"vocabulary"` or `"pair"`.
-        mle_weight: float; with the evaluation objective, weight of an MLE
-            term on a generation batch given next to the evaluation batch.
+        evaluator_options: a `losses.EvaluatorOptions`, for the evaluation
+            objective (loss, margin, MLE weight, ...).
         trainable: `"all"` (every backbone weight) or `"lora"` (only LoRA
             weights; enables LoRA with `lora_rank` if needed).
         lora_rank: int, used with `trainable="lora"`.
@@ -56,11 +52,7 @@ class TrainingPhase:
     epochs: int = 1
     learning_rate: float = 2e-5
     weight_decay: float = 0.0
-    evaluator_loss: str = "margin"
-    margin: float = 1.0
-    mixture_weight: float = 0.5
-    xent_normalization: str = "vocabulary"
-    mle_weight: float = 0.0
+    evaluator_options: EvaluatorOptions = EvaluatorOptions()
     trainable: str = "all"
     lora_rank: int = 8
     dataset: str = None
@@ -68,7 +60,6 @@ class TrainingPhase:
     def __post_init__(self):
         for field, value, choices in (
             ("objective", self.objective, OBJECTIVES),
-            ("evaluator_loss", self.evaluator_loss, EVALUATOR_LOSSES),
             ("trainable", self.trainable, TRAINABLE_CHOICES),
         ):
             if value not in choices:
@@ -94,14 +85,20 @@ def default_multitask_schedule(
     evaluation_steps=1000,
     regeneration_steps=200,
     learning_rate=2e-5,
-    evaluator_loss="margin",
-    margin=1.0,
-    mle_weight=0.0,
+    evaluator_options=None,
 ):
     """The paper's generation -> evaluation -> generation schedule.
 
     Step counts and learning rate are not reported by the paper (the ~200
     steps of the last phase is a weak hint); change them freely.
+
+    Args:
+        generation_steps: int, steps of the first generation phase.
+        evaluation_steps: int, steps of the evaluation phase.
+        regeneration_steps: int, steps of the last generation phase.
+        learning_rate: float.
+        evaluator_options: optional `losses.EvaluatorOptions` of the
+            evaluation phase; defaults to `EvaluatorOptions()`.
 
     Returns:
         A tuple of three `TrainingPhase`s named `"generation"`,
@@ -118,9 +115,7 @@ def default_multitask_schedule(
             evaluation_steps,
             1,
             learning_rate,
-            evaluator_loss=evaluator_loss,
-            margin=margin,
-            mle_weight=mle_weight,
+            evaluator_options=evaluator_options or EvaluatorOptions(),
         ),
         TrainingPhase(
             "regeneration",
@@ -198,11 +193,7 @@ def fit_phases(
         model.compile(
             optimizer=phase.make_optimizer(),
             objective=phase.objective,
-            evaluator_loss=phase.evaluator_loss,
-            margin=phase.margin,
-            mixture_weight=phase.mixture_weight,
-            xent_normalization=phase.xent_normalization,
-            mle_weight=phase.mle_weight,
+            **phase.evaluator_options.get_config(),
             **compile_kw,
         )
         phase_callbacks, done = list(callbacks or []), 0

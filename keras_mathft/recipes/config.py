@@ -4,6 +4,9 @@ import dataclasses
 import math
 import os
 
+from keras_mathft.models.losses import EVALUATOR_LOSSES
+from keras_mathft.models.losses import EvaluatorOptions
+
 # Sizes of the offline default (the embedded task, a decoder trained from
 # scratch). `quick` is a smoke test of every stage (a couple of minutes on
 # 2 CPU cores); `default` is sized for about 15 minutes and large enough to
@@ -58,8 +61,9 @@ _CHOICES = {
     "data": ("embedded", "math"),
     "solutions": ("math", "prm800k", "both"),
     "style": ("detailed", "terse"),
-    "evaluator_loss": ("xent", "margin", "mixture"),
+    "evaluator_loss": EVALUATOR_LOSSES,
 }
+_EVALUATOR = EvaluatorOptions()
 _PRESET_SCHEMES = ("hf", "kaggle", "modelscope", "gs")
 _SMALL_DECODER = "the from-scratch decoder is for small offline runs"
 # Integer fields: (smallest, largest, why the largest). Upper bounds stop
@@ -92,13 +96,9 @@ _INT_BOUNDS = {
 # Fields that may be left unset (`None`).
 _OPTIONAL = (*SIZES["default"], "lora_rank", "learning_rate")
 _OPTIONAL += ("evaluator_learning_rate",)
-# Float fields that must be finite and positive.
-_POSITIVE_FLOATS = (
-    "temperature",
-    "margin",
-    "learning_rate",
-    "evaluator_learning_rate",
-)
+# Float fields that must be finite and positive (`margin` is checked by
+# `EvaluatorOptions`).
+_POSITIVE_FLOATS = ("temperature", "learning_rate", "evaluator_learning_rate")
 # The generation prompt (template, problem, start token) needs this much of
 # `sequence_length` next to the `max_new_tokens` of a solution.
 MIN_PROMPT_TOKENS = 16
@@ -148,8 +148,8 @@ class RecipeConfig:
     max_new_tokens: int | None = None
     top_k_clusters: int = 8
     # Training.
-    evaluator_loss: str = "margin"
-    margin: float = 1.0
+    evaluator_loss: str = _EVALUATOR.evaluator_loss
+    margin: float = _EVALUATOR.margin
     max_pairs_per_problem: int = 10
     multitask: bool = False
     batch_size: int | None = None
@@ -279,6 +279,7 @@ class RecipeConfig:
             )
 
     def _check_training(self):
+        self.evaluator_options()
         train = self.resolved("num_train_problems")
         eval_train = self.resolved("num_eval_train_problems")
         if train is not None and eval_train is not None and eval_train > train:
@@ -356,6 +357,12 @@ class RecipeConfig:
             if os.path.isfile(path):
                 return path
         return None
+
+    def evaluator_options(self):
+        """The `EvaluatorOptions` of the evaluation phase."""
+        return EvaluatorOptions(
+            evaluator_loss=self.evaluator_loss, margin=self.margin
+        )
 
     def resolved(self, name):
         """Returns field `name`, falling back to the `size` default.

@@ -443,10 +443,7 @@ class _Pipeline:
             dataset_fn=lambda _: (dataset, info),
             steps=config.resolved("evaluator_steps"),
             learning_rate=config.resolved("evaluator_learning_rate"),
-            compile_kwargs={
-                "evaluator_loss": config.evaluator_loss,
-                "margin": config.margin,
-            },
+            compile_kwargs=config.evaluator_options().get_config(),
         )
         return {"trained": True, **stats}
 
