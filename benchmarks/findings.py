@@ -37,7 +37,6 @@ from keras_mathft import sampling  # noqa: E402
 from keras_mathft.recipes import RecipeConfig  # noqa: E402
 from keras_mathft.recipes import load_problems  # noqa: E402
 from keras_mathft.recipes import run_pipeline  # noqa: E402
-from keras_mathft.recipes.pipeline import resolved_settings  # noqa: E402
 
 flags.DEFINE_enum("size", "quick", ["quick", "default"], "Recipe size.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds (data, weights, samples).")
@@ -234,7 +233,7 @@ def main(argv):
     overrides = _overrides()
     seeds = [int(s) for s in FLAGS.seeds]
     example = RecipeConfig(size=FLAGS.size, **overrides)
-    settings = resolved_settings(example)
+    settings = example.resolved_settings()
     print(
         f"machine={platform.node()} cpus={os.cpu_count()} "
         f"backend={keras.config.backend()} keras={keras.__version__} "

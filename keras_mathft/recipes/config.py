@@ -4,6 +4,7 @@ import dataclasses
 import math
 import os
 
+from keras_mathft.models import default_multitask_schedule
 from keras_mathft.models.losses import EVALUATOR_LOSSES
 from keras_mathft.models.losses import EvaluatorOptions
 
@@ -99,6 +100,9 @@ _OPTIONAL += ("evaluator_learning_rate",)
 # Float fields that must be finite and positive (`margin` is checked by
 # `EvaluatorOptions`).
 _POSITIVE_FLOATS = ("temperature", "learning_rate", "evaluator_learning_rate")
+# The from-scratch decoder: a small Gemma with multi-query attention.
+SCRATCH_FAMILY = "gemma"
+SCRATCH_NUM_HEADS = 4
 # The generation prompt (template, problem, start token) needs this much of
 # `sequence_length` next to the `max_new_tokens` of a solution.
 MIN_PROMPT_TOKENS = 16
@@ -234,10 +238,11 @@ class RecipeConfig:
                 )
 
     def _check_model(self):
-        if self.hidden_dim is not None and self.hidden_dim % 4:
+        if self.hidden_dim is not None and self.hidden_dim % SCRATCH_NUM_HEADS:
             raise ValueError(
-                "`hidden_dim` must be a multiple of 4 (the from-scratch "
-                f"decoder has 4 heads). Received: {self.hidden_dim}"
+                f"`hidden_dim` must be a multiple of {SCRATCH_NUM_HEADS} (the "
+                f"from-scratch decoder has {SCRATCH_NUM_HEADS} heads). "
+                f"Received: {self.hidden_dim}"
             )
         if self.dtype is not None:
             _check_dtype(self.dtype)
@@ -363,6 +368,53 @@ class RecipeConfig:
         return EvaluatorOptions(
             evaluator_loss=self.evaluator_loss, margin=self.margin
         )
+
+    def training_phases(self):
+        """The run's `TrainingPhase`s, by name, from the public schedule.
+
+        `"generation"` trains SSFT, `"evaluation"` the evaluator (or the
+        multi-task model's evaluation phase) and `"regeneration"` the last
+        multi-task phase: `models.default_multitask_schedule` sized by
+        this config, so `fit_phases` on these phases trains as the recipe.
+        """
+        phases = default_multitask_schedule(
+            self.resolved("sft_steps"),
+            self.resolved("evaluator_steps"),
+            self.resolved("final_sft_steps"),
+            learning_rate=self.resolved("learning_rate"),
+            later_learning_rate=self.resolved("evaluator_learning_rate"),
+            evaluator_options=self.evaluator_options(),
+            checkpoint_every=self.resolved("checkpoint_every"),
+        )
+        if self.lora_rank is not None:
+            phases = [
+                dataclasses.replace(
+                    p, trainable="lora", lora_rank=self.lora_rank
+                )
+                for p in phases
+            ]
+        return {p.name: p for p in phases}
+
+    def scratch_architecture(self):
+        """`models.build_causal_lm` arguments of the from-scratch decoder."""
+        hidden = self.resolved("hidden_dim")
+        return dict(
+            family=SCRATCH_FAMILY,
+            num_layers=self.resolved("num_layers"),
+            hidden_dim=hidden,
+            num_heads=SCRATCH_NUM_HEADS,
+            num_key_value_heads=1,
+            intermediate_dim=4 * hidden,
+            head_dim=hidden // SCRATCH_NUM_HEADS,
+        )
+
+    def resolved_settings(self):
+        """The size-dependent settings with their actual values."""
+        names = list(SIZES["default"]) + [
+            "learning_rate",
+            "evaluator_learning_rate",
+        ]
+        return {name: self.resolved(name) for name in names}
 
     def resolved(self, name):
         """Returns field `name`, falling back to the `size` default.

@@ -7,8 +7,8 @@
   one writer per process, merged into one store.
 - Re-rankers (`maj1`, `rr_all`, `rr_top_k`, `weighted_rr`,
   `weighted_rr_top_k`, `maj1_top_n`) that count evaluator calls.
-- `pass_at_k`, `evaluate` and `write_report` for the paper's metrics and
-  accuracy-vs-N curves.
+- `pass_at_k`, `evaluate`, `evaluator_auc` and `write_report` for the
+  paper's metrics and accuracy-vs-N curves.
 
 Only the decoder needs keras: it is imported on first use, so stores,
 re-rankers and metrics load without keras, jax or tensorflow.
@@ -17,6 +17,7 @@ re-rankers and metrics load without keras, jax or tensorflow.
 import importlib
 
 from keras_mathft.sampling.metrics import evaluate
+from keras_mathft.sampling.metrics import evaluator_auc
 from keras_mathft.sampling.metrics import pass_at_k
 from keras_mathft.sampling.records import Sample
 from keras_mathft.sampling.report import markdown_table

@@ -239,3 +239,42 @@ def _curves(items, methods, num, n_values, trials, seed, top_k):
             curves[name]["mean"].append(float(values.mean()))
             curves[name]["std"].append(float(values.std()))
     return curves
+
+
+def evaluator_auc(correct, scores):
+    """Area under the ROC curve of evaluator scores for right vs wrong.
+
+    The chance that a random right sample scores above a random wrong one
+    (ties count half), over every sample; `None` without both kinds.
+
+    Args:
+        correct: list (one per problem) of lists of bools.
+        scores: list (one per problem) of lists of evaluator scores.
+
+    Returns:
+        float in [0, 1], or `None`.
+
+    Example:
+
+    >>> evaluator_auc([[True, False], [False]], [[0.9, 0.2], [0.9]])
+    0.75
+    """
+    flat_c = np.asarray([c for g in correct for c in g], bool)
+    flat_s = np.asarray([s for g in scores for s in g], "float64")
+    right, wrong = flat_s[flat_c], flat_s[~flat_c]
+    if len(right) == 0 or len(wrong) == 0:
+        return None
+    order = np.argsort(np.concatenate([right, wrong]), kind="mergesort")
+    values = np.concatenate([right, wrong])[order]
+    ranks = np.empty(len(values))
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[i]:
+            j += 1
+        ranks[i : j + 1] = (i + j) / 2 + 1
+        i = j + 1
+    rank_of = np.empty(len(values))
+    rank_of[order] = ranks
+    u = rank_of[: len(right)].sum() - len(right) * (len(right) + 1) / 2
+    return float(u / (len(right) * len(wrong)))
