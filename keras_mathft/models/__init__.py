@@ -26,7 +26,6 @@ from keras_mathft.models.evaluator_data import build_evaluator_examples
 from keras_mathft.models.evaluator_data import classification_inputs
 from keras_mathft.models.evaluator_data import evaluation_texts
 from keras_mathft.models.evaluator_data import pair_inputs
-from keras_mathft.models.evaluator_data import tokenize_prompts
 from keras_mathft.models.families import FAMILIES
 from keras_mathft.models.families import build_causal_lm
 from keras_mathft.models.losses import EvaluatorOptions

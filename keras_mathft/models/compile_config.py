@@ -18,8 +18,8 @@ class CompileOptionsMixin:
 
     def get_compile_config(self):
         config = super().get_compile_config()
-        if config is None:
-            return None
+        if not config:  # Not compiled: Keras returns {} (older: None).
+            return config
         # The loss is computed by the model itself, never passed in.
         config = {k: v for k, v in config.items() if k != "loss"}
         config.update(self._compile_options())

@@ -9,12 +9,12 @@ import numpy as np
 from keras import ops
 
 from keras_mathft.data.prompts import PromptTemplate
+from keras_mathft.data.tokenization import token_id_lists
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.evaluator_data import bucketed_scores
 from keras_mathft.models.evaluator_data import evaluation_texts
-from keras_mathft.models.evaluator_data import token_id_lists
 
 OBJECTIVES = ("generation", "evaluation")
 MATHFT_CONFIG_FILE = "mathft_config.json"

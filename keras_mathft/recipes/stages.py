@@ -233,7 +233,7 @@ def _generation_dataset(context, solver):
     dataset = data_lib.make_sft_dataset(
         pairs,
         batch_size=config.resolved("batch_size"),
-        bucket_lengths=data_lib.default_bucket_lengths(length, num_buckets=2),
+        bucket_lengths=data_lib.linear_bucket_lengths(length, num_buckets=2),
         seed=config.seed,
         repeat=True,
         drop_remainder=True,
@@ -433,10 +433,13 @@ def _aligned(store, problems):
 
 
 def _trim(x):
-    """Cuts padding columns that no row uses (multiple of 16 kept)."""
+    """Cuts padding columns that no row uses (to a multiple of 16)."""
     mask = x["padding_mask"]
     used = int(np.max(np.sum(mask, axis=-1))) if mask.size else 1
-    length = min(mask.shape[-1], -(-used // 16) * 16)
+    buckets = data_lib.linear_bucket_lengths(
+        mask.shape[-1], num_buckets=None, multiple=16
+    )
+    length = data_lib.bucket_length(used, buckets)
     return {k: v[..., :length] for k, v in x.items()}
 
 

@@ -160,7 +160,9 @@ def test_missing_inputs_name_the_stages_to_run_first(tmp_path):
         run_pipeline(config, stages=["test_scores"], verbose=0)
     message = str(info.value)
     # In pipeline order, and only what `test_scores` needs.
-    assert "['ssft', 'train_samples', 'evaluator_data', 'evaluator', " in message
+    assert (
+        "['ssft', 'train_samples', 'evaluator_data', 'evaluator', " in message
+    )
     assert "'test_samples'] first" in message
     assert "test_greedy" not in message.split("first")[0]
     # Checked before anything was written.
