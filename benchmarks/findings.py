@@ -196,17 +196,10 @@ def _table(per_seed, n, k):
         f"| Pass@N (oracle) | {cells(['detailed', 'pass@N'])} | 0 |",
         f"| Maj{k}@N (oracle) | {cells(['majK@N'])} | 0 |",
     ]
-    names = {
-        "maj1": "Maj1@N",
-        "rr_all": "RR.All",
-        "rr_top_k": f"RR.Top-{k}",
-        "weighted_rr": "W.RR",
-        "weighted_rr_top_k": f"W.RR.Top-{k}",
-        "maj1_top_n": f"Maj1.Top{k}",
-    }
     for m in METHODS:
         calls = np.mean([r["evaluator_calls"][m] for r in per_seed])
-        lines.append(f"| {names[m]} | {cells(['rerank', m])} | {calls:.1f} |")
+        label = sampling.RERANKERS[m].display_name(k)
+        lines.append(f"| {label} | {cells(['rerank', m])} | {calls:.1f} |")
     auc = [r["evaluator_auc"] for r in per_seed if r["evaluator_auc"]]
     auc_text = f"{np.mean(auc):.3f} ± {np.std(auc):.3f}" if auc else "n/a"
     lines += [
