@@ -4,6 +4,7 @@ import dataclasses
 import math
 import os
 
+from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import default_multitask_schedule
 from keras_mathft.models.losses import EVALUATOR_LOSSES
 from keras_mathft.models.losses import EvaluatorOptions
@@ -65,6 +66,7 @@ _CHOICES = {
     "evaluator_loss": EVALUATOR_LOSSES,
 }
 _EVALUATOR = EvaluatorOptions()
+_TEMPLATE = PromptTemplate()
 _PRESET_SCHEMES = ("hf", "kaggle", "modelscope", "gs")
 _SMALL_DECODER = "the from-scratch decoder is for small offline runs"
 # Integer fields: (smallest, largest, why the largest). Upper bounds stop
@@ -168,6 +170,12 @@ class RecipeConfig:
     hidden_dim: int | None = None
     num_layers: int | None = None
     sequence_length: int | None = None
+    # Prompts (see `data.PromptTemplate`): the generator's template (e.g. a
+    # few-shot one for a base model), the evaluator's, and its label words.
+    generation_template: str = _TEMPLATE.generation
+    evaluation_template: str = _TEMPLATE.evaluation
+    correct_label: str = _TEMPLATE.correct_label
+    incorrect_label: str = _TEMPLATE.incorrect_label
 
     def __post_init__(self):
         self._check_types_and_ranges()
@@ -238,6 +246,25 @@ class RecipeConfig:
                 )
 
     def _check_model(self):
+        for name in (
+            "generation_template",
+            "evaluation_template",
+            "correct_label",
+            "incorrect_label",
+        ):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"`{name}` must be a string. "
+                    f"Received: {getattr(self, name)!r}"
+                )
+        try:
+            self.prompt_template()
+        except ValueError as error:
+            raise ValueError(
+                "The prompt fields (`generation_template`, "
+                "`evaluation_template`, `correct_label`, `incorrect_label`) "
+                f"do not make a template: {error}"
+            ) from None
         if self.hidden_dim is not None and self.hidden_dim % SCRATCH_NUM_HEADS:
             raise ValueError(
                 f"`hidden_dim` must be a multiple of {SCRATCH_NUM_HEADS} (the "
@@ -362,6 +389,15 @@ class RecipeConfig:
             if os.path.isfile(path):
                 return path
         return None
+
+    def prompt_template(self):
+        """The run's `data.PromptTemplate`, from the four prompt fields."""
+        return PromptTemplate(
+            generation=self.generation_template,
+            evaluation=self.evaluation_template,
+            correct_label=self.correct_label,
+            incorrect_label=self.incorrect_label,
+        )
 
     def evaluator_options(self):
         """The `EvaluatorOptions` of the evaluation phase."""

@@ -189,7 +189,7 @@ class _Run:
         self.config = config
         self.verbose = verbose
         self.run = check_run_directory(config)
-        self.template = data_lib.PromptTemplate()
+        self.template = config.prompt_template()
         self._artifacts = {
             artifact: (stage.name, path)
             for stage in stages

@@ -8,6 +8,7 @@ import sys
 import pytest
 from absl import flags
 
+from keras_mathft.data import PromptTemplate
 from keras_mathft.recipes import RecipeConfig
 from keras_mathft.recipes import check_run_directory
 from keras_mathft.recipes import config_from_flags
@@ -152,6 +153,49 @@ def test_bad_flags_raise_before_anything_runs(argv, message):
     with pytest.raises(ValueError, match="Received") as info:
         _parse(argv)
     assert message in str(info.value)
+
+
+FEW_SHOT = (
+    "Problem:\n1+1?\n\nSolution:\n$\\boxed{2}$\n\n"
+    "Problem:\n{problem}\n\nSolution:\n"
+)
+
+
+def test_prompt_templates_come_from_flags_and_reach_the_solver(tmp_path):
+    config = _parse(
+        [
+            f"--generation_template={FEW_SHOT}",
+            "--evaluation_template=Q: {problem} A: {solution} Verdict:",
+            "--correct_label= yes",
+            "--incorrect_label= no",
+            f"--run_dir={tmp_path}",
+        ]
+    )
+    template = config.prompt_template()
+    assert template.generation_prompt("2+2?").endswith(
+        "Problem:\n2+2?\n\nSolution:\n"
+    )
+    assert template.correct_label == " yes"
+    from keras_mathft.recipes.pipeline import _Run
+
+    solver = _Run(config, [], verbose=0).new_solver()
+    assert solver.prompt_template == template
+    # The defaults are the library's template.
+    assert RecipeConfig().prompt_template() == PromptTemplate()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"generation_template": "no problem field"},
+        {"evaluation_template": "{problem} only"},
+        {"correct_label": " same", "incorrect_label": " same"},
+        {"correct_label": None},
+    ],
+)
+def test_bad_prompt_fields_raise(changes):
+    with pytest.raises(ValueError, match="Received"):
+        RecipeConfig(**changes)
 
 
 def test_run_dir_that_is_a_file_is_refused(tmp_path):
