@@ -49,8 +49,14 @@ def make_sft_dataset(
 
     Example:
 
-    >>> ds = make_sft_dataset(pairs, batch_size=8)  # doctest: +SKIP
-    >>> causal_lm.fit(ds, epochs=1)  # doctest: +SKIP
+    >>> import keras_hub
+    >>> from keras_mathft.data import tokenize_pairs
+    >>> vocab = {"<|endoftext|>": 0, "a": 1, "b": 2, "ba": 3}
+    >>> tok = keras_hub.tokenizers.GPT2Tokenizer(vocab, merges=["b a"])
+    >>> pairs = tokenize_pairs(tok, ["a"] * 6, ["b", "bbbbbbb"] * 3, 16)
+    >>> ds = make_sft_dataset(pairs, batch_size=2, bucket_lengths=(4, 16))
+    >>> sorted(x["token_ids"].shape[1] for x, y, w in ds)
+    [4, 4, 16, 16]
     """
     # Imported here so that `keras_mathft.data` loads without TensorFlow
     # (JAX-only installs can still read data, tokenize and sample).

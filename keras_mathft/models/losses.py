@@ -66,7 +66,7 @@ class EvaluatorOptions:
     >>> EvaluatorOptions(mixture_weight=2.0)
     Traceback (most recent call last):
     ...
-    ValueError: `mixture_weight` must be in [0, 1]. Received: 2.0
+    ValueError: `mixture_weight` must be a finite number in [0, 1]. ...
     """
 
     evaluator_loss: str = "margin"

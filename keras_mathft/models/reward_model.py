@@ -41,9 +41,23 @@ class MathRewardModel(CompileOptionsMixin, keras.Model):
 
     Example:
 
-    >>> rm = MathRewardModel(lm.backbone, lm.preprocessor.tokenizer)
-    ... # doctest: +SKIP
-    >>> rm.compile("adamw", evaluator_loss="margin")  # doctest: +SKIP
+    >>> from keras_mathft import data, models
+    >>> lm = models.build_causal_lm(
+    ...     "gemma",
+    ...     data.embedded_tokenizer_proto(),
+    ...     num_layers=1,
+    ...     hidden_dim=16,
+    ...     num_heads=2,
+    ...     num_key_value_heads=1,
+    ...     intermediate_dim=32,
+    ...     sequence_length=64,
+    ... )
+    >>> rm = models.MathRewardModel.from_causal_lm(lm)
+    >>> rm.compile("adamw", evaluator_loss="margin")
+    >>> pair = models.EvaluatorPair("1 + 1 = ?", "2", "3")
+    >>> history = rm.fit(models.pair_inputs(rm, [pair], 64), verbose=0)
+    >>> rm.score_solutions(["1 + 1 = ?"], ["2"], sequence_length=64).shape
+    (1,)
     """
 
     def __init__(self, backbone, tokenizer=None, prompt_template=None, **kw):

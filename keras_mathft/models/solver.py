@@ -60,12 +60,29 @@ class MathSolver(CompileOptionsMixin, keras.Model):
 
     Example:
 
-    >>> lm = keras_hub.models.CausalLM.from_preset("gemma3_1b")
-    ... # doctest: +SKIP
-    >>> solver = MathSolver(lm)  # doctest: +SKIP
-    >>> solver.compile(keras.optimizers.AdamW(1e-5))  # doctest: +SKIP
-    >>> solver.fit(generation_ds, epochs=1)  # doctest: +SKIP
-    >>> solver.score_solutions(["1+1?"], ["2. \\\\boxed{2}"])  # doctest: +SKIP
+    A tiny decoder from scratch (`MathSolver.from_preset("gemma3_1b")`
+    loads a pretrained one), trained on solutions, then scoring one:
+
+    >>> from keras_mathft import data, models
+    >>> lm = models.build_causal_lm(
+    ...     "gemma",
+    ...     data.embedded_tokenizer_proto(),
+    ...     num_layers=1,
+    ...     hidden_dim=16,
+    ...     num_heads=2,
+    ...     num_key_value_heads=1,
+    ...     intermediate_dim=32,
+    ...     sequence_length=64,
+    ... )
+    >>> solver = models.MathSolver(lm)
+    >>> solver.compile(keras.optimizers.AdamW(1e-3))
+    >>> prompts, solutions = data.sft_pairs(data.make_synthetic_problems(8))
+    >>> pairs = data.tokenize_pairs(solver.tokenizer, prompts, solutions, 64)
+    >>> x, y, weights = pairs.as_tuple()
+    >>> history = solver.fit(x, y, sample_weight=weights, verbose=0)
+    >>> score = solver.score_solutions(["1 + 1 = ?"], ["$\\\\boxed{2}$"])
+    >>> bool(0 < score[0] < 1)
+    True
     """
 
     def __init__(

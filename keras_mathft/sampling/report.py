@@ -98,7 +98,13 @@ def write_report(result, directory, title="Sampling and re-ranking"):
 
     Example:
 
-    >>> write_report(result, "out/")  # doctest: +SKIP
+    >>> from keras_mathft.data import MathProblem
+    >>> from keras_mathft.sampling import Sample, evaluate
+    >>> problem = MathProblem("1+1?", "$\\\\boxed{2}$", "2", unique_id="p")
+    >>> samples = [Sample("p", i, "", a, 1) for i, a in enumerate("223")]
+    >>> result = evaluate([problem], [samples], n_values=(1, 3))
+    >>> sorted(p.name for p in write_report(result, "out").values())
+    ['accuracy_vs_n.png', 'report.json', 'report.md']
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
