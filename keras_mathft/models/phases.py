@@ -310,15 +310,8 @@ def fit_phases(
     >>> import tensorflow as tf
     >>> from keras_mathft import data, models
     >>> lm = models.build_causal_lm(
-    ...     "gemma",
-    ...     data.embedded_tokenizer_proto(),
-    ...     num_layers=1,
-    ...     hidden_dim=16,
-    ...     num_heads=2,
-    ...     num_key_value_heads=1,
-    ...     intermediate_dim=32,
-    ...     sequence_length=64,
-    ... )
+    ...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
+    ...     hidden_dim=16, sequence_length=64)
     >>> solver = models.MathSolver(lm)
     >>> problems = data.make_synthetic_problems(8)
     >>> prompts, solutions = data.sft_pairs(problems)

@@ -13,6 +13,7 @@ from keras import ops
 from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
+from keras_mathft.models.compile_config import deserialize_nested
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.evaluator_data import bucketed_scores
 from keras_mathft.models.evaluator_data import evaluation_texts
@@ -43,15 +44,8 @@ class MathRewardModel(CompileOptionsMixin, keras.Model):
 
     >>> from keras_mathft import data, models
     >>> lm = models.build_causal_lm(
-    ...     "gemma",
-    ...     data.embedded_tokenizer_proto(),
-    ...     num_layers=1,
-    ...     hidden_dim=16,
-    ...     num_heads=2,
-    ...     num_key_value_heads=1,
-    ...     intermediate_dim=32,
-    ...     sequence_length=64,
-    ... )
+    ...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
+    ...     hidden_dim=16, sequence_length=64)
     >>> rm = models.MathRewardModel.from_causal_lm(lm)
     >>> rm.compile("adamw", evaluator_loss="margin")
     >>> pair = models.EvaluatorPair("1 + 1 = ?", "2", "3")
@@ -62,13 +56,9 @@ class MathRewardModel(CompileOptionsMixin, keras.Model):
 
     def __init__(self, backbone, tokenizer=None, prompt_template=None, **kw):
         super().__init__(**kw)
-        if prompt_template is None:
-            prompt_template = PromptTemplate()
-        elif isinstance(prompt_template, dict):
-            prompt_template = PromptTemplate.from_config(prompt_template)
         self.backbone = backbone
         self.tokenizer = tokenizer
-        self.prompt_template = prompt_template
+        self.prompt_template = PromptTemplate.get(prompt_template)
         self.head = keras.layers.Dense(1, dtype="float32", name="reward_head")
         self.head.build((None, backbone.hidden_dim))
         self.evaluator_options = _DEFAULT_OPTIONS
@@ -178,15 +168,7 @@ class MathRewardModel(CompileOptionsMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"]
-        )
-        if config.get("tokenizer") is not None:
-            config["tokenizer"] = keras.saving.deserialize_keras_object(
-                config["tokenizer"]
-            )
-        return cls(**config)
+        return cls(**deserialize_nested(config, "backbone", "tokenizer"))
 
     @classmethod
     def from_causal_lm(cls, causal_lm, prompt_template=None):

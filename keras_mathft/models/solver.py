@@ -12,6 +12,7 @@ from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.data.tokenization import token_id_lists
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
+from keras_mathft.models.compile_config import deserialize_nested
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.evaluator_data import bucketed_scores
 from keras_mathft.models.evaluator_data import evaluation_texts
@@ -65,15 +66,8 @@ class MathSolver(CompileOptionsMixin, keras.Model):
 
     >>> from keras_mathft import data, models
     >>> lm = models.build_causal_lm(
-    ...     "gemma",
-    ...     data.embedded_tokenizer_proto(),
-    ...     num_layers=1,
-    ...     hidden_dim=16,
-    ...     num_heads=2,
-    ...     num_key_value_heads=1,
-    ...     intermediate_dim=32,
-    ...     sequence_length=64,
-    ... )
+    ...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
+    ...     hidden_dim=16, sequence_length=64)
     >>> solver = models.MathSolver(lm)
     >>> solver.compile(keras.optimizers.AdamW(1e-3))
     >>> prompts, solutions = data.sft_pairs(data.make_synthetic_problems(8))
@@ -94,12 +88,8 @@ class MathSolver(CompileOptionsMixin, keras.Model):
                 "`causal_lm` must be a `keras_hub.models.CausalLM`. "
                 f"Received: {type(causal_lm).__name__}"
             )
-        if prompt_template is None:
-            prompt_template = PromptTemplate()
-        elif isinstance(prompt_template, dict):
-            prompt_template = PromptTemplate.from_config(prompt_template)
         self.causal_lm = causal_lm
-        self.prompt_template = prompt_template
+        self.prompt_template = PromptTemplate.get(prompt_template)
         self._explicit_label_ids = _normalize_label_ids(label_token_ids)
         self._label_ids = self._explicit_label_ids
         self.objective = "generation"
@@ -513,11 +503,7 @@ class MathSolver(CompileOptionsMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["causal_lm"] = keras.saving.deserialize_keras_object(
-            config["causal_lm"]
-        )
-        return cls(**config)
+        return cls(**deserialize_nested(config, "causal_lm"))
 
     @classmethod
     def from_preset(

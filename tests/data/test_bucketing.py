@@ -40,31 +40,27 @@ def test_a_length_goes_to_the_smallest_bucket_that_holds_it():
         bucket_length(17, (8, 16))
 
 
-def _powers_and_midpoints(n, minimum=8):
-    # The sampler's rule before the merge (sampling/sampler.py `_bucket`).
-    b = minimum
-    while b < n:
-        b = b * 3 // 2 if (b & (b - 1)) == 0 else b * 4 // 3
-    return b
+def test_the_sampler_and_scorer_rules_are_special_cases():
+    # The sampler's rule (sampling/sampler.py `_bucket`, before the merge):
+    # 2^k and 3 * 2^(k-1) from 8, uncapped.
+    sampler = geometric_bucket_lengths(50, 8, midpoints=True, cap=False)
+    got = [bucket_length(n, sampler) for n in range(1, 51)]
+    expected = [8] * 8 + [12] * 4 + [16] * 4 + [24] * 8 + [32] * 8
+    assert got == expected + [48] * 16 + [64] * 2
+    # The scorer's (models/compiled.py `bucket_length`): powers of two
+    # from 64, capped at the sequence length.
+    scorer = geometric_bucket_lengths(160, minimum=64)
+    got = [bucket_length(n, scorer) for n in (1, 64, 65, 128, 129, 160)]
+    assert got == [64, 64, 128, 128, 160, 160]
+    assert geometric_bucket_lengths(50, minimum=64) == (50,)
 
 
-def _scoring_bucket(length, sequence_length, smallest=64):
-    # The scorer's rule before the merge (models/compiled.py).
-    bucket = smallest
-    while bucket < length and bucket < sequence_length:
-        bucket *= 2
-    return min(bucket, sequence_length)
-
-
-@pytest.mark.parametrize("maximum", [1, 7, 8, 50, 64, 100, 160, 257, 512])
-def test_the_rules_of_sampler_scorer_and_trimming_are_special_cases(maximum):
-    sampler = geometric_bucket_lengths(maximum, 8, midpoints=True, cap=False)
-    scorer = geometric_bucket_lengths(maximum, minimum=64)
-    every_16 = linear_bucket_lengths(maximum, None, multiple=16)
+@pytest.mark.parametrize("maximum", [1, 15, 16, 17, 100, 160])
+def test_every_multiple_rounds_up_to_the_next_multiple(maximum):
+    # The recipe's trimming of evaluator batches: multiples of 16.
+    buckets = linear_bucket_lengths(maximum, None, multiple=16)
     for n in range(1, maximum + 1):
-        assert bucket_length(n, sampler) == _powers_and_midpoints(n)
-        assert bucket_length(n, scorer) == _scoring_bucket(n, maximum)
-        assert bucket_length(n, every_16) == min(maximum, -(-n // 16) * 16)
+        assert bucket_length(n, buckets) == min(maximum, -(-n // 16) * 16)
 
 
 @pytest.mark.parametrize(
