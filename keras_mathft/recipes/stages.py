@@ -209,16 +209,10 @@ def _train(context, stage, solver, phase_name):
             )
             solver.save_weights(weights)
             return {"trained": False, **info}
-    stats = context.train(stage, solver, phase, dataset, weights)
-    stats = {**stats, **info}
-    return (
-        stats
-        if phase.objective == "generation"
-        else {
-            "trained": True,
-            **stats,
-        }
-    )
+    stats = {**context.train(stage, solver, phase, dataset, weights), **info}
+    if phase.objective == "evaluation":
+        stats["trained"] = True
+    return stats
 
 
 def _generation_dataset(context, solver):
