@@ -37,7 +37,6 @@ from keras_mathft import sampling  # noqa: E402
 from keras_mathft.recipes import RecipeConfig  # noqa: E402
 from keras_mathft.recipes import load_problems  # noqa: E402
 from keras_mathft.recipes import run_pipeline  # noqa: E402
-from keras_mathft.recipes.pipeline import resolved_settings  # noqa: E402
 
 flags.DEFINE_enum("size", "quick", ["quick", "default"], "Recipe size.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds (data, weights, samples).")
@@ -197,17 +196,10 @@ def _table(per_seed, n, k):
         f"| Pass@N (oracle) | {cells(['detailed', 'pass@N'])} | 0 |",
         f"| Maj{k}@N (oracle) | {cells(['majK@N'])} | 0 |",
     ]
-    names = {
-        "maj1": "Maj1@N",
-        "rr_all": "RR.All",
-        "rr_top_k": f"RR.Top-{k}",
-        "weighted_rr": "W.RR",
-        "weighted_rr_top_k": f"W.RR.Top-{k}",
-        "maj1_top_n": f"Maj1.Top{k}",
-    }
     for m in METHODS:
         calls = np.mean([r["evaluator_calls"][m] for r in per_seed])
-        lines.append(f"| {names[m]} | {cells(['rerank', m])} | {calls:.1f} |")
+        label = sampling.RERANKERS[m].display_name(k)
+        lines.append(f"| {label} | {cells(['rerank', m])} | {calls:.1f} |")
     auc = [r["evaluator_auc"] for r in per_seed if r["evaluator_auc"]]
     auc_text = f"{np.mean(auc):.3f} ± {np.std(auc):.3f}" if auc else "n/a"
     lines += [
@@ -234,7 +226,7 @@ def main(argv):
     overrides = _overrides()
     seeds = [int(s) for s in FLAGS.seeds]
     example = RecipeConfig(size=FLAGS.size, **overrides)
-    settings = resolved_settings(example)
+    settings = example.resolved_settings()
     print(
         f"machine={platform.node()} cpus={os.cpu_count()} "
         f"backend={keras.config.backend()} keras={keras.__version__} "

@@ -41,3 +41,48 @@ def write_json_atomic(path, obj):
 def read_json(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def write_npz_atomic(path, arrays):
+    """Saves `arrays` with `numpy.savez` through a synced temporary file.
+
+    Like `write_text_atomic`, then the folder is synced too, so the new
+    name survives a power loss before anything written after it (e.g. a
+    manifest that refers to this file).
+
+    Args:
+        path: str or `pathlib.Path`. Destination `.npz` file.
+        arrays: dict of name to array.
+    """
+    import numpy as np
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+def fsync_directory(path):
+    """Makes the entries of folder `path` (new names, renames) durable.
+
+    A no-op where folders cannot be opened (Windows).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -13,9 +13,17 @@
   `"hendrycks_math"` (manual folder), and `problems_from_tfds`.
 - Prompts: `PromptTemplate`.
 - Tokenization: `tokenize_pairs` (response-only loss mask),
-  `tokenize_prompts`, and `make_sft_dataset` (bucketed tf.data batches).
+  `tokenize_prompts` (`padding_side`, `truncation`), `token_id_lists`,
+  `pad_token_id`, and `make_sft_dataset` (bucketed tf.data batches).
+- Length buckets, the one rule every padded shape follows:
+  `linear_bucket_lengths`, `geometric_bucket_lengths`, `bucket_length`,
+  `assign_buckets`.
 """
 
+from keras_mathft.data.bucketing import assign_buckets
+from keras_mathft.data.bucketing import bucket_length
+from keras_mathft.data.bucketing import geometric_bucket_lengths
+from keras_mathft.data.bucketing import linear_bucket_lengths
 from keras_mathft.data.errors import DataFormatError
 from keras_mathft.data.errors import LoadReport
 from keras_mathft.data.hendrycks_math import KNOWN_ANSWERS
@@ -25,8 +33,6 @@ from keras_mathft.data.hendrycks_math import problem_from_row
 from keras_mathft.data.hf_adapter import problem_from_hf_row
 from keras_mathft.data.hf_adapter import problems_from_rows
 from keras_mathft.data.hf_adapter import to_hf_dataset
-from keras_mathft.data.pipelines import assign_buckets
-from keras_mathft.data.pipelines import default_bucket_lengths
 from keras_mathft.data.pipelines import make_sft_dataset
 from keras_mathft.data.prm800k import PRM800KCompletion
 from keras_mathft.data.prm800k import PRM800KRecord
@@ -42,6 +48,8 @@ from keras_mathft.data.splits import paper_split
 from keras_mathft.data.synthetic import make_synthetic_problems
 from keras_mathft.data.tokenization import TokenizationStats
 from keras_mathft.data.tokenization import TokenizedPairs
+from keras_mathft.data.tokenization import pad_token_id
+from keras_mathft.data.tokenization import token_id_lists
 from keras_mathft.data.tokenization import tokenize_pairs
 from keras_mathft.data.tokenization import tokenize_prompts
 from keras_mathft.data.tokenizer import embedded_tokenizer_proto

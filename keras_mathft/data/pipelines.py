@@ -2,26 +2,9 @@
 
 import numpy as np
 
+from keras_mathft.data.bucketing import assign_buckets
+from keras_mathft.data.bucketing import linear_bucket_lengths
 from keras_mathft.data.tokenization import TokenizedPairs
-
-
-def default_bucket_lengths(sequence_length, num_buckets=4, multiple=8):
-    """Returns `num_buckets` evenly spaced row lengths ending at the maximum.
-
-    Each is rounded up to a multiple of `multiple`, so compiled shapes come
-    from a small fixed set.
-
-    Example:
-
-    >>> default_bucket_lengths(512)
-    (128, 256, 384, 512)
-    """
-    lengths = set()
-    for k in range(1, num_buckets + 1):
-        length = -(-sequence_length * k // num_buckets)
-        length = -(-length // multiple) * multiple
-        lengths.add(min(length, sequence_length))
-    return tuple(sorted(lengths))
 
 
 def make_sft_dataset(
@@ -48,7 +31,7 @@ def make_sft_dataset(
         batch_size: int.
         bucket_lengths: tuple of int or `None`. Allowed row lengths; the
             largest must be at least the longest row. `None` uses
-            `default_bucket_lengths(T)`.
+            `linear_bucket_lengths(T)`.
         shuffle: bool. Defaults to `True`.
         seed: int. Shuffle seed. Defaults to 0.
         repeat: bool. Repeat forever (pass `steps_per_epoch` to `fit`).
@@ -66,8 +49,14 @@ def make_sft_dataset(
 
     Example:
 
-    >>> ds = make_sft_dataset(pairs, batch_size=8)  # doctest: +SKIP
-    >>> causal_lm.fit(ds, epochs=1)  # doctest: +SKIP
+    >>> import keras_hub
+    >>> from keras_mathft.data import tokenize_pairs
+    >>> vocab = {"<|endoftext|>": 0, "a": 1, "b": 2, "ba": 3}
+    >>> tok = keras_hub.tokenizers.GPT2Tokenizer(vocab, merges=["b a"])
+    >>> pairs = tokenize_pairs(tok, ["a"] * 6, ["b", "bbbbbbb"] * 3, 16)
+    >>> ds = make_sft_dataset(pairs, batch_size=2, bucket_lengths=(4, 16))
+    >>> sorted(x["token_ids"].shape[1] for x, y, w in ds)
+    [4, 4, 16, 16]
     """
     # Imported here so that `keras_mathft.data` loads without TensorFlow
     # (JAX-only installs can still read data, tokenize and sample).
@@ -86,7 +75,7 @@ def make_sft_dataset(
         raise ValueError("`pairs` is empty. Received: 0 rows")
     sequence_length = pairs.token_ids.shape[1]
     if bucket_lengths is None:
-        bucket_lengths = default_bucket_lengths(sequence_length)
+        bucket_lengths = linear_bucket_lengths(sequence_length)
     bucket_lengths = tuple(sorted(int(b) for b in bucket_lengths))
     buckets = assign_buckets(pairs.lengths, bucket_lengths)
 
@@ -144,25 +133,3 @@ def make_sft_dataset(
         # Interleaving hides the size; restore it for `fit`'s progress bar.
         ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches))
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def assign_buckets(lengths, bucket_lengths):
-    """Returns, per row, the index of the shortest bucket that holds it.
-
-    Raises:
-        ValueError: if a row is longer than every bucket.
-
-    Example:
-
-    >>> assign_buckets([3, 8, 9], (8, 16)).tolist()
-    [0, 0, 1]
-    """
-    lengths = np.asarray(lengths)
-    bucket_lengths = np.asarray(bucket_lengths)
-    if len(lengths) and lengths.max() > bucket_lengths.max():
-        raise ValueError(
-            "The largest bucket length must hold the longest row "
-            f"({int(lengths.max())} tokens). Received: "
-            f"{tuple(bucket_lengths.tolist())}"
-        )
-    return np.searchsorted(bucket_lengths, lengths, side="left")

@@ -69,6 +69,26 @@ class PromptTemplate:
     def from_config(cls, config):
         return cls(**config)
 
+    @classmethod
+    def get(cls, template):
+        """A `PromptTemplate` from one, its config dict, or `None` (default).
+
+        Example:
+
+        >>> PromptTemplate.get({"generation": "Q: {problem}\\nA:"}).generation
+        'Q: {problem}\\nA:'
+        """
+        if template is None:
+            return cls()
+        if isinstance(template, dict):
+            return cls.from_config(template)
+        if not isinstance(template, cls):
+            raise ValueError(
+                "`prompt_template` must be a `PromptTemplate`, its config "
+                f"dict or None. Received: {type(template).__name__}"
+            )
+        return template
+
 
 def _fill(template, **values):
     # One pass over the template, not str.format: problems are full of LaTeX

@@ -25,6 +25,7 @@ import numpy as np
 from absl import logging
 
 TRUNCATION_POLICIES = ("response", "drop")
+PROMPT_TRUNCATIONS = ("keep_end", "keep_start")
 
 
 @dataclasses.dataclass
@@ -143,8 +144,8 @@ def tokenize_pairs(
     _check_sequence_length(sequence_length)
     start = _start_ids(tokenizer, add_start_token)
     end = _end_ids(tokenizer, add_end_token)
-    prompt_ids = _tokenize(tokenizer, prompts)
-    response_ids = _tokenize(tokenizer, responses)
+    prompt_ids = token_id_lists(tokenizer, prompts)
+    response_ids = token_id_lists(tokenizer, responses)
     # One extra slot: `y` is the packed row shifted left by one.
     packed_length = sequence_length + 1
     stats = TokenizationStats(num_examples=len(prompts))
@@ -168,7 +169,7 @@ def tokenize_pairs(
     stats.num_kept = len(rows)
     _warn(stats, sequence_length)
 
-    pad = _pad_id(tokenizer)
+    pad = pad_token_id(tokenizer)
     batch = len(rows)
     packed = np.full((batch, packed_length), pad, dtype="int32")
     weight = np.zeros((batch, packed_length), dtype="float32")
@@ -196,12 +197,12 @@ def tokenize_prompts(
     sequence_length=None,
     padding_side="left",
     add_start_token=True,
+    truncation="keep_end",
 ):
     """Tokenizes prompts alone, for generation or evaluator scoring.
 
-    Long prompts keep their last `sequence_length` tokens (the template's
-    tail, e.g. `"Solution:\\n"` or the evaluator's question, is what the
-    model continues from); cuts are counted and logged.
+    Prompts longer than `sequence_length` are cut as `truncation` says and
+    counted (and logged) in the stats.
 
     Args:
         tokenizer: a keras-hub tokenizer.
@@ -210,12 +211,23 @@ def tokenize_prompts(
             prompt.
         padding_side: `"left"` (the last prompt token sits at the last
             position, handy for reading next-token logits) or `"right"`
-            (keras-hub's `generate` layout). Defaults to `"left"`.
+            (keras-hub's `generate` layout, and the evaluator's batches).
+            Defaults to `"left"`.
         add_start_token: bool. Defaults to `True`.
+        truncation: `"keep_end"` keeps the start token and the prompt's
+            last tokens: the template's tail (`"Solution:\\n"`, or the
+            evaluator's question that the label word continues) is what
+            the model reads last, so it must survive. `"keep_start"` keeps
+            the first tokens, like keras-hub's packers. Defaults to
+            `"keep_end"`.
 
     Returns:
         `(x, stats)`: `x = {"token_ids": int32[B, T], "padding_mask":
         bool[B, T]}` and a `TokenizationStats`.
+
+    Raises:
+        ValueError: for a bad `padding_side`, `truncation` or
+            `sequence_length`.
 
     Example:
 
@@ -225,29 +237,41 @@ def tokenize_prompts(
     >>> x, _ = tokenize_prompts(tok, ["ab", "a"])
     >>> x["token_ids"].tolist()
     [[0, 1, 2], [0, 0, 1]]
+    >>> x, _ = tokenize_prompts(tok, ["aab"], 3, padding_side="right")
+    >>> x["token_ids"].tolist()  # start token, then the last two
+    [[0, 1, 2]]
     """
     if padding_side not in ("left", "right"):
         raise ValueError(
             "`padding_side` must be 'left' or 'right'. "
             f"Received: {padding_side!r}"
         )
+    if truncation not in PROMPT_TRUNCATIONS:
+        raise ValueError(
+            f"`truncation` must be one of {PROMPT_TRUNCATIONS}. "
+            f"Received: {truncation!r}"
+        )
     prompts = list(prompts)
     start = _start_ids(tokenizer, add_start_token)
-    rows = [start + ids for ids in _tokenize(tokenizer, prompts)]
+    rows = [start + ids for ids in token_id_lists(tokenizer, prompts)]
     stats = TokenizationStats(num_examples=len(rows), num_kept=len(rows))
     stats.longest = max((len(r) for r in rows), default=0)
     if sequence_length is None:
         sequence_length = max(stats.longest, 1)
     _check_sequence_length(sequence_length, minimum=1)
     token_ids = np.full(
-        (len(rows), sequence_length), _pad_id(tokenizer), dtype="int32"
+        (len(rows), sequence_length), pad_token_id(tokenizer), dtype="int32"
     )
     mask = np.zeros((len(rows), sequence_length), dtype=bool)
     for b, row in enumerate(rows):
         if len(row) > sequence_length:
             stats.num_truncated += 1
             stats.num_tokens_cut += len(row) - sequence_length
-            row = row[-sequence_length:]
+            if truncation == "keep_start":
+                row = row[:sequence_length]
+            else:
+                head = row[: min(len(start), sequence_length - 1)]
+                row = head + row[len(row) - sequence_length + len(head) :]
         n = len(row)
         if padding_side == "left":
             token_ids[b, sequence_length - n :] = row
@@ -259,7 +283,21 @@ def tokenize_prompts(
     return {"token_ids": token_ids, "padding_mask": mask}, stats
 
 
-def _tokenize(tokenizer, texts):
+def token_id_lists(tokenizer, texts):
+    """The token ids of each text, as lists of Python ints.
+
+    Args:
+        tokenizer: a keras-hub tokenizer, or any callable mapping a list of
+            strings to lists (or a ragged or dense array) of ids.
+        texts: list of str.
+
+    Returns:
+        A list of lists of int.
+
+    Raises:
+        ValueError: when a text is not a string.
+    """
+    texts = list(texts)
     if not texts:
         return []
     for text in texts:
@@ -270,7 +308,18 @@ def _tokenize(tokenizer, texts):
     out = tokenizer(texts)
     if hasattr(out, "to_list"):  # A tf.RaggedTensor from a tf.data path.
         out = out.to_list()
+    elif hasattr(out, "tolist"):  # A dense array.
+        out = out.tolist()
     return [[int(t) for t in ids] for ids in out]
+
+
+def pad_token_id(tokenizer):
+    """The id that pads rows: the tokenizer's, or 0 when it has none.
+
+    GPT-2 style tokenizers have no pad token; padding is masked anyway.
+    """
+    token = getattr(tokenizer, "pad_token_id", None)
+    return 0 if token is None else int(token)
 
 
 def _start_ids(tokenizer, add_start_token):
@@ -288,12 +337,6 @@ def _end_ids(tokenizer, add_end_token):
             f"Received: {type(tokenizer).__name__} with none"
         )
     return [int(token)]
-
-
-def _pad_id(tokenizer):
-    # GPT-2 style tokenizers have no pad token; padding is masked anyway.
-    token = getattr(tokenizer, "pad_token_id", None)
-    return 0 if token is None else int(token)
 
 
 def _check_sequence_length(sequence_length, minimum=2):

@@ -14,8 +14,9 @@
   Qwen 2, Qwen 3) as keras-hub causal LMs, converted once and cached.
 - `export_hf`: a Hugging Face checkpoint (config, generation config,
   safetensors, tokenizer) of any family we test.
-- `losses` holds the float32 losses; `build_evaluator_examples` and the
-  batch helpers build the evaluator's training data.
+- `losses` holds the float32 losses and `EvaluatorOptions`, the one record
+  of the evaluation objective's options; `build_evaluator_examples` and
+  the batch helpers build the evaluator's training data.
 """
 
 from keras_mathft.models import losses
@@ -29,13 +30,13 @@ from keras_mathft.models.evaluator_data import build_evaluator_examples
 from keras_mathft.models.evaluator_data import classification_inputs
 from keras_mathft.models.evaluator_data import evaluation_texts
 from keras_mathft.models.evaluator_data import pair_inputs
-from keras_mathft.models.evaluator_data import tokenize_prompts
 from keras_mathft.models.families import FAMILIES
 from keras_mathft.models.families import build_causal_lm
 from keras_mathft.models.gguf import GGUF_ARCHITECTURES
 from keras_mathft.models.gguf import convert_gguf
 from keras_mathft.models.gguf import load_gguf
 from keras_mathft.models.hf_export import export_hf
+from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.phases import TrainingPhase
 from keras_mathft.models.phases import default_multitask_schedule
 from keras_mathft.models.phases import fit_phases

@@ -7,9 +7,11 @@ import numpy as np
 
 from keras_mathft._files import read_json
 from keras_mathft._files import write_json_atomic
+from keras_mathft._files import write_npz_atomic
 
 STATE_FILE = "state.json"
-ARRAYS_FILE = "state.npz"
+# Checkpoints written before the manifest held one fixed arrays file.
+_LEGACY_ARRAYS_FILE = "state.npz"
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
@@ -23,8 +25,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     `fit(..., initial_epoch=checkpoint.epochs_done())` on a freshly built
     model picks up where a killed one stopped; with a repeated
     `tf.data.Dataset`, skip the batches already seen to get the same
-    batches as an uninterrupted run. Files are replaced atomically, so a
-    kill while saving leaves the previous save.
+    batches as an uninterrupted run.
+
+    A save is one atomic commit: the arrays go to a new, synced file named
+    after the epoch, then `state.json` (the manifest: epochs done, losses,
+    arrays file and its size) replaces the old one; only then is the
+    previous arrays file deleted. A kill at any point leaves either the
+    previous save or the new one, never a mix, and `restore` checks the
+    arrays file against the manifest.
 
     Unlike `keras.callbacks.BackupAndRestore`, the saved state is never
     deleted at the end of `fit`, so one folder per phase of a schedule
@@ -35,15 +43,26 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     Example:
 
+    Any Keras model; run it again after a kill and it goes on:
+
+    >>> import numpy as np
+    >>> import tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile("adam", loss="mse")
+    >>> data = tf.data.Dataset.from_tensor_slices(
+    ...     (np.ones((8, 2)), np.ones((8, 1)))).batch(4).repeat()
     >>> checkpoint = TrainingCheckpoint("runs/ssft/checkpoint")
     >>> done = checkpoint.epochs_done()
-    >>> model.fit(
-    ...     dataset.skip(done * 100),
-    ...     epochs=10,
+    >>> history = model.fit(
+    ...     data.skip(done * 2),
+    ...     epochs=3,
     ...     initial_epoch=done,
-    ...     steps_per_epoch=100,
+    ...     steps_per_epoch=2,
     ...     callbacks=[checkpoint],
-    ... )  # doctest: +SKIP
+    ...     verbose=0,
+    ... )
+    >>> checkpoint.epochs_done(), len(checkpoint.losses())
+    (3, 3)
     """
 
     def __init__(self, directory):
@@ -51,7 +70,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.directory = pathlib.Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.state_path = self.directory / STATE_FILE
-        self.arrays_path = self.directory / ARRAYS_FILE
 
     def _state(self):
         if self.state_path.exists():
@@ -71,19 +89,32 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
         Raises:
             ValueError: if the save was made by a model whose training
-                variables differ in number or shape.
+                variables differ in number or shape, or its arrays file
+                does not match the manifest.
         """
-        if not self.arrays_path.exists():
+        state = self._state()
+        if not state["epochs_done"]:
             return
+        arrays_path = self.directory / state.get("arrays", _LEGACY_ARRAYS_FILE)
+        size = arrays_path.stat().st_size if arrays_path.exists() else None
+        if size is None or size != state.get("arrays_bytes", size):
+            raise ValueError(
+                f"The checkpoint in {str(self.directory)!r} is damaged: its "
+                "arrays file is missing or not the size its manifest says. "
+                "Delete that folder to start this training again. "
+                f"Received: {arrays_path.name} with {size} bytes"
+            )
         variables = self._variables(model)
-        with np.load(self.arrays_path) as arrays:
+        with np.load(arrays_path) as arrays:
             shapes = [arrays[f"v{i}"].shape for i in range(len(arrays.files))]
             if shapes != [tuple(v.shape) for v in variables]:
                 raise ValueError(
                     f"The checkpoint in {str(self.directory)!r} does not "
                     "fit this model (its variables differ in number or "
                     "shape). Delete that folder to start this training "
-                    "again, or use the settings it was written with."
+                    "again, or use the settings it was written with. "
+                    f"Received: {len(shapes)} saved arrays for "
+                    f"{len(variables)} variables"
                 )
             for i, variable in enumerate(variables):
                 variable.assign(arrays[f"v{i}"])
@@ -107,16 +138,30 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             self.restore(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
-        arrays = {
-            f"v{i}": keras.ops.convert_to_numpy(v)
-            for i, v in enumerate(self._variables(self.model))
-        }
-        tmp = self.directory / f"{ARRAYS_FILE}.tmp.npz"
-        np.savez(tmp, **arrays)
-        tmp.replace(self.arrays_path)
+        arrays_path = self.directory / f"arrays-{epoch + 1:06d}.npz"
+        write_npz_atomic(
+            arrays_path,
+            {
+                f"v{i}": keras.ops.convert_to_numpy(v)
+                for i, v in enumerate(self._variables(self.model))
+            },
+        )
         state = self._state()
         state["epochs_done"] = epoch + 1
         state["losses"] = state["losses"][:epoch] + [
             float((logs or {}).get("loss", float("nan")))
         ]
+        state["arrays"] = arrays_path.name
+        state["arrays_bytes"] = arrays_path.stat().st_size
+        # The commit: from here on the new save is the checkpoint.
         write_json_atomic(self.state_path, state)
+        for path in self.directory.iterdir():
+            if path != arrays_path and _is_arrays_file(path.name):
+                path.unlink(missing_ok=True)
+
+
+def _is_arrays_file(name):
+    # Saved arrays, the legacy file, or a write a kill left unfinished.
+    return name.endswith(".npz") or (
+        name.startswith(".") and ".npz." in name and name.endswith(".tmp")
+    )

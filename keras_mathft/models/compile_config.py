@@ -1,6 +1,23 @@
-"""`.keras` saving for models whose `compile` takes extra options."""
+"""`.keras` saving shared by the solver and the reward model."""
 
 import keras
+
+
+def deserialize_nested(config, *names):
+    """A copy of a `get_config` dict with its named sub-objects revived.
+
+    Args:
+        config: dict, from `get_config`.
+        *names: keys holding serialized Keras objects (`None` stays).
+
+    Returns:
+        A dict for `cls(**...)`.
+    """
+    config = dict(config)
+    for name in names:
+        if config.get(name) is not None:
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+    return config
 
 
 class CompileOptionsMixin:
@@ -18,8 +35,8 @@ class CompileOptionsMixin:
 
     def get_compile_config(self):
         config = super().get_compile_config()
-        if config is None:
-            return None
+        if not config:  # Not compiled: Keras returns {} (older: None).
+            return config
         # The loss is computed by the model itself, never passed in.
         config = {k: v for k, v in config.items() if k != "loss"}
         config.update(self._compile_options())

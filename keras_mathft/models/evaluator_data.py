@@ -18,6 +18,8 @@ import random
 import numpy as np
 from keras import ops
 
+from keras_mathft.data.tokenization import token_id_lists
+from keras_mathft.data.tokenization import tokenize_prompts
 from keras_mathft.models.compiled import bucket_length
 
 
@@ -168,48 +170,13 @@ def _balanced_pairs(n_right, n_wrong, k):
     return grid[:k]
 
 
-def tokenize_prompts(tokenizer, texts, sequence_length):
-    """Tokenizes prompts into right-padded arrays with a start token.
-
-    Prompts longer than `sequence_length` keep their start token and their
-    last tokens: the end of an evaluation prompt ("The above candidate
-    solution is") is what the label word continues, so it must survive.
-
-    Args:
-        tokenizer: a keras-hub tokenizer.
-        texts: list of str.
-        sequence_length: int, the padded length.
-
-    Returns:
-        A dict of numpy arrays, `token_ids` int32 `[N, sequence_length]` and
-        `padding_mask` bool `[N, sequence_length]`.
-    """
-    ids = token_id_lists(tokenizer, texts)
-    start = getattr(tokenizer, "start_token_id", None)
-    pad = getattr(tokenizer, "pad_token_id", 0) or 0
-    token_ids = np.full((len(ids), sequence_length), pad, "int32")
-    mask = np.zeros((len(ids), sequence_length), bool)
-    for row, seq in enumerate(ids):
-        if start is not None:
-            seq = [start] + seq
-        if len(seq) > sequence_length:
-            head = seq[:1] if start is not None else []
-            seq = head + seq[len(seq) - sequence_length + len(head) :]
-        token_ids[row, : len(seq)] = seq
-        mask[row, : len(seq)] = True
-    return {"token_ids": token_ids, "padding_mask": mask}
-
-
-def token_id_lists(tokenizer, texts):
-    """Returns the token ids of each text as a list of Python int lists."""
-    out = tokenizer(list(texts))
-    if hasattr(out, "to_list"):
-        out = out.to_list()
-    elif hasattr(out, "tolist"):
-        out = out.tolist()
-    elif not isinstance(out, list):
-        out = np.asarray(out).tolist()
-    return [[int(i) for i in row] for row in out]
+def _tokenize_prompts(tokenizer, texts, sequence_length):
+    # Right-padded after a start token; a long prompt keeps its start and
+    # its tail, which the label word continues.
+    x, _ = tokenize_prompts(
+        tokenizer, texts, sequence_length, padding_side="right"
+    )
+    return x
 
 
 def evaluation_texts(template, problems, solutions):
@@ -252,7 +219,7 @@ def classification_inputs(model, examples, sequence_length):
         model.prompt_template.evaluation_prompt(e.problem, e.solution)
         for e in examples
     ]
-    x = tokenize_prompts(model.tokenizer, texts, sequence_length)
+    x = _tokenize_prompts(model.tokenizer, texts, sequence_length)
     y = np.array([e.label for e in examples], "float32")
     return x, y
 
@@ -273,7 +240,7 @@ def pair_inputs(model, pairs, sequence_length):
     for p in pairs:
         texts.append(template.evaluation_prompt(p.problem, p.right))
         texts.append(template.evaluation_prompt(p.problem, p.wrong))
-    x = tokenize_prompts(model.tokenizer, texts, sequence_length)
+    x = _tokenize_prompts(model.tokenizer, texts, sequence_length)
     return {
         k: v.reshape((len(pairs), 2, sequence_length)) for k, v in x.items()
     }
@@ -305,7 +272,7 @@ def bucketed_scores(
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             padded = chunk + [chunk[0]] * (batch_size - len(chunk))
-            x = tokenize_prompts(tokenizer, [texts[i] for i in padded], length)
+            x = _tokenize_prompts(tokenizer, [texts[i] for i in padded], length)
             out = score_function(x["token_ids"], x["padding_mask"])
             scores[chunk] = ops.convert_to_numpy(out)[: len(chunk)]
     return scores

@@ -134,8 +134,12 @@ def build_causal_lm(
 
     Example:
 
-    >>> lm = build_causal_lm("gemma", proto, num_layers=2, hidden_dim=32)
-    ... # doctest: +SKIP
+    >>> from keras_mathft.data import embedded_tokenizer_proto
+    >>> lm = build_causal_lm(
+    ...     "gemma", embedded_tokenizer_proto(), num_layers=1, hidden_dim=16
+    ... )
+    >>> type(lm).__name__, lm.backbone.num_layers
+    ('GemmaCausalLM', 1)
     """
     if family not in FAMILIES:
         raise ValueError(

@@ -15,11 +15,120 @@ words that tokenize to several tokens: there `log p(label | T)` is the sum of
 the label tokens' log-probabilities.
 """
 
+import dataclasses
+import math
+
 import keras
 from keras import ops
 
+# Keras' own losses divide by the replica count under `tf.distribute` (the
+# replicas' gradients are summed, and Keras' train steps undo it for the
+# loss they show); a model that computes its loss itself must do the same.
+# Keras has no public name for it; a no-op on JAX, where `jit` computes
+# global means over sharded batches.
+from keras.src.losses.loss import scale_loss_for_distribution  # noqa: F401
+
 EVALUATOR_LOSSES = ("xent", "margin", "mixture")
 XENT_NORMALIZATIONS = ("vocabulary", "pair")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorOptions:
+    """How the evaluation objective turns label log-probabilities into a loss.
+
+    The one place these options, their defaults and their checks live:
+    `MathSolver.compile` and `MathRewardModel.compile` take the fields as
+    keyword arguments, a `TrainingPhase` holds one, and the recipe's
+    `--evaluator_loss` and `--margin` default to its fields.
+
+    Args:
+        evaluator_loss: `"margin"` (the paper's headline loss), `"xent"`
+            (label-word cross-entropy) or `"mixture"` of both; see
+            `pair_evaluator_loss`. Classification batches allow `"xent"`
+            only.
+        margin: float >= 0, lambda of the margin loss (the paper does not
+            report its value).
+        mixture_weight: float in [0, 1], the margin term's weight in
+            `"mixture"` (not from the paper).
+        xent_normalization: `"vocabulary"` (the paper's formula) or
+            `"pair"`; see `evaluator_xent_loss`.
+        mle_weight: float >= 0. With a combined batch (`{"evaluation":
+            ..., "generation": ...}`), the weight of an MLE term on its
+            generation half, trained in the same step.
+
+    Raises:
+        ValueError: for an unknown choice or a value out of range.
+
+    Example:
+
+    >>> EvaluatorOptions(evaluator_loss="xent").margin
+    1.0
+    >>> EvaluatorOptions(mixture_weight=2.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `mixture_weight` must be a finite number in [0, 1]. ...
+    """
+
+    evaluator_loss: str = "margin"
+    margin: float = 1.0
+    mixture_weight: float = 0.5
+    xent_normalization: str = "vocabulary"
+    mle_weight: float = 0.0
+
+    def __post_init__(self):
+        check_choice("evaluator_loss", self.evaluator_loss, EVALUATOR_LOSSES)
+        check_choice(
+            "xent_normalization", self.xent_normalization, XENT_NORMALIZATIONS
+        )
+        for name, low, high in (
+            ("margin", 0.0, math.inf),
+            ("mixture_weight", 0.0, 1.0),
+            ("mle_weight", 0.0, math.inf),
+        ):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not low <= value <= high
+            ):
+                bounds = f">= {low:g}" if high == math.inf else "in [0, 1]"
+                raise ValueError(
+                    f"`{name}` must be a finite number {bounds}. "
+                    f"Received: {value!r}"
+                )
+            # Floats in the saved compile config, whatever was passed.
+            object.__setattr__(self, name, float(value))
+
+    @classmethod
+    def pop_from(cls, kwargs, defaults=None):
+        """Takes this record's fields out of `kwargs` (a `compile` call's).
+
+        Args:
+            kwargs: dict; the record's fields are removed from it.
+            defaults: optional `EvaluatorOptions` for the fields not in
+                `kwargs`; defaults to `EvaluatorOptions()`.
+
+        Returns:
+            An `EvaluatorOptions`.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        changes = {name: kwargs.pop(name) for name in names if name in kwargs}
+        return dataclasses.replace(defaults or cls(), **changes)
+
+    def pair_loss(self, logp_right, logp_wrong):
+        """`pair_evaluator_loss` with these options (see there)."""
+        return pair_evaluator_loss(
+            logp_right,
+            logp_wrong,
+            loss=self.evaluator_loss,
+            margin=self.margin,
+            mixture_weight=self.mixture_weight,
+            normalization=self.xent_normalization,
+        )
+
+    def get_config(self):
+        return dataclasses.asdict(self)
 
 
 def masked_token_loss(y_true, logits, sample_weight=None):

@@ -4,6 +4,8 @@ Not the paper's evaluator (which reads label words off the LM head, see
 `MathSolver`); for users who want a separate reward model.
 """
 
+import dataclasses
+
 import keras
 import keras_hub
 from keras import ops
@@ -11,14 +13,18 @@ from keras import ops
 from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
+from keras_mathft.models.compile_config import deserialize_nested
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.evaluator_data import bucketed_scores
 from keras_mathft.models.evaluator_data import evaluation_texts
-from keras_mathft.models.trainer import ObjectiveTrainer
+
+# A scalar head reads classification batches as naturally as pairs, so the
+# reward model trains with label cross-entropy unless told otherwise.
+_DEFAULT_OPTIONS = losses.EvaluatorOptions(evaluator_loss="xent")
 
 
 @keras.saving.register_keras_serializable(package="keras_mathft")
-class MathRewardModel(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
+class MathRewardModel(CompileOptionsMixin, keras.Model):
     """A keras-hub backbone with a `Dense(1)` head on the last token.
 
     The score of a candidate is `S = sigmoid(r)`, where `r` is the head's
@@ -36,24 +42,26 @@ class MathRewardModel(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
 
     Example:
 
-    >>> rm = MathRewardModel(lm.backbone, lm.preprocessor.tokenizer)
-    ... # doctest: +SKIP
-    >>> rm.compile("adamw", evaluator_loss="margin")  # doctest: +SKIP
+    >>> from keras_mathft import data, models
+    >>> lm = models.build_causal_lm(
+    ...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
+    ...     hidden_dim=16, sequence_length=64)
+    >>> rm = models.MathRewardModel.from_causal_lm(lm)
+    >>> rm.compile("adamw", evaluator_loss="margin")
+    >>> pair = models.EvaluatorPair("1 + 1 = ?", "2", "3")
+    >>> history = rm.fit(models.pair_inputs(rm, [pair], 64), verbose=0)
+    >>> rm.score_solutions(["1 + 1 = ?"], ["2"], sequence_length=64).shape
+    (1,)
     """
 
     def __init__(self, backbone, tokenizer=None, prompt_template=None, **kw):
         super().__init__(**kw)
-        if prompt_template is None:
-            prompt_template = PromptTemplate()
-        elif isinstance(prompt_template, dict):
-            prompt_template = PromptTemplate.from_config(prompt_template)
         self.backbone = backbone
         self.tokenizer = tokenizer
-        self.prompt_template = prompt_template
+        self.prompt_template = PromptTemplate.get(prompt_template)
         self.head = keras.layers.Dense(1, dtype="float32", name="reward_head")
         self.head.build((None, backbone.hidden_dim))
-        self.evaluator_loss = "xent"
-        self._loss_options = {}
+        self.evaluator_options = _DEFAULT_OPTIONS
         self.score_function = None
         self.built = True
 
@@ -74,59 +82,51 @@ class MathRewardModel(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
         reward = self.head(ops.cast(pooled, "float32"))[:, 0]
         return ops.reshape(reward, (-1, 2)) if pairs else reward
 
-    def compile(
-        self,
-        optimizer="adamw",
-        *,
-        evaluator_loss="xent",
-        margin=1.0,
-        mixture_weight=0.5,
-        **kwargs,
-    ):
-        """Configures training; see `losses.pair_evaluator_loss`."""
-        losses.check_choice(
-            "evaluator_loss", evaluator_loss, losses.EVALUATOR_LOSSES
+    def compile(self, optimizer="adamw", **kwargs):
+        """Configures training; see `losses.pair_evaluator_loss`.
+
+        Args:
+            optimizer: a `keras.Optimizer` or name.
+            **kwargs: fields of `losses.EvaluatorOptions` (here
+                `evaluator_loss` defaults to `"xent"`; `xent_normalization`
+                and `mle_weight` do not apply: scores are always
+                normalised as `S = sigmoid(r)`), then `keras.Model.compile`
+                arguments.
+        """
+        self.evaluator_options = losses.EvaluatorOptions.pop_from(
+            kwargs, _DEFAULT_OPTIONS
         )
-        self.evaluator_loss = evaluator_loss
-        self._loss_options = {
-            "margin": float(margin),
-            "mixture_weight": float(mixture_weight),
-        }
         super().compile(optimizer=optimizer, loss=None, **kwargs)
         self.score_function = None
 
     def _compile_options(self):
-        return {"evaluator_loss": self.evaluator_loss, **self._loss_options}
+        return self.evaluator_options.get_config()
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         """BCE / margin / mixture on the rewards, in float32."""
+        options = dataclasses.replace(
+            self.evaluator_options, xent_normalization="pair"
+        )
         zeros = ops.zeros_like(y_pred)
         if len(y_pred.shape) == 2:
             # As label log-probs: S = sigmoid(r - 0).
-            loss = losses.pair_evaluator_loss(
+            loss = options.pair_loss(
                 ops.stack([y_pred[:, 0], zeros[:, 0]], axis=1),
                 ops.stack([y_pred[:, 1], zeros[:, 1]], axis=1),
-                loss=self.evaluator_loss,
-                normalization="pair",
-                **self._loss_options,
             )
-        elif self.evaluator_loss != "xent":
+        elif options.evaluator_loss != "xent":
             raise ValueError(
-                f"evaluator_loss={self.evaluator_loss!r} needs pair batches "
-                "(`token_ids` of shape [B, 2, T]). Received: rewards of "
-                f"shape {tuple(y_pred.shape)}"
+                f"evaluator_loss={options.evaluator_loss!r} needs pair "
+                "batches (`token_ids` of shape [B, 2, T]). Received: "
+                f"rewards of shape {tuple(y_pred.shape)}"
             )
         else:
             loss = losses.evaluator_xent_loss(
                 y_pred, zeros, y, sample_weight, normalization="pair"
             )
-        return self._scale_loss_for_replicas(loss)
-
-    def _uses_objective_step(self):
-        # One forward pass covers pairs, so Keras' own step is enough.
-        return False
+        return losses.scale_loss_for_distribution(loss)
 
     def score_solutions(
         self, problems, solutions, batch_size=16, sequence_length=512
@@ -168,15 +168,7 @@ class MathRewardModel(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"]
-        )
-        if config.get("tokenizer") is not None:
-            config["tokenizer"] = keras.saving.deserialize_keras_object(
-                config["tokenizer"]
-            )
-        return cls(**config)
+        return cls(**deserialize_nested(config, "backbone", "tokenizer"))
 
     @classmethod
     def from_causal_lm(cls, causal_lm, prompt_template=None):

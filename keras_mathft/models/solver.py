@@ -9,22 +9,22 @@ import numpy as np
 from keras import ops
 
 from keras_mathft.data.prompts import PromptTemplate
+from keras_mathft.data.tokenization import token_id_lists
 from keras_mathft.models import gguf
 from keras_mathft.models import hf_export
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
+from keras_mathft.models.compile_config import deserialize_nested
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.evaluator_data import bucketed_scores
 from keras_mathft.models.evaluator_data import evaluation_texts
-from keras_mathft.models.evaluator_data import token_id_lists
-from keras_mathft.models.trainer import ObjectiveTrainer
 
 OBJECTIVES = ("generation", "evaluation")
 MATHFT_CONFIG_FILE = "mathft_config.json"
 
 
 @keras.saving.register_keras_serializable(package="keras_mathft")
-class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
+class MathSolver(CompileOptionsMixin, keras.Model):
     """A keras-hub `CausalLM` trained to solve and to grade math solutions.
 
     The model holds (does not subclass) a causal LM of any keras-hub family
@@ -33,8 +33,7 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
 
     - `objective="generation"` (SSFT): token cross-entropy on the response
       tokens only, on keras-hub `CausalLMPreprocessor` batches
-      `({"token_ids", "padding_mask"}, y, sample_weight)`. This uses Keras'
-      own train step with a `compute_loss` override.
+      `({"token_ids", "padding_mask"}, y, sample_weight)`.
     - `objective="evaluation"`: the paper's LM-as-evaluator. The score of a
       candidate is `S = p(correct) / (p(correct) + p(incorrect))` read after
       the evaluation template. Label words that tokenize to several tokens
@@ -46,6 +45,11 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
       `"xent"`, `"margin"` (needs pair batches) or `"mixture"`; with
       `mle_weight > 0` a generation batch is trained in the same step. See
       `keras_mathft.models.evaluator_data` for the batch formats.
+
+    Every objective trains with Keras' own train step on every backend:
+    `call` returns what the compiled objective needs (logits, or the label
+    log-probabilities of classification or pair batches) and one
+    `compute_loss` turns that into the loss.
 
     Args:
         causal_lm: a `keras_hub.models.CausalLM`.
@@ -59,12 +63,22 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
 
     Example:
 
-    >>> lm = keras_hub.models.CausalLM.from_preset("gemma3_1b")
-    ... # doctest: +SKIP
-    >>> solver = MathSolver(lm)  # doctest: +SKIP
-    >>> solver.compile(keras.optimizers.AdamW(1e-5))  # doctest: +SKIP
-    >>> solver.fit(generation_ds, epochs=1)  # doctest: +SKIP
-    >>> solver.score_solutions(["1+1?"], ["2. \\\\boxed{2}"])  # doctest: +SKIP
+    A tiny decoder from scratch (`MathSolver.from_preset("gemma3_1b")`
+    loads a pretrained one), trained on solutions, then scoring one:
+
+    >>> from keras_mathft import data, models
+    >>> lm = models.build_causal_lm(
+    ...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
+    ...     hidden_dim=16, sequence_length=64)
+    >>> solver = models.MathSolver(lm)
+    >>> solver.compile(keras.optimizers.AdamW(1e-3))
+    >>> prompts, solutions = data.sft_pairs(data.make_synthetic_problems(8))
+    >>> pairs = data.tokenize_pairs(solver.tokenizer, prompts, solutions, 64)
+    >>> x, y, weights = pairs.as_tuple()
+    >>> history = solver.fit(x, y, sample_weight=weights, verbose=0)
+    >>> score = solver.score_solutions(["1 + 1 = ?"], ["$\\\\boxed{2}$"])
+    >>> bool(0 < score[0] < 1)
+    True
     """
 
     def __init__(
@@ -76,19 +90,14 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
                 "`causal_lm` must be a `keras_hub.models.CausalLM`. "
                 f"Received: {type(causal_lm).__name__}"
             )
-        if prompt_template is None:
-            prompt_template = PromptTemplate()
-        elif isinstance(prompt_template, dict):
-            prompt_template = PromptTemplate.from_config(prompt_template)
         self.causal_lm = causal_lm
-        self.prompt_template = prompt_template
+        self.prompt_template = PromptTemplate.get(prompt_template)
         self._explicit_label_ids = _normalize_label_ids(label_token_ids)
         self._label_ids = self._explicit_label_ids
         self.objective = "generation"
-        self._objective_options = {}
+        self.evaluator_options = losses.EvaluatorOptions()
         self.score_function = None
         self.score_trace_count = 0
-        self.objective_trace_count = 0
         self.built = True
 
     # === Components ===
@@ -145,25 +154,41 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
             training: bool.
 
         Returns:
-            Logits `[B, T, V]` for `[B, T]` inputs; label log-probabilities
-            `[B, 2, 2]` for pair batches (see `label_log_probs`); a dict of
-            those for the combined format.
+            Logits `[B, T, V]` for `[B, T]` inputs, or, once compiled with
+            `objective="evaluation"`, their label log-probabilities
+            `[B, 2]` (see `label_log_probs`); `[B, 2, 2]` label
+            log-probabilities for pair batches; a dict of those for the
+            combined format.
         """
         if "evaluation" in inputs:
-            return {
-                key: self(value, training=training)
-                for key, value in inputs.items()
+            outputs = {
+                "evaluation": self._evaluator_outputs(
+                    inputs["evaluation"], training
+                )
             }
-        token_ids, mask = inputs["token_ids"], inputs["padding_mask"]
-        if len(token_ids.shape) == 3:
-            length = token_ids.shape[2]
-            lp = self.label_log_probs(
-                ops.reshape(token_ids, (-1, length)),
-                ops.reshape(mask, (-1, length)),
-                training=training,
-            )
-            return ops.reshape(lp, (-1, 2, 2))
+            if "generation" in inputs:
+                outputs["generation"] = self.causal_lm(
+                    inputs["generation"], training=training
+                )
+            return outputs
+        if (
+            self.objective == "evaluation"
+            or len(inputs["token_ids"].shape) == 3
+        ):
+            return self._evaluator_outputs(inputs, training)
         return self.causal_lm(inputs, training=training)
+
+    def _evaluator_outputs(self, inputs, training):
+        token_ids, mask = inputs["token_ids"], inputs["padding_mask"]
+        if len(token_ids.shape) == 2:
+            return self.label_log_probs(token_ids, mask, training=training)
+        length = token_ids.shape[2]
+        lp = self.label_log_probs(
+            ops.reshape(token_ids, (-1, length)),
+            ops.reshape(mask, (-1, length)),
+            training=training,
+        )
+        return ops.reshape(lp, (-1, 2, 2))
 
     def label_log_probs(self, token_ids, padding_mask, training=False):
         """Log-probabilities of both label words after each prompt.
@@ -245,11 +270,6 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
         optimizer="auto",
         *,
         objective="generation",
-        evaluator_loss="margin",
-        margin=1.0,
-        mixture_weight=0.5,
-        xent_normalization="vocabulary",
-        mle_weight=0.0,
         weighted_metrics=None,
         **kwargs,
     ):
@@ -261,39 +281,19 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
                 optimizer for gradient accumulation.
             objective: `"generation"` (SSFT, MLE on response tokens) or
                 `"evaluation"` (the LM-as-evaluator losses).
-            evaluator_loss: `"xent"`, `"margin"` or `"mixture"` (see
-                `losses.pair_evaluator_loss`). Classification batches allow
-                `"xent"` only; pair batches allow all three.
-            margin: float, lambda of the margin loss (paper value unknown).
-            mixture_weight: float in [0, 1], the margin term's weight in
-                `"mixture"` (not from the paper).
-            xent_normalization: `"vocabulary"` (the paper's formula) or
-                `"pair"`; see `losses.evaluator_xent_loss`.
-            mle_weight: float >= 0. With `objective="evaluation"`, adds
-                `mle_weight * MLE` on a generation batch passed next to the
-                evaluation batch (`x={"evaluation": ..., "generation": ...}`,
-                see `evaluator_data`).
             weighted_metrics: Keras metrics for the generation objective.
-            **kwargs: `keras.Model.compile` arguments (`jit_compile`,
+            **kwargs: fields of `losses.EvaluatorOptions` (`evaluator_loss`,
+                `margin`, `mixture_weight`, `xent_normalization`,
+                `mle_weight`; its defaults where not given), then
+                `keras.Model.compile` arguments (`jit_compile`,
                 `steps_per_execution`, ...).
 
         Raises:
-            ValueError: for an unknown objective or loss, or a negative
-                weight.
+            ValueError: for an unknown objective or loss, or an option out
+                of range.
         """
         losses.check_choice("objective", objective, OBJECTIVES)
-        losses.check_choice(
-            "evaluator_loss", evaluator_loss, losses.EVALUATOR_LOSSES
-        )
-        losses.check_choice(
-            "xent_normalization", xent_normalization, losses.XENT_NORMALIZATIONS
-        )
-        if mle_weight < 0 or not 0.0 <= mixture_weight <= 1.0:
-            raise ValueError(
-                "`mle_weight` must be >= 0 and `mixture_weight` in [0, 1]. "
-                f"Received: mle_weight={mle_weight}, "
-                f"mixture_weight={mixture_weight}"
-            )
+        options = losses.EvaluatorOptions.pop_from(kwargs)
         if optimizer == "auto":
             optimizer = keras.optimizers.AdamW(2e-5)
         if objective == "evaluation":
@@ -301,14 +301,7 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
             _ = self.label_token_ids
             weighted_metrics = None
         self.objective = objective
-        self._objective_options = {
-            "objective": objective,
-            "evaluator_loss": evaluator_loss,
-            "margin": float(margin),
-            "mixture_weight": float(mixture_weight),
-            "xent_normalization": xent_normalization,
-            "mle_weight": float(mle_weight),
-        }
+        self.evaluator_options = options
         super().compile(
             optimizer=optimizer,
             loss=None,
@@ -318,94 +311,84 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
         self.score_function = None
 
     def _compile_options(self):
-        return self._objective_options
+        return {
+            "objective": self.objective,
+            **self.evaluator_options.get_config(),
+        }
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        """Masked token cross-entropy (the generation objective)."""
-        self.objective_trace_count += 1
-        loss = losses.masked_token_loss(y, y_pred, sample_weight)
-        return self._scale_loss_for_replicas(loss)
+        """The compiled objective's float32 loss on `call`'s outputs.
 
-    def _uses_objective_step(self):
-        return self.objective == "evaluation"
-
-    def objective_loss(self, data, training=False):
-        """The compiled objective's float32 loss on one batch.
-
-        The one loss function behind every backend's train step.
+        The one loss behind Keras' train and test steps on every backend.
 
         Args:
-            data: `(x, y, sample_weight)` (or `(x, y)` / `x`) in the format
-                of the compiled objective.
+            x: the batch's inputs, in the compiled objective's format.
+            y: next-token targets (generation), labels (classification),
+                `None` (pairs) or a dict of those (combined format).
+            y_pred: what `call` returned for `x`.
+            sample_weight: optional weights, shaped like `y`.
             training: bool.
 
         Returns:
-            A float32 scalar.
+            A float32 scalar, divided by the replica count under
+            `tf.distribute` like Keras' own losses.
+
+        Raises:
+            ValueError: when the batch does not fit the objective.
         """
-        self.objective_trace_count += 1
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if self.objective == "generation":
-            return losses.masked_token_loss(
-                y, self(x, training=training), sample_weight
-            )
-        options = self._objective_options
-        gen = None
-        if isinstance(x, dict) and "evaluation" in x:
+        options = self.evaluator_options
+        if isinstance(y_pred, dict):
             y, sample_weight = y or {}, sample_weight or {}
-            if "generation" in x:
-                gen = (
-                    x["generation"],
-                    y.get("generation"),
-                    sample_weight.get("generation"),
-                )
-            x, y, sample_weight = (
+            loss = self._evaluator_loss(
                 x["evaluation"],
+                y_pred["evaluation"],
                 y.get("evaluation"),
                 sample_weight.get("evaluation"),
             )
-        loss = self._evaluator_loss(x, y, sample_weight, training)
-        if gen is not None and options["mle_weight"] > 0:
-            gen_x, gen_y, gen_w = gen
-            mle = losses.masked_token_loss(
-                gen_y, self(gen_x, training=training), gen_w
-            )
-            loss = loss + options["mle_weight"] * mle
-        return loss
-
-    def _evaluator_loss(self, x, y, sample_weight, training):
-        options = self._objective_options
-        token_ids, mask = x["token_ids"], x["padding_mask"]
-        if len(token_ids.shape) == 3:
-            lp = self(x, training=training)
-            return losses.pair_evaluator_loss(
-                lp[:, 0],
-                lp[:, 1],
-                loss=options["evaluator_loss"],
-                margin=options["margin"],
-                mixture_weight=options["mixture_weight"],
-                normalization=options["xent_normalization"],
-            )
-        if options["evaluator_loss"] != "xent":
+            if "generation" in y_pred and options.mle_weight > 0:
+                mle = losses.masked_token_loss(
+                    y.get("generation"),
+                    y_pred["generation"],
+                    sample_weight.get("generation"),
+                )
+                loss = loss + options.mle_weight * mle
+        elif self.objective == "evaluation":
+            loss = self._evaluator_loss(x, y_pred, y, sample_weight)
+        elif len(x["token_ids"].shape) == 3:
             raise ValueError(
-                f"evaluator_loss={options['evaluator_loss']!r} needs pair "
+                "Pair batches (`token_ids` of shape [B, 2, T]) train the "
+                "evaluator: compile with objective='evaluation'. Received: "
+                "objective='generation'"
+            )
+        else:
+            loss = losses.masked_token_loss(y, y_pred, sample_weight)
+        return losses.scale_loss_for_distribution(loss)
+
+    def _evaluator_loss(self, x, label_log_probs, y, sample_weight):
+        options = self.evaluator_options
+        lp = label_log_probs
+        if len(lp.shape) == 3:
+            return options.pair_loss(lp[:, 0], lp[:, 1])
+        if options.evaluator_loss != "xent":
+            raise ValueError(
+                f"evaluator_loss={options.evaluator_loss!r} needs pair "
                 "batches (`token_ids` of shape [B, 2, T]); classification "
                 "batches train with evaluator_loss='xent'. Received: "
-                f"token_ids of shape {tuple(token_ids.shape)}"
+                f"token_ids of shape {tuple(x['token_ids'].shape)}"
             )
         if y is None:
             raise ValueError(
                 "Classification batches need labels `y` (1 correct, "
                 "0 incorrect). Received: y=None"
             )
-        lp = self.label_log_probs(token_ids, mask, training=training)
         return losses.evaluator_xent_loss(
             lp[:, 0],
             lp[:, 1],
             y,
             sample_weight,
-            normalization=options["xent_normalization"],
+            normalization=options.xent_normalization,
         )
 
     # === LoRA ===
@@ -522,11 +505,7 @@ class MathSolver(CompileOptionsMixin, ObjectiveTrainer, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["causal_lm"] = keras.saving.deserialize_keras_object(
-            config["causal_lm"]
-        )
-        return cls(**config)
+        return cls(**deserialize_nested(config, "causal_lm"))
 
     @classmethod
     def from_preset(

@@ -6,7 +6,8 @@
   data -> evaluator (or multi-task sequential fine-tuning) -> test decoding
   and scoring -> report, one resumable stage at a time in
   `config.run_dir`; returns the report dict. `stage_names(config)` lists
-  the stages.
+  the stages, `pipeline_stages(config)` their declarations (`Stage`: what
+  each reads, writes and runs).
 - `define_flags` / `config_from_flags`: absl flags, one per config field.
 - `RunDirectory`, `write_json_atomic`: the run directory helpers.
 """
@@ -17,9 +18,10 @@ from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.flags import config_from_flags
 from keras_mathft.recipes.flags import define_flags
 from keras_mathft.recipes.pipeline import check_run_directory
-from keras_mathft.recipes.pipeline import evaluator_auc
 from keras_mathft.recipes.pipeline import format_report
 from keras_mathft.recipes.pipeline import load_problems
 from keras_mathft.recipes.pipeline import run_pipeline
 from keras_mathft.recipes.pipeline import stage_names
 from keras_mathft.recipes.run_dir import RunDirectory
+from keras_mathft.recipes.stages import Stage
+from keras_mathft.recipes.stages import pipeline_stages

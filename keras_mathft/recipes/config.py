@@ -1,7 +1,13 @@
 """The recipe's settings, checked before any work starts."""
 
 import dataclasses
+import math
 import os
+
+from keras_mathft.data.prompts import PromptTemplate
+from keras_mathft.models import default_multitask_schedule
+from keras_mathft.models.losses import EVALUATOR_LOSSES
+from keras_mathft.models.losses import EvaluatorOptions
 
 # Sizes of the offline default (the embedded task, a decoder trained from
 # scratch). `quick` is a smoke test of every stage (a couple of minutes on
@@ -57,9 +63,51 @@ _CHOICES = {
     "data": ("embedded", "math"),
     "solutions": ("math", "prm800k", "both"),
     "style": ("detailed", "terse"),
-    "evaluator_loss": ("xent", "margin", "mixture"),
+    "evaluator_loss": EVALUATOR_LOSSES,
 }
+_EVALUATOR = EvaluatorOptions()
+_TEMPLATE = PromptTemplate()
 _PRESET_SCHEMES = ("hf", "kaggle", "modelscope", "gs")
+_SMALL_DECODER = "the from-scratch decoder is for small offline runs"
+# Integer fields: (smallest, largest, why the largest). Upper bounds stop
+# settings that could only fail (out of memory or time) long after the run
+# started.
+_INT_BOUNDS = {
+    # Seeds of the run's own streams (test problems, samples) are offsets
+    # from it, and NumPy seeds must fit in 32 bits.
+    "seed": (0, 2**31 - 1, "seeds of the run's streams are offsets of it"),
+    "lora_rank": (1, 4096, "a larger rank is no longer low-rank"),
+    "max_level": (1, 5, "the embedded task's levels"),
+    "num_train_problems": (1, 10**6, "MATH has 12,000"),
+    "num_test_problems": (1, 10**6, "MATH has 5,000"),
+    "num_eval_train_problems": (1, 10**6, "MATH has 12,000"),
+    "num_samples": (1, 4096, "the paper uses N = 64"),
+    "num_train_samples": (1, 4096, "the paper uses N = 64"),
+    "top_k_clusters": (1, 4096, "at most N clusters exist"),
+    "max_pairs_per_problem": (1, 10**6, "the paper uses 10"),
+    "hidden_dim": (4, 8192, _SMALL_DECODER),
+    "num_layers": (1, 128, _SMALL_DECODER),
+    "sequence_length": (2, 2**17, "no supported model is longer"),
+    "max_new_tokens": (1, 2**17, "no supported model is longer"),
+    "batch_size": (1, 2**16, "no accelerator holds more"),
+    "evaluator_batch_size": (1, 2**16, "no accelerator holds more"),
+    "sft_steps": (1, 10**8, "that is years of training"),
+    "evaluator_steps": (1, 10**8, "that is years of training"),
+    "final_sft_steps": (1, 10**8, "that is years of training"),
+    "checkpoint_every": (1, 10**8, "that is years of training"),
+}
+# Fields that may be left unset (`None`).
+_OPTIONAL = (*SIZES["default"], "lora_rank", "learning_rate")
+_OPTIONAL += ("evaluator_learning_rate",)
+# Float fields that must be finite and positive (`margin` is checked by
+# `EvaluatorOptions`).
+_POSITIVE_FLOATS = ("temperature", "learning_rate", "evaluator_learning_rate")
+# The from-scratch decoder: a small Gemma with multi-query attention.
+SCRATCH_FAMILY = "gemma"
+SCRATCH_NUM_HEADS = 4
+# The generation prompt (template, problem, start token) needs this much of
+# `sequence_length` next to the `max_new_tokens` of a solution.
+MIN_PROMPT_TOKENS = 16
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -106,8 +154,8 @@ class RecipeConfig:
     max_new_tokens: int | None = None
     top_k_clusters: int = 8
     # Training.
-    evaluator_loss: str = "margin"
-    margin: float = 1.0
+    evaluator_loss: str = _EVALUATOR.evaluator_loss
+    margin: float = _EVALUATOR.margin
     max_pairs_per_problem: int = 10
     multitask: bool = False
     batch_size: int | None = None
@@ -122,31 +170,116 @@ class RecipeConfig:
     hidden_dim: int | None = None
     num_layers: int | None = None
     sequence_length: int | None = None
+    # Prompts (see `data.PromptTemplate`): the generator's template (e.g. a
+    # few-shot one for a base model), the evaluator's, and its label words.
+    generation_template: str = _TEMPLATE.generation
+    evaluation_template: str = _TEMPLATE.evaluation
+    correct_label: str = _TEMPLATE.correct_label
+    incorrect_label: str = _TEMPLATE.incorrect_label
 
     def __post_init__(self):
+        self._check_types_and_ranges()
+        self._check_model()
+        self._check_sampling()
+        self._check_training()
+        self._check_data()
+
+    def _check_types_and_ranges(self):
         for name, choices in _CHOICES.items():
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(
                     f"`{name}` must be one of {choices}. Received: {value!r}"
                 )
-        for name in SIZES["default"]:
+        if not isinstance(self.multitask, bool):
+            raise ValueError(
+                f"`multitask` must be a bool. Received: {self.multitask!r}"
+            )
+        for name, (lowest, highest, why) in _INT_BOUNDS.items():
             value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int)
-            ):
+            if value is None and name in _OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(
                     f"`{name}` must be an int. Received: {value!r}"
                 )
-            if value is not None and value < 1:
+            if value < lowest:
                 raise ValueError(
-                    f"`{name}` must be at least 1. Received: {value}"
+                    f"`{name}` must be at least {lowest}. Received: {value}"
                 )
-        self._check_model()
-        self._check_sampling()
-        self._check_training()
-        self._check_data()
+            if value > highest:
+                raise ValueError(
+                    f"`{name}` must be at most {highest} ({why}). "
+                    f"Received: {value}"
+                )
+        for name in (*_POSITIVE_FLOATS, "top_p"):
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f"`{name}` must be a number. Received: {value!r}"
+                )
+            if not math.isfinite(value):
+                raise ValueError(
+                    f"`{name}` must be a finite number. Received: {value}"
+                )
+            if name in _POSITIVE_FLOATS and not value > 0:
+                raise ValueError(
+                    f"`{name}` must be positive. Received: {value}"
+                )
+        if not isinstance(self.run_dir, str) or not self.run_dir.strip():
+            raise ValueError(
+                "`run_dir` must name a folder (--run_dir); an empty one "
+                f"would mean the current folder. Received: {self.run_dir!r}"
+            )
+        if os.path.isfile(self.run_dir):
+            raise ValueError(
+                "`run_dir` must be a folder, but it is a file. Received: "
+                f"{self.run_dir!r}"
+            )
+        for name in ("data_dir", "prm800k_path"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(
+                    f"`{name}` must be a path. Received: {value!r}"
+                )
+
+    def _check_model(self):
+        for name in (
+            "generation_template",
+            "evaluation_template",
+            "correct_label",
+            "incorrect_label",
+        ):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"`{name}` must be a string. "
+                    f"Received: {getattr(self, name)!r}"
+                )
+        try:
+            self.prompt_template()
+        except ValueError as error:
+            raise ValueError(
+                "The prompt fields (`generation_template`, "
+                "`evaluation_template`, `correct_label`, `incorrect_label`) "
+                f"do not make a template: {error}"
+            ) from None
+        if self.hidden_dim is not None and self.hidden_dim % SCRATCH_NUM_HEADS:
+            raise ValueError(
+                f"`hidden_dim` must be a multiple of {SCRATCH_NUM_HEADS} (the "
+                f"from-scratch decoder has {SCRATCH_NUM_HEADS} heads). "
+                f"Received: {self.hidden_dim}"
+            )
+        if self.dtype is not None:
+            _check_dtype(self.dtype)
         if self.preset is not None:
+            if not isinstance(self.preset, str) or not self.preset.strip():
+                raise ValueError(
+                    "`preset` must be a keras-hub preset name, a local "
+                    "directory or a handle; leave it unset to train the "
+                    f"from-scratch decoder. Received: {self.preset!r}"
+                )
             _check_preset(self.preset)
         elif self.lora_rank is not None:
             raise ValueError(
@@ -155,25 +288,8 @@ class RecipeConfig:
                 f"lora_rank={self.lora_rank}, preset=None"
             )
 
-    def _check_model(self):
-        if self.max_level is not None and self.max_level > 5:
-            raise ValueError(
-                "`max_level` must be between 1 and 5 (the embedded task's "
-                f"levels). Received: {self.max_level}"
-            )
-        if self.hidden_dim is not None and self.hidden_dim % 4:
-            raise ValueError(
-                "`hidden_dim` must be a multiple of 4 (the from-scratch "
-                f"decoder has 4 heads). Received: {self.hidden_dim}"
-            )
-
     def _check_sampling(self):
         num_samples = self.resolved("num_samples")
-        if self.top_k_clusters < 1:
-            raise ValueError(
-                "`top_k_clusters` must be at least 1. "
-                f"Received: {self.top_k_clusters}"
-            )
         if num_samples is not None and self.top_k_clusters > num_samples:
             raise ValueError(
                 "`top_k_clusters` (K) cannot exceed `num_samples` (N): there "
@@ -185,36 +301,17 @@ class RecipeConfig:
             raise ValueError(
                 f"`top_p` must be in (0, 1]. Received: {self.top_p}"
             )
-        if self.temperature <= 0.0:
-            raise ValueError(
-                "`temperature` must be positive (greedy decoding is always "
-                f"run for pass@1). Received: {self.temperature}"
-            )
         length = self.resolved("sequence_length")
         new = self.resolved("max_new_tokens")
-        if length is not None and new is not None and new >= length:
+        if new > length - MIN_PROMPT_TOKENS:
             raise ValueError(
-                "`max_new_tokens` must be below `sequence_length` (the "
-                "prompt needs room too). Received: "
-                f"max_new_tokens={new}, sequence_length={length}"
+                "`max_new_tokens` must be below `sequence_length` and leave "
+                f"at least {MIN_PROMPT_TOKENS} tokens for the prompt. "
+                f"Received: max_new_tokens={new}, sequence_length={length}"
             )
 
     def _check_training(self):
-        for name in ("margin", "learning_rate", "evaluator_learning_rate"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(
-                    f"`{name}` must be positive. Received: {value}"
-                )
-        if self.max_pairs_per_problem < 1:
-            raise ValueError(
-                "`max_pairs_per_problem` must be at least 1. "
-                f"Received: {self.max_pairs_per_problem}"
-            )
-        if self.lora_rank is not None and self.lora_rank < 1:
-            raise ValueError(
-                f"`lora_rank` must be at least 1. Received: {self.lora_rank}"
-            )
+        self.evaluator_options()
         train = self.resolved("num_train_problems")
         eval_train = self.resolved("num_eval_train_problems")
         if train is not None and eval_train is not None and eval_train > train:
@@ -222,6 +319,13 @@ class RecipeConfig:
                 "`num_eval_train_problems` (training problems sampled for "
                 "the evaluator's data) cannot exceed `num_train_problems`. "
                 f"Received: {eval_train} > {train}"
+            )
+        batch = self.resolved("batch_size")
+        if train is not None and batch > train:
+            raise ValueError(
+                "`batch_size` cannot exceed `num_train_problems`: SSFT "
+                "batches are whole. Lower the batch or add problems. "
+                f"Received: batch_size={batch}, num_train_problems={train}"
             )
 
     def _check_data(self):
@@ -286,6 +390,68 @@ class RecipeConfig:
                 return path
         return None
 
+    def prompt_template(self):
+        """The run's `data.PromptTemplate`, from the four prompt fields."""
+        return PromptTemplate(
+            generation=self.generation_template,
+            evaluation=self.evaluation_template,
+            correct_label=self.correct_label,
+            incorrect_label=self.incorrect_label,
+        )
+
+    def evaluator_options(self):
+        """The `EvaluatorOptions` of the evaluation phase."""
+        return EvaluatorOptions(
+            evaluator_loss=self.evaluator_loss, margin=self.margin
+        )
+
+    def training_phases(self):
+        """The run's `TrainingPhase`s, by name, from the public schedule.
+
+        `"generation"` trains SSFT, `"evaluation"` the evaluator (or the
+        multi-task model's evaluation phase) and `"regeneration"` the last
+        multi-task phase: `models.default_multitask_schedule` sized by
+        this config, so `fit_phases` on these phases trains as the recipe.
+        """
+        phases = default_multitask_schedule(
+            self.resolved("sft_steps"),
+            self.resolved("evaluator_steps"),
+            self.resolved("final_sft_steps"),
+            learning_rate=self.resolved("learning_rate"),
+            later_learning_rate=self.resolved("evaluator_learning_rate"),
+            evaluator_options=self.evaluator_options(),
+            checkpoint_every=self.resolved("checkpoint_every"),
+        )
+        if self.lora_rank is not None:
+            phases = [
+                dataclasses.replace(
+                    p, trainable="lora", lora_rank=self.lora_rank
+                )
+                for p in phases
+            ]
+        return {p.name: p for p in phases}
+
+    def scratch_architecture(self):
+        """`models.build_causal_lm` arguments of the from-scratch decoder."""
+        hidden = self.resolved("hidden_dim")
+        return dict(
+            family=SCRATCH_FAMILY,
+            num_layers=self.resolved("num_layers"),
+            hidden_dim=hidden,
+            num_heads=SCRATCH_NUM_HEADS,
+            num_key_value_heads=1,
+            intermediate_dim=4 * hidden,
+            head_dim=hidden // SCRATCH_NUM_HEADS,
+        )
+
+    def resolved_settings(self):
+        """The size-dependent settings with their actual values."""
+        names = list(SIZES["default"]) + [
+            "learning_rate",
+            "evaluator_learning_rate",
+        ]
+        return {name: self.resolved(name) for name in names}
+
     def resolved(self, name):
         """Returns field `name`, falling back to the `size` default.
 
@@ -310,6 +476,18 @@ class RecipeConfig:
     def replace(self, **changes):
         """Returns a copy with `changes` applied (and validated)."""
         return dataclasses.replace(self, **changes)
+
+
+def _check_dtype(dtype):
+    import keras
+
+    try:
+        keras.dtype_policies.get(dtype)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "`dtype` must be a Keras dtype policy name, e.g. 'float32', "
+            f"'bfloat16' or 'mixed_bfloat16'. Received: {dtype!r}"
+        ) from None
 
 
 def _check_preset(preset):

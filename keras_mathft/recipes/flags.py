@@ -53,6 +53,14 @@ HELP = {
     "hidden_dim": "Hidden size of the from-scratch decoder.",
     "num_layers": "Layers of the from-scratch decoder.",
     "sequence_length": "Token length of training and scoring inputs.",
+    "generation_template": "Generator prompt, with {problem} once (e.g. a "
+    "few-shot prompt for a base model; pass newlines with $'...' or "
+    '"$(cat file)").',
+    "evaluation_template": "Evaluator prompt, with {problem} and {solution} "
+    "once each; the label word follows it.",
+    "correct_label": "Evaluator label word of a correct solution (with its "
+    "leading space).",
+    "incorrect_label": "Evaluator label word of an incorrect solution.",
 }
 
 

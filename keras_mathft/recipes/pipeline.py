@@ -1,6 +1,6 @@
 """The paper's pipeline end to end, one resumable stage at a time.
 
-Stages, in order (`stage_names(config)`):
+Stages, in order (`stage_names(config)`; declared in `recipes.stages`):
 
 1. `ssft`: solution fine-tuning of the generator on the reference
    solutions (a from-scratch decoder on the embedded task by default).
@@ -19,8 +19,9 @@ Stages, in order (`stage_names(config)`):
 
 Every stage reads its inputs from the run directory and writes its outputs
 there, then a `DONE.json` marker; a stage with a marker is skipped, so a
-stopped run restarts at the first unfinished stage. Inside a stage,
-training saves the trainable weights and optimizer state every
+stopped run restarts at the first unfinished stage. Training stages run
+the public phase API (`models.fit_phases` on `config.training_phases()`),
+which saves the trainable weights and optimizer state every
 `checkpoint_every` steps and resumes from the last save on the same batch
 sequence; sampling resumes through the sample store. Data, weight
 initialisation, batch order and sampling are all seeded, so a resumed run
@@ -28,30 +29,24 @@ gives the same report as an uninterrupted one.
 """
 
 import dataclasses
-import json
-import math
 import os
 import time
 
 import keras
-import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from keras_mathft import data as data_lib
-from keras_mathft import grading
 from keras_mathft import models
 from keras_mathft import sampling
 from keras_mathft._files import read_json
 from keras_mathft._files import write_json_atomic
-from keras_mathft._files import write_text_atomic
-from keras_mathft.recipes.config import SIZES
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.run_dir import RunDirectory
+from keras_mathft.recipes.stages import check_prerequisites
+from keras_mathft.recipes.stages import pipeline_stages
 
 CONFIG_FILE = "config.json"
 TIMINGS_FILE = "timings.json"
-WEIGHTS_FILE = "model.weights.h5"
 _TEST_SEED_OFFSET = 1_000_003
 # Fields that never change a result: where the run lives.
 _NOT_COMPARED = ("run_dir",)
@@ -59,16 +54,7 @@ _NOT_COMPARED = ("run_dir",)
 
 def stage_names(config):
     """The stages `run_pipeline` runs for `config`, in order."""
-    middle = (
-        ["multitask_evaluation", "multitask_generation"]
-        if config.multitask
-        else ["evaluator"]
-    )
-    return (
-        ["ssft", "train_samples", "evaluator_data"]
-        + middle
-        + ["test_greedy", "test_samples", "test_scores", "report"]
-    )
+    return [stage.name for stage in pipeline_stages(config)]
 
 
 def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
@@ -84,9 +70,9 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             is done, e.g. to run a long pipeline in several sessions.
         stages: optional list of stage names to run, in pipeline order,
             instead of all of them (e.g. `["ssft", "test_greedy",
-            "test_samples"]` to measure a generator alone). The inputs of
-            each must exist in the run directory or come from an earlier
-            stage of the list.
+            "test_samples"]` to measure a generator alone). What each
+            reads must be in the run directory or come from an earlier
+            stage of the list; this is checked before anything runs.
 
     Returns:
         The report dict (what `report.json` holds), or `None` when the run
@@ -94,7 +80,9 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
 
     Raises:
         ValueError: when the run directory holds a run with other settings,
-            or `stop_after` is not a stage of this run.
+            `stop_after` or `stages` name unknown stages, or a selected
+            stage's inputs are missing (the message says which stages to
+            run first). Nothing is written before these checks.
 
     Example:
 
@@ -108,29 +96,43 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             "`config` must be a `RecipeConfig`. "
             f"Received: {type(config).__name__}"
         )
-    names = stage_names(config)
+    all_stages = pipeline_stages(config)
+    names = [stage.name for stage in all_stages]
     if stop_after is not None and stop_after not in names:
         raise ValueError(
             f"`stop_after` must be one of {names}. Received: {stop_after!r}"
         )
+    selected = all_stages
     if stages is not None:
         unknown = [s for s in stages if s not in names]
         if unknown:
             raise ValueError(
                 f"`stages` must be drawn from {names}. Received: {unknown}"
             )
-        names = [n for n in names if n in stages]
-    pipeline = _Pipeline(config, verbose)
-    for name in names:
-        pipeline.run_stage(name)
-        if name == stop_after:
+        selected = [stage for stage in all_stages if stage.name in stages]
+        check_prerequisites(
+            all_stages,
+            [stage.name for stage in selected],
+            _done_check(config.run_dir),
+        )
+    run = _Run(config, all_stages, verbose)
+    for stage in selected:
+        run.run_stage(stage)
+        if stage.name == stop_after:
             return None
-    if names[-1] != "report":
+    if selected[-1].name != "report":
         return None
-    report = pipeline.report()
+    report = read_json(run.path("report"))
     if verbose:
         print(format_report(report), flush=True)
     return report
+
+
+def _done_check(run_dir):
+    # Read-only: a missing run directory is not created to look into it.
+    if not os.path.isdir(run_dir):
+        return lambda stage: False
+    return RunDirectory(run_dir).is_done
 
 
 def check_run_directory(config):
@@ -146,7 +148,7 @@ def check_run_directory(config):
     # Resolved values too: a changed size table must not resume old runs.
     wanted = {
         **_comparable(config.get_config()),
-        "resolved": resolved_settings(config),
+        "resolved": config.resolved_settings(),
     }
     path = run.path / CONFIG_FILE
     if path.exists():
@@ -175,14 +177,25 @@ def _comparable(config):
     return {k: v for k, v in config.items() if k not in _NOT_COMPARED}
 
 
-class _Pipeline:
-    """The stages of one run; each reads and writes the run directory."""
+class _Run:
+    """What the stages of one run share: config, files, data and models.
 
-    def __init__(self, config, verbose):
+    Stages get it as their `context`: artifact paths by name, the problems,
+    models loaded from earlier stages (two at most stay in memory), and
+    the training and sampling machinery.
+    """
+
+    def __init__(self, config, stages, verbose):
         self.config = config
         self.verbose = verbose
         self.run = check_run_directory(config)
-        self.template = data_lib.PromptTemplate()
+        self.template = config.prompt_template()
+        self._artifacts = {
+            artifact: (stage.name, path)
+            for stage in stages
+            for artifact, path in stage.writes.items()
+        }
+        self._stage_names = [stage.name for stage in stages]
         self._problems = None
         self._models = {}
 
@@ -192,23 +205,43 @@ class _Pipeline:
         if self.verbose:
             print(message % args if args else message, flush=True)
 
-    def run_stage(self, name):
-        if self.run.is_done(name):
-            self.log("[%s] done already, skipped", name)
+    def run_stage(self, stage):
+        if self.run.is_done(stage.name):
+            self.log("[%s] done already, skipped", stage.name)
             return
-        self.log("[%s] running", name)
+        self.log("[%s] running", stage.name)
         start = time.perf_counter()
-        summary = getattr(self, f"stage_{name}")()
+        summary = stage.run(self)
         seconds = time.perf_counter() - start
-        self.run.mark_done(name, summary)
+        self.run.mark_done(stage.name, summary)
         timings_path = self.run.path / TIMINGS_FILE
         timings = read_json(timings_path) if timings_path.exists() else {}
-        timings[name] = timings.get(name, 0.0) + seconds
+        timings[stage.name] = timings.get(stage.name, 0.0) + seconds
         write_json_atomic(timings_path, timings)
-        self.log("[%s] done in %.1f s: %s", name, seconds, summary)
+        self.log("[%s] done in %.1f s: %s", stage.name, seconds, summary)
 
-    def report(self):
-        return read_json(self.run.path / "report" / "report.json")
+    def path(self, artifact):
+        """The path of a declared artifact (its stage folder is created)."""
+        stage, path = self._artifacts[artifact]
+        return self.run.stage_dir(stage) / path
+
+    def store(self, artifact):
+        """The `SampleStore` a stage wrote as `artifact`."""
+        return sampling.SampleStore(self.path(artifact))
+
+    def summaries(self):
+        """The `DONE.json` summaries of the finished stages, report aside."""
+        return {
+            name: self.run.summary(name)
+            for name in self._stage_names
+            if name != "report" and self.run.is_done(name)
+        }
+
+    def comparable_config(self):
+        return _comparable(self.config.get_config())
+
+    def seed(self):
+        keras.utils.set_random_seed(self.config.seed)
 
     # === Data ===
 
@@ -229,38 +262,35 @@ class _Pipeline:
     def new_solver(self):
         """A freshly built (seeded) solver of the configured architecture."""
         config = self.config
-        keras.utils.set_random_seed(config.seed)
+        self.seed()
         length = config.resolved("sequence_length")
         if config.preset is None:
-            proto = data_lib.embedded_tokenizer_proto()
-            hidden = config.resolved("hidden_dim")
             lm = models.build_causal_lm(
-                "gemma",
-                proto,
-                num_layers=config.resolved("num_layers"),
-                hidden_dim=hidden,
-                num_heads=4,
-                num_key_value_heads=1,
-                intermediate_dim=4 * hidden,
-                head_dim=hidden // 4,
+                tokenizer=data_lib.embedded_tokenizer_proto(),
                 sequence_length=length,
                 dtype=config.dtype,
+                **config.scratch_architecture(),
             )
-            solver = models.MathSolver(lm, prompt_template=self.template)
-        else:
-            kwargs = {} if config.dtype is None else {"dtype": config.dtype}
-            solver = models.MathSolver.from_preset(
-                config.preset, prompt_template=self.template, **kwargs
-            )
-            solver.preprocessor.sequence_length = length
-            if config.lora_rank is not None:
-                solver.enable_lora(config.lora_rank)
+            return models.MathSolver(lm, prompt_template=self.template)
+        kwargs = {} if config.dtype is None else {"dtype": config.dtype}
+        solver = models.MathSolver.from_preset(
+            config.preset, prompt_template=self.template, **kwargs
+        )
+        solver.preprocessor.sequence_length = length
+        if config.lora_rank is not None:
+            solver.enable_lora(config.lora_rank)
+        return solver
+
+    def copy_of(self, stage):
+        """A new solver holding the weights `stage` saved."""
+        solver = self.new_solver()
+        solver.load_weights(self.path(f"{stage}.weights"))
         return solver
 
     def solver(self, stage):
         """The solver saved by `stage`, loaded once and kept in memory."""
         if stage not in self._models:
-            self._cache(stage, self._copy_of(stage))
+            self._cache(stage, self.copy_of(stage))
         return self._models[stage]
 
     def _cache(self, stage, solver):
@@ -270,403 +300,56 @@ class _Pipeline:
             self._models.pop(next(iter(self._models)))
         self._models[stage] = solver
 
-    def generator_stage(self):
-        return "multitask_generation" if self.config.multitask else "ssft"
+    # === Training and sampling ===
 
-    def evaluator_stage(self):
-        if self.config.multitask:
-            return "multitask_generation"
-        return "evaluator"
-
-    # === Stage 1: solution fine-tuning ===
-
-    def stage_ssft(self):
-        solver = self.new_solver()
-        stats = self._train(
-            "ssft",
-            solver,
-            objective="generation",
-            dataset_fn=self._generation_dataset,
-            steps=self.config.resolved("sft_steps"),
-            learning_rate=self.config.resolved("learning_rate"),
-        )
-        return stats
-
-    def _generation_dataset(self, solver):
-        config = self.config
-        prompts, responses = data_lib.sft_pairs(self.problems[0], self.template)
-        length = config.resolved("sequence_length")
-        pairs = data_lib.tokenize_pairs(
-            solver.tokenizer, prompts, responses, length
-        )
-        buckets = data_lib.default_bucket_lengths(length, num_buckets=2)
-        dataset = data_lib.make_sft_dataset(
-            pairs,
-            batch_size=config.resolved("batch_size"),
-            bucket_lengths=buckets,
-            seed=config.seed,
-            repeat=True,
-            drop_remainder=True,
-        )
-        info = {
-            "examples": int(pairs.stats.num_kept),
-            "truncated": int(pairs.stats.num_truncated),
-            "dropped": int(pairs.stats.num_dropped),
-        }
-        return dataset, info
-
-    # === Stage 2: sample and grade training problems ===
-
-    def stage_train_samples(self):
-        config = self.config
-        problems = self.eval_train_problems()
-        store = self._sample(
-            "train_samples",
-            self.solver("ssft"),
-            problems,
-            num_samples=config.resolved("num_train_samples"),
-            temperature=config.temperature,
-            seed=config.seed + 1,
-        )
-        samples = _aligned(store, problems)
-        labels = [
-            [_is_correct(s.answer, p.answer) for s in group]
-            for p, group in zip(problems, samples)
-        ]
-        write_json_atomic(
-            self.run.stage_dir("train_samples") / "labels.json", labels
-        )
-        flat = [v for group in labels for v in group]
-        return {
-            "problems": len(problems),
-            "samples": len(flat),
-            "correct_fraction": float(np.mean(flat)) if flat else 0.0,
-            "problems_with_a_correct_sample": int(sum(map(any, labels))),
-        }
-
-    # === Stage 3: evaluator data ===
-
-    def stage_evaluator_data(self):
-        problems = self.eval_train_problems()
-        store = sampling.SampleStore(self.run.path / "train_samples" / "store")
-        samples = _aligned(store, problems)
-        labels = read_json(self.run.path / "train_samples" / "labels.json")
-        built = models.build_evaluator_examples(
-            problems,
-            [[s.text for s in group] for group in samples],
-            labels,
-            max_pairs_per_problem=self.config.max_pairs_per_problem,
-            seed=self.config.seed,
-        )
-        directory = self.run.stage_dir("evaluator_data")
-        _write_jsonl(
-            directory / "examples.jsonl",
-            [vars(e) for e in built.examples],
-        )
-        _write_jsonl(directory / "pairs.jsonl", [vars(p) for p in built.pairs])
-        stats = {
-            k: int(v) for k, v in vars(built.stats).items() if k != "summary"
-        }
-        self.log("[evaluator_data] %s", built.stats.summary())
-        return stats
-
-    def _evaluator_dataset(self, solver):
-        config = self.config
-        directory = self.run.path / "evaluator_data"
-        length = config.resolved("sequence_length")
-        if config.evaluator_loss == "xent":
-            rows = _read_jsonl(directory / "examples.jsonl")
-            examples = [models.EvaluatorExample(**r) for r in rows]
-            if not examples:
-                return None, {"examples": 0}
-            x, y = models.classification_inputs(solver, examples, length)
-            x = _trim(x)
-            elements, count = (x, y), len(examples)
-            info = {"examples": count}
-        else:
-            rows = _read_jsonl(directory / "pairs.jsonl")
-            pairs = [models.EvaluatorPair(**r) for r in rows]
-            if not pairs:
-                return None, {"pairs": 0}
-            x = _trim(models.pair_inputs(solver, pairs, length))
-            elements, count = x, len(pairs)
-            info = {"pairs": count}
-        info["sequence_length"] = int(x["token_ids"].shape[-1])
-        dataset = (
-            tf.data.Dataset.from_tensor_slices(elements)
-            .shuffle(count, seed=config.seed, reshuffle_each_iteration=True)
-            .repeat()
-            .batch(config.resolved("evaluator_batch_size"), drop_remainder=True)
-            .prefetch(tf.data.AUTOTUNE)
-        )
-        return dataset, info
-
-    # === Stage 4: evaluator, or multi-task sequential fine-tuning ===
-
-    def stage_evaluator(self):
-        return self._evaluation_phase("evaluator", from_stage="ssft")
-
-    def stage_multitask_evaluation(self):
-        return self._evaluation_phase("multitask_evaluation", from_stage="ssft")
-
-    def stage_multitask_generation(self):
-        solver = self._copy_of("multitask_evaluation")
-        return self._train(
-            "multitask_generation",
-            solver,
-            objective="generation",
-            dataset_fn=self._generation_dataset,
-            steps=self.config.resolved("final_sft_steps"),
-            learning_rate=self.config.resolved("evaluator_learning_rate"),
-        )
-
-    def _evaluation_phase(self, stage, from_stage):
-        config = self.config
-        solver = self._copy_of(from_stage)
-        dataset, info = self._evaluator_dataset(solver)
-        if dataset is None:
-            # Every sampled answer was right (or every one wrong): there is
-            # nothing to learn from, so the evaluator stays the SSFT model.
-            logging.warning(
-                "No evaluator training data for loss %r (%s); the %s stage "
-                "keeps the SSFT weights untrained.",
-                config.evaluator_loss,
-                info,
+    def train(self, stage, solver, phase, dataset, weights_path):
+        """Fits one phase with `fit_phases`, checkpointed; saves weights."""
+        checkpoints = self.run.stage_dir(stage) / "checkpoint"
+        checkpoint = models.TrainingCheckpoint(checkpoints / phase.name)
+        done, total = checkpoint.epochs_done(), phase.epochs * phase.steps
+        if 0 < done < phase.epochs:
+            self.log(
+                "[%s] resuming after step %d of %d",
                 stage,
+                done * phase.steps,
+                total,
             )
-            solver.save_weights(self.run.stage_dir(stage) / WEIGHTS_FILE)
-            return {"trained": False, **info}
-        stats = self._train(
-            stage,
+        models.fit_phases(
             solver,
-            objective="evaluation",
-            dataset_fn=lambda _: (dataset, info),
-            steps=config.resolved("evaluator_steps"),
-            learning_rate=config.resolved("evaluator_learning_rate"),
-            compile_kwargs={
-                "evaluator_loss": config.evaluator_loss,
-                "margin": config.margin,
-            },
+            [phase],
+            {phase.dataset or phase.name: dataset},
+            checkpoint_dir=checkpoints,
+            verbose=2 if self.verbose >= 2 else 0,
         )
-        return {"trained": True, **stats}
-
-    def _copy_of(self, stage):
-        solver = self.new_solver()
-        solver.load_weights(self.run.path / stage / WEIGHTS_FILE)
-        return solver
-
-    # === Stage 5: test decoding and scoring ===
-
-    def stage_test_greedy(self):
-        test = self.problems[1]
-        self._sample(
-            "test_greedy",
-            self.solver(self.generator_stage()),
-            test,
-            num_samples=1,
-            temperature=0.0,
-            seed=self.config.seed,
-        )
-        return {"problems": len(test)}
-
-    def stage_test_samples(self):
-        test = self.problems[1]
-        self._sample(
-            "test_samples",
-            self.solver(self.generator_stage()),
-            test,
-            num_samples=self.config.resolved("num_samples"),
-            temperature=self.config.temperature,
-            seed=self.config.seed + 2,
-        )
-        return {"problems": len(test)}
-
-    def stage_test_scores(self):
-        test = self.problems[1]
-        store = sampling.SampleStore(self.run.path / "test_samples" / "store")
-        samples = _aligned(store, test)
-        evaluator = self.solver(self.evaluator_stage())
-        problems = [p.problem for p, g in zip(test, samples) for _ in g]
-        texts = [s.text for g in samples for s in g]
-        scores = evaluator.score_solutions(
-            problems,
-            texts,
-            batch_size=self.config.resolved("evaluator_batch_size") * 2,
-            sequence_length=self.config.resolved("sequence_length"),
-        )
-        scores = [float(s) for s in scores]
-        nested, i = [], 0
-        for group in samples:
-            nested.append(scores[i : i + len(group)])
-            i += len(group)
-        write_json_atomic(
-            self.run.stage_dir("test_scores") / "scores.json", nested
-        )
-        return {"scored": len(scores)}
-
-    # === Stage 6: report ===
-
-    def stage_report(self):
-        config = self.config
-        test = self.problems[1]
-        samples = _aligned(
-            sampling.SampleStore(self.run.path / "test_samples" / "store"),
-            test,
-        )
-        greedy = [
-            g[0]
-            for g in _aligned(
-                sampling.SampleStore(self.run.path / "test_greedy" / "store"),
-                test,
-            )
-        ]
-        scores = read_json(self.run.path / "test_scores" / "scores.json")
-        num = config.resolved("num_samples")
-        n_values = sorted(
-            {2**i for i in range(int(math.log2(num)) + 1)} | {num}
-        )
-        result = sampling.evaluate(
-            test,
-            samples,
-            greedy=greedy,
-            scores=scores,
-            top_k=config.top_k_clusters,
-            top_n=config.top_k_clusters,
-            n_values=n_values,
-            trials=16,
-            seed=config.seed,
-        )
-        result["recipe"] = self._recipe_summary(test, samples, scores)
-        directory = self.run.stage_dir("report")
-        title = (
-            "Multi-task sequential fine-tuning"
-            if config.multitask
-            else "SSFT generator, evaluator re-ranking"
-        )
-        sampling.write_report(result, directory, title=title)
-        return {"report": str(directory / "report.md")}
-
-    def _recipe_summary(self, test, samples, scores):
-        correct = [
-            [_is_correct(s.answer, p.answer) for s in group]
-            for p, group in zip(test, samples)
-        ]
-        stages = {
-            name: self.run.summary(name)
-            for name in stage_names(self.config)
-            if name != "report" and self.run.is_done(name)
-        }
+        solver.save_weights(weights_path)
+        losses = checkpoint.losses()
+        # The trained model equals its saved weights: keep it for the
+        # next stages instead of loading it again.
+        self._cache(stage, solver)
         return {
-            "config": _comparable(self.config.get_config()),
-            "resolved": resolved_settings(self.config),
-            "generator": self.generator_stage(),
-            "evaluator": self.evaluator_stage(),
-            "stages": stages,
-            "test_sample_accuracy": float(
-                np.mean([v for g in correct for v in g])
-            ),
-            "evaluator_auc": evaluator_auc(correct, scores),
+            "steps": total,
+            "final_loss": round(losses[-1], 4) if losses else None,
+            "losses": [round(v, 4) for v in losses],
         }
 
-    # === Shared machinery ===
-
-    def _sample(self, stage, solver, problems, num_samples, temperature, seed):
-        config = self.config
-        store = sampling.SampleStore(self.run.stage_dir(stage) / "store")
+    def sample(self, path, solver, problems, num_samples, temperature, seed):
+        store = sampling.SampleStore(path)
         sampling.sample_to_store(
             solver,
             problems,
             store,
             num_samples=num_samples,
             temperature=temperature,
-            top_p=config.top_p,
-            max_new_tokens=config.resolved("max_new_tokens"),
+            top_p=self.config.top_p,
+            max_new_tokens=self.config.resolved("max_new_tokens"),
             seed=seed,
             problems_per_shard=max(1, 1024 // num_samples),
             verbose=self.verbose >= 2,
         )
         return store
 
-    def _train(
-        self,
-        stage,
-        solver,
-        *,
-        objective,
-        dataset_fn,
-        steps,
-        learning_rate,
-        compile_kwargs=None,
-    ):
-        """Fits `solver` for `steps` steps with checkpoints; saves weights."""
-        config = self.config
-        directory = self.run.stage_dir(stage)
-        checkpoint = models.TrainingCheckpoint(directory / "checkpoint")
-        keras.utils.set_random_seed(config.seed)
-        dataset, info = dataset_fn(solver)
-        # Equal chunks of at most `checkpoint_every` steps (Keras epochs),
-        # together `steps` or at most `chunks - 1` more.
-        chunks = -(-steps // config.resolved("checkpoint_every"))
-        every = -(-steps // chunks)
-        done_chunks = checkpoint.epochs_done()
-        warmup = max(1, steps // 20)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            0.0,
-            decay_steps=max(1, chunks * every - warmup),
-            alpha=0.1,
-            warmup_target=learning_rate,
-            warmup_steps=warmup,
-        )
-        solver.compile(
-            optimizer=keras.optimizers.AdamW(
-                schedule, weight_decay=0.0, clipnorm=1.0
-            ),
-            objective=objective,
-            **(compile_kwargs or {}),
-        )
-        if done_chunks < chunks:
-            if done_chunks:
-                self.log(
-                    "[%s] resuming after step %d of %d",
-                    stage,
-                    done_chunks * every,
-                    chunks * every,
-                )
-            history = solver.fit(
-                dataset.skip(done_chunks * every),
-                epochs=chunks,
-                initial_epoch=done_chunks,
-                steps_per_epoch=every,
-                callbacks=[checkpoint],
-                shuffle=False,
-                verbose=2 if self.verbose >= 2 else 0,
-            )
-            del history
-        else:
-            checkpoint.restore(solver)
-        solver.save_weights(directory / WEIGHTS_FILE)
-        losses = checkpoint.losses()
-        # The trained model equals its saved weights: keep it for the
-        # next stages instead of loading it again.
-        self._cache(stage, solver)
-        return {
-            "steps": chunks * every,
-            "final_loss": round(losses[-1], 4) if losses else None,
-            "losses": [round(v, 4) for v in losses],
-            **info,
-        }
-
 
 # === Helpers (public ones are used by notebooks and benchmarks) ===
-
-
-def resolved_settings(config):
-    """The size-dependent settings of `config` with their actual values."""
-    names = list(SIZES["default"]) + [
-        "learning_rate",
-        "evaluator_learning_rate",
-    ]
-    return {name: config.resolved(name) for name in names}
 
 
 def load_problems(config):
@@ -752,67 +435,6 @@ def _unique(problems):
             seen.add(p.problem)
             out.append(p)
     return out
-
-
-def _is_correct(answer, reference):
-    return answer is not None and bool(
-        grading.answers_equivalent(answer, reference)
-    )
-
-
-def _aligned(store, problems):
-    """The store's samples as one list per problem, in problem order."""
-    by_problem = store.by_problem()
-    return [
-        by_problem[sampling.records.problem_id(p, i)]
-        for i, p in enumerate(problems)
-    ]
-
-
-def _trim(x):
-    """Cuts padding columns that no row uses (multiple of 16 kept)."""
-    mask = x["padding_mask"]
-    used = int(np.max(np.sum(mask, axis=-1))) if mask.size else 1
-    length = min(mask.shape[-1], -(-used // 16) * 16)
-    return {k: v[..., :length] for k, v in x.items()}
-
-
-def _write_jsonl(path, rows):
-    write_text_atomic(
-        path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    )
-
-
-def _read_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def evaluator_auc(correct, scores):
-    """Area under the ROC curve of evaluator scores for right vs wrong.
-
-    The chance that a random right sample scores above a random wrong one
-    (ties count half), over every test sample; `None` without both kinds.
-    """
-    flat_c = np.asarray([c for g in correct for c in g], bool)
-    flat_s = np.asarray([s for g in scores for s in g], "float64")
-    right, wrong = flat_s[flat_c], flat_s[~flat_c]
-    if len(right) == 0 or len(wrong) == 0:
-        return None
-    order = np.argsort(np.concatenate([right, wrong]), kind="mergesort")
-    values = np.concatenate([right, wrong])[order]
-    ranks = np.empty(len(values))
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[i]:
-            j += 1
-        ranks[i : j + 1] = (i + j) / 2 + 1
-        i = j + 1
-    rank_of = np.empty(len(values))
-    rank_of[order] = ranks
-    u = rank_of[: len(right)].sum() - len(right) * (len(right) + 1) / 2
-    return float(u / (len(right) * len(wrong)))
 
 
 def format_report(result):

@@ -6,9 +6,11 @@
 - `SampleStore`, `sample_to_store`, `merge_stores`: resumable JSONL shards,
   one writer per process, merged into one store.
 - Re-rankers (`maj1`, `rr_all`, `rr_top_k`, `weighted_rr`,
-  `weighted_rr_top_k`, `maj1_top_n`) that count evaluator calls.
-- `pass_at_k`, `evaluate` and `write_report` for the paper's metrics and
-  accuracy-vs-N curves.
+  `weighted_rr_top_k`, `maj1_top_n`) that count evaluator calls, and
+  `RERANKERS`, the one registry (`Reranker`: function, label, needs) that
+  `evaluate`, the report and the benchmarks read.
+- `pass_at_k`, `evaluate`, `evaluator_auc` and `write_report` for the
+  paper's metrics and accuracy-vs-N curves.
 
 Only the decoder needs keras: it is imported on first use, so stores,
 re-rankers and metrics load without keras, jax or tensorflow.
@@ -17,12 +19,14 @@ re-rankers and metrics load without keras, jax or tensorflow.
 import importlib
 
 from keras_mathft.sampling.metrics import evaluate
+from keras_mathft.sampling.metrics import evaluator_auc
 from keras_mathft.sampling.metrics import pass_at_k
 from keras_mathft.sampling.records import Sample
 from keras_mathft.sampling.report import markdown_table
 from keras_mathft.sampling.report import plot_curves
 from keras_mathft.sampling.report import write_report
 from keras_mathft.sampling.rerankers import RERANKERS
+from keras_mathft.sampling.rerankers import Reranker
 from keras_mathft.sampling.rerankers import Selection
 from keras_mathft.sampling.rerankers import evaluator_score_fn
 from keras_mathft.sampling.rerankers import maj1

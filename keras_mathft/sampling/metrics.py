@@ -1,9 +1,11 @@
 """Accuracy metrics: pass@k, maj1@N, majK@N, re-rankers, curves over N."""
 
+import functools
+
 import numpy as np
 
-from keras_mathft.sampling import rerankers as rr
 from keras_mathft.sampling.rerankers import DEFAULT_TOP_K
+from keras_mathft.sampling.rerankers import RERANKERS
 
 
 def pass_at_k(n, c, k):
@@ -33,22 +35,16 @@ def pass_at_k(n, c, k):
     return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
-class _Cluster:
-    __slots__ = ("representative", "members")
-
-    def __init__(self, representative, members):
-        self.representative = representative
-        self.members = members
-
-
 def _restrict(clusters, subset):
     """Clusters of a subset of solutions, in the subset's own indices."""
+    from keras_mathft.grading import AnswerCluster
+
     local = {g: i for i, g in enumerate(subset)}
     out = []
     for c in clusters:
         members = tuple(sorted(local[m] for m in c.members if m in local))
         if members:
-            out.append(_Cluster(c.representative, members))
+            out.append(AnswerCluster(c.representative, members))
     out.sort(key=lambda c: (-len(c.members), c.members[0]))
     return out
 
@@ -57,16 +53,12 @@ def _majk(correct, clusters, k):
     return float(any(correct[min(c.members)] for c in clusters[:k]))
 
 
-def _method_fns(top_k, top_n):
+def _methods(top_k, top_n, with_scores):
+    """`name -> fn(answers, clusters, scores)` of every usable re-ranker."""
     return {
-        "maj1": lambda a, c, s: rr.maj1(a, c, s),
-        "rr_all": lambda a, c, s: rr.rr_all(a, c, s),
-        "rr_top_k": lambda a, c, s: rr.rr_top_k(a, c, s, k=top_k),
-        "weighted_rr": lambda a, c, s: rr.weighted_rr(a, c, s),
-        "weighted_rr_top_k": lambda a, c, s: rr.weighted_rr_top_k(
-            a, c, s, k=top_k
-        ),
-        "maj1_top_n": lambda a, c, s: rr.maj1_top_n(a, c, s, n=top_n),
+        name: functools.partial(reranker, top_k=top_k, top_n=top_n)
+        for name, reranker in RERANKERS.items()
+        if with_scores or not reranker.needs_scores
     }
 
 
@@ -125,9 +117,7 @@ def evaluate(
         x.score is not None for group in samples for x in group
     ):
         scores = [[x.score for x in group] for group in samples]
-    methods = _method_fns(top_k, top_n)
-    if scores is None:
-        methods = {k: v for k, v in methods.items() if k == "maj1"}
+    methods = _methods(top_k, top_n, with_scores=scores is not None)
 
     items = []
     for i, (p, group) in enumerate(zip(problems, samples)):
@@ -239,3 +229,42 @@ def _curves(items, methods, num, n_values, trials, seed, top_k):
             curves[name]["mean"].append(float(values.mean()))
             curves[name]["std"].append(float(values.std()))
     return curves
+
+
+def evaluator_auc(correct, scores):
+    """Area under the ROC curve of evaluator scores for right vs wrong.
+
+    The chance that a random right sample scores above a random wrong one
+    (ties count half), over every sample; `None` without both kinds.
+
+    Args:
+        correct: list (one per problem) of lists of bools.
+        scores: list (one per problem) of lists of evaluator scores.
+
+    Returns:
+        float in [0, 1], or `None`.
+
+    Example:
+
+    >>> evaluator_auc([[True, False], [False]], [[0.9, 0.2], [0.9]])
+    0.75
+    """
+    flat_c = np.asarray([c for g in correct for c in g], bool)
+    flat_s = np.asarray([s for g in scores for s in g], "float64")
+    right, wrong = flat_s[flat_c], flat_s[~flat_c]
+    if len(right) == 0 or len(wrong) == 0:
+        return None
+    order = np.argsort(np.concatenate([right, wrong]), kind="mergesort")
+    values = np.concatenate([right, wrong])[order]
+    ranks = np.empty(len(values))
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[i]:
+            j += 1
+        ranks[i : j + 1] = (i + j) / 2 + 1
+        i = j + 1
+    rank_of = np.empty(len(values))
+    rank_of[order] = ranks
+    u = rank_of[: len(right)].sum() - len(right) * (len(right) + 1) / 2
+    return float(u / (len(right) * len(wrong)))

@@ -3,14 +3,12 @@
 import json
 import pathlib
 
-_NAMES = {
-    "maj1": "Maj1",
-    "maj1_top_n": "Maj1.TopN",
-    "rr_all": "RR.All",
-    "rr_top_k": "RR.Top-K",
-    "weighted_rr": "W.RR",
-    "weighted_rr_top_k": "W.RR.Top-K",
-}
+from keras_mathft.sampling.rerankers import RERANKERS
+
+
+def _label(name, k=None):
+    # Re-rankers by their table label; curve names (pass@n, ...) as they are.
+    return RERANKERS[name].display_name(k) if name in RERANKERS else name
 
 
 def markdown_table(result):
@@ -35,7 +33,7 @@ def markdown_table(result):
         lines.append(f"| Pass@{n} | {100 * o['pass@k'][str(n)]:.1f} | 0 |")
     lines.append(f"| Maj{k}@{n} (oracle) | {100 * o[f'maj{k}@{n}']:.1f} | 0 |")
     for name, m in o.get("methods", {}).items():
-        label = _NAMES.get(name, name).replace("-K", f"-{k}")
+        label = _label(name, k)
         lines.append(
             f"| {label} | {100 * m['accuracy']:.1f} | "
             f"{m['evaluator_calls']:.1f} |"
@@ -48,9 +46,7 @@ def _breakdown(result, key, title):
     if not groups:
         return ""
     names = list(result["overall"].get("methods", {}))
-    header = f"| {title} | problems | " + " | ".join(
-        _NAMES.get(m, m) for m in names
-    )
+    header = f"| {title} | problems | " + " | ".join(_label(m) for m in names)
     lines = [header + " |", "|" + " --- |" * (len(names) + 2)]
     for g, o in groups.items():
         cells = [f"{100 * o['methods'][m]['accuracy']:.1f}" for m in names]
@@ -69,7 +65,7 @@ def plot_curves(result, path):
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, c in result["curves"].items():
-        label = _NAMES.get(name, name)
+        label = _label(name)
         mean = [100 * v for v in c["mean"]]
         std = [100 * v for v in c["std"]]
         ax.plot(c["n"], mean, marker="o", label=label)
@@ -102,7 +98,13 @@ def write_report(result, directory, title="Sampling and re-ranking"):
 
     Example:
 
-    >>> write_report(result, "out/")  # doctest: +SKIP
+    >>> from keras_mathft.data import MathProblem
+    >>> from keras_mathft.sampling import Sample, evaluate
+    >>> problem = MathProblem("1+1?", "$\\\\boxed{2}$", "2", unique_id="p")
+    >>> samples = [Sample("p", i, "", a, 1) for i, a in enumerate("223")]
+    >>> result = evaluate([problem], [samples], n_values=(1, 3))
+    >>> sorted(p.name for p in write_report(result, "out").values())
+    ['accuracy_vs_n.png', 'report.json', 'report.md']
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

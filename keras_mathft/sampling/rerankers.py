@@ -15,6 +15,7 @@ cluster (larger, then holding the smaller index) wins.
 """
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -195,11 +196,69 @@ def evaluator_score_fn(evaluator, problem, solutions, **kwargs):
     return score_fn
 
 
+@dataclasses.dataclass(frozen=True)
+class Reranker:
+    """A re-ranker in the registry: its function, label and needs.
+
+    `evaluate`, the report and the benchmarks read `RERANKERS`, so a new
+    re-ranker is one function above plus one entry below.
+
+    Args:
+        name: str, the key in reports (`result["overall"]["methods"]`).
+        label: str, the name in tables (the paper's); a `-K` in it is
+            replaced by the K used.
+        select: the function, `(answers, clusters=None, scores=None,
+            **budget) -> Selection`.
+        needs_scores: bool, whether it reads evaluator scores.
+        budget: `None`, `"k"` (takes `k=top_k`: the K largest clusters) or
+            `"n"` (takes `n=top_n`: the N best-scored solutions).
+
+    Example:
+
+    >>> RERANKERS["rr_top_k"](["2", "3", "2"], scores=[0.1, 0.9, 0.2]).answer
+    '3'
+    >>> RERANKERS["rr_top_k"].display_name(k=8)
+    'RR.Top-8'
+    """
+
+    name: str
+    label: str
+    select: Callable
+    needs_scores: bool = True
+    budget: str | None = None
+
+    def __call__(
+        self,
+        answers,
+        clusters=None,
+        scores=None,
+        top_k=DEFAULT_TOP_K,
+        top_n=DEFAULT_TOP_K,
+    ):
+        """Runs `select` with the budget it takes (`top_k` or `top_n`)."""
+        kwargs = {}
+        if self.budget == "k":
+            kwargs["k"] = top_k
+        elif self.budget == "n":
+            kwargs["n"] = top_n
+        return self.select(answers, clusters, scores, **kwargs)
+
+    def display_name(self, k=None):
+        """The label, with `-K` written as `-{k}` when `k` is given."""
+        return self.label if k is None else self.label.replace("-K", f"-{k}")
+
+
+# Every re-ranker, in report order.
 RERANKERS = {
-    "maj1": maj1,
-    "rr_all": rr_all,
-    "rr_top_k": rr_top_k,
-    "weighted_rr": weighted_rr,
-    "weighted_rr_top_k": weighted_rr_top_k,
-    "maj1_top_n": maj1_top_n,
+    r.name: r
+    for r in (
+        Reranker("maj1", "Maj1", maj1, needs_scores=False),
+        Reranker("rr_all", "RR.All", rr_all),
+        Reranker("rr_top_k", "RR.Top-K", rr_top_k, budget="k"),
+        Reranker("weighted_rr", "W.RR", weighted_rr),
+        Reranker(
+            "weighted_rr_top_k", "W.RR.Top-K", weighted_rr_top_k, budget="k"
+        ),
+        Reranker("maj1_top_n", "Maj1.TopN", maj1_top_n, budget="n"),
+    )
 }

@@ -3,8 +3,6 @@ import keras_hub
 import numpy as np
 import pytest
 
-from keras_mathft.data import assign_buckets
-from keras_mathft.data import default_bucket_lengths
 from keras_mathft.data import make_sft_dataset
 from keras_mathft.data import tokenize_pairs
 
@@ -26,19 +24,6 @@ def _batches(ds):
     return [
         tuple(np.asarray(t) for t in (x["token_ids"], y, w)) for x, y, w in ds
     ]
-
-
-def test_default_bucket_lengths():
-    assert default_bucket_lengths(512) == (128, 256, 384, 512)
-    assert default_bucket_lengths(30) == (8, 16, 24, 30)
-
-
-def test_assign_buckets_and_too_long_rows():
-    np.testing.assert_array_equal(
-        assign_buckets([1, 8, 9, 16], (8, 16)), [0, 0, 1, 1]
-    )
-    with pytest.raises(ValueError, match="longest row"):
-        assign_buckets([17], (8, 16))
 
 
 def test_bucketing_keeps_lengths_in_the_set_and_every_row(tokenizer):

@@ -125,10 +125,19 @@ def test_tokenize_prompts_left_and_right(tokenizer):
     assert stats.num_truncated == 0
 
 
-def test_tokenize_prompts_keeps_the_tail(tokenizer):
+def test_tokenize_prompts_keeps_the_start_token_and_the_tail(tokenizer):
+    # [start, a, b, c, d, e] in 3 slots: start, then the last two tokens.
     x, stats = tokenize_prompts(tokenizer, ["abcde"], sequence_length=3)
-    np.testing.assert_array_equal(x["token_ids"], [[3, 4, 5]])
+    np.testing.assert_array_equal(x["token_ids"], [[0, 4, 5]])
     assert stats.num_truncated == 1 and stats.num_tokens_cut == 3
+    x, _ = tokenize_prompts(
+        tokenizer, ["abcde"], 3, padding_side="right", truncation="keep_start"
+    )
+    np.testing.assert_array_equal(x["token_ids"], [[0, 1, 2]])
+    x, _ = tokenize_prompts(tokenizer, ["abcde"], 3, add_start_token=False)
+    np.testing.assert_array_equal(x["token_ids"], [[3, 4, 5]])
+    with pytest.raises(ValueError, match="`truncation` must be one of"):
+        tokenize_prompts(tokenizer, ["a"], truncation="middle")
 
 
 class _CharTokenizer:

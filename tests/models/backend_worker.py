@@ -70,17 +70,23 @@ def _data(workdir, mask="bool"):
     return gen, pairs
 
 
-def losses(model, workdir):
-    """Generation and margin losses of the saved weights on the batch."""
+def batch_loss(model, x, y=None, sample_weight=None):
+    """The compiled objective's loss on one batch, as a Python float."""
     from keras import ops
 
+    loss = model.compute_loss(x, y, model(x), sample_weight, training=False)
+    return float(ops.convert_to_numpy(loss))
+
+
+def losses(model, workdir):
+    """Generation and margin losses of the saved weights on the batch."""
     model.load_weights(os.path.join(workdir, "model.weights.h5"))
     gen, pairs = _data(workdir)
     model.compile(objective="generation")
-    out = {"generation": model.objective_loss(gen)}
+    out = {"generation": batch_loss(model, *gen)}
     model.compile(objective="evaluation", evaluator_loss="margin")
-    out["margin"] = model.objective_loss((pairs,))
-    return {k: float(ops.convert_to_numpy(v)) for k, v in out.items()}
+    out["margin"] = batch_loss(model, pairs)
+    return out
 
 
 def fit_losses(model, workdir, steps=2, mask="bool"):

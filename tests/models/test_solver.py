@@ -22,7 +22,7 @@ RESPONSES = ["it is 2 .", "it is 7 ."]
 
 def _loss(model, x, y, w):
     fn = compile_inference_function(
-        model, lambda x, y, w: model.objective_loss((x, y, w))
+        model, lambda x, y, w: model.compute_loss(x, y, model(x), w)
     )
     return float(ops.convert_to_numpy(fn(x, y, w)))
 

@@ -1,5 +1,7 @@
 """`TrainingCheckpoint` and resumable `fit_phases`: resumed equals straight."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -150,3 +152,114 @@ def test_fit_phases_resumes_a_killed_schedule(tmp_path):
     assert len(histories[1][1].history["loss"]) == 2
     _assert_same(weights, _weights(solver))
     assert verify.losses() == TrainingCheckpoint(tmp_path / "verify").losses()
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after the kill point runs."""
+
+
+_MUTATIONS = ("replace", "rename", "unlink", "remove", "rmdir")
+
+
+def _count_or_kill(monkeypatch, kill_after=None):
+    """Counts file-system commits (renames, deletions) of every save.
+
+    With `kill_after=n`, the process "dies" right after the n-th one, as a
+    SIGKILL between two writes would leave the files.
+    """
+    events = []
+    for name in _MUTATIONS:
+        real = getattr(os, name)
+
+        def mutate(*args, _real=real, **kwargs):
+            _real(*args, **kwargs)
+            events.append(args[0])
+            if len(events) == kill_after:
+                raise _Killed
+
+        monkeypatch.setattr(os, name, mutate)
+    return events
+
+
+def _dense_model():
+    # The callback is model-agnostic; a small dense model with dropout
+    # keeps the many fits of the kill test fast.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dropout(0.5)]
+        + [keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.AdamW(1e-2), loss="mse")
+    return model
+
+
+def _fit_dense(model, checkpoint, epochs, initial_epoch=0):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+    model.fit(
+        data.skip(2 * initial_epoch),
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=2,
+        callbacks=[checkpoint],
+        verbose=0,
+    )
+
+
+def _state(model, checkpoint):
+    return (
+        _weights(model),
+        checkpoint.losses(),
+        int(model.optimizer.iterations),
+    )
+
+
+def test_a_kill_at_any_write_point_resumes_identically(tmp_path, monkeypatch):
+    straight = TrainingCheckpoint(tmp_path / "straight")
+    model = _dense_model()
+    _fit_dense(model, straight, epochs=1)
+    with monkeypatch.context() as patch:
+        events = _count_or_kill(patch)
+        _fit_dense(model, straight, epochs=3, initial_epoch=1)
+    expected = _state(model, straight)
+    per_save = len(events) // 2
+    assert per_save, "a save changes files"
+    # Every write point of the second save, the first one already done.
+    for kill_after in range(1, per_save + 1):
+        checkpoint = TrainingCheckpoint(tmp_path / f"killed_{kill_after}")
+        _fit_dense(_dense_model(), checkpoint, epochs=1)
+        with monkeypatch.context() as patch:
+            _count_or_kill(patch, kill_after)
+            with pytest.raises(_Killed):
+                _fit_dense(_dense_model(), checkpoint, 3, initial_epoch=1)
+        # A new process resumes from whatever the kill left.
+        done = TrainingCheckpoint(checkpoint.directory).epochs_done()
+        model = _dense_model()
+        _fit_dense(model, checkpoint, epochs=3, initial_epoch=done)
+        got = _state(model, checkpoint)
+        _assert_same(expected[0], got[0])
+        assert got[1:] == expected[1:], f"killed after write {kill_after}"
+
+
+def test_checkpoint_arrays_are_fsynced(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    _fit_dense(_dense_model(), TrainingCheckpoint(tmp_path), epochs=1)
+    assert any(".npz" in path for path in synced), synced
+
+
+def test_a_damaged_arrays_file_is_refused(tmp_path):
+    checkpoint = TrainingCheckpoint(tmp_path)
+    _fit_dense(_dense_model(), checkpoint, epochs=1)
+    [arrays] = tmp_path.glob("arrays-*.npz")
+    arrays.write_bytes(arrays.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="is damaged.*Received: arrays-"):
+        checkpoint.restore(_dense_model())

@@ -8,6 +8,7 @@ import sys
 import pytest
 from absl import flags
 
+from keras_mathft.data import PromptTemplate
 from keras_mathft.recipes import RecipeConfig
 from keras_mathft.recipes import check_run_directory
 from keras_mathft.recipes import config_from_flags
@@ -29,9 +30,9 @@ from keras_mathft.recipes import define_flags
         ({"sft_steps": 0}, "`sft_steps` must be at least 1"),
         ({"batch_size": 2.5}, "`batch_size` must be an int"),
         ({"learning_rate": -1.0}, "`learning_rate` must be positive"),
-        ({"margin": 0.0}, "`margin` must be positive"),
+        ({"margin": -1.0}, "`margin` must be a finite number >= 0"),
         ({"max_pairs_per_problem": 0}, "`max_pairs_per_problem`"),
-        ({"max_level": 6}, "`max_level` must be between 1 and 5"),
+        ({"max_level": 6}, "`max_level` must be at most 5"),
         ({"hidden_dim": 30}, "`hidden_dim` must be a multiple of 4"),
         ({"lora_rank": 4}, "`lora_rank` needs a pretrained `preset`"),
         (
@@ -119,6 +120,105 @@ def test_flag_errors():
         _parse(["--evaluator_loss=hinge"])
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--temperature=nan"], "`temperature` must be a finite number"),
+        (["--temperature=inf"], "`temperature` must be a finite number"),
+        (["--learning_rate=inf"], "`learning_rate` must be a finite"),
+        (["--margin=inf"], "`margin` must be a finite number >= 0"),
+        (["--top_p=nan"], "`top_p` must be a finite number"),
+        (["--dtype=notadtype"], "`dtype` must be a Keras dtype policy"),
+        (["--num_train_problems=1000000000000"], "at most 1000000"),
+        (["--num_layers=1000000"], "`num_layers` must be at most"),
+        (
+            ["--max_new_tokens=1", "--sequence_length=2"],
+            "leave at least 16 tokens",
+        ),
+        (["--seed=-1"], "`seed` must be at least 0"),
+        ([f"--seed={2**70}"], "`seed` must be at most 2147483647"),
+        (["--run_dir="], "`run_dir` must name a folder"),
+        (["--preset="], "`preset` must be a keras-hub preset"),
+        (
+            [
+                "--batch_size=64",
+                "--num_train_problems=32",
+                "--num_eval_train_problems=8",
+            ],
+            "`batch_size` cannot exceed",
+        ),
+    ],
+)
+def test_bad_flags_raise_before_anything_runs(argv, message):
+    with pytest.raises(ValueError, match="Received") as info:
+        _parse(argv)
+    assert message in str(info.value)
+
+
+FEW_SHOT = (
+    "Problem:\n1+1?\n\nSolution:\n$\\boxed{2}$\n\n"
+    "Problem:\n{problem}\n\nSolution:\n"
+)
+
+
+def test_prompt_templates_come_from_flags_and_reach_the_solver(tmp_path):
+    config = _parse(
+        [
+            f"--generation_template={FEW_SHOT}",
+            "--evaluation_template=Q: {problem} A: {solution} Verdict:",
+            "--correct_label= yes",
+            "--incorrect_label= no",
+            f"--run_dir={tmp_path}",
+        ]
+    )
+    template = config.prompt_template()
+    assert template.generation_prompt("2+2?").endswith(
+        "Problem:\n2+2?\n\nSolution:\n"
+    )
+    assert template.correct_label == " yes"
+    from keras_mathft.recipes.pipeline import _Run
+
+    solver = _Run(config, [], verbose=0).new_solver()
+    assert solver.prompt_template == template
+    # The defaults are the library's template.
+    assert RecipeConfig().prompt_template() == PromptTemplate()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"generation_template": "no problem field"},
+        {"evaluation_template": "{problem} only"},
+        {"correct_label": " same", "incorrect_label": " same"},
+        {"correct_label": None},
+    ],
+)
+def test_bad_prompt_fields_raise(changes):
+    with pytest.raises(ValueError, match="Received"):
+        RecipeConfig(**changes)
+
+
+def test_run_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        RecipeConfig(run_dir=str(tmp_path / "file"))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"seed": 1.5},
+        {"multitask": 1},
+        {"top_k_clusters": True},
+        {"temperature": "0.9"},
+        {"style": None},
+    ],
+)
+def test_wrong_types_raise(changes):
+    with pytest.raises(ValueError, match="Received"):
+        RecipeConfig(**changes)
+
+
 def test_run_directory_refuses_other_settings(tmp_path):
     config = RecipeConfig(size="quick", run_dir=str(tmp_path))
     check_run_directory(config)
@@ -130,20 +230,19 @@ def test_run_directory_refuses_other_settings(tmp_path):
         check_run_directory(config.replace(num_samples=16))
 
 
-def test_train_script_stops_on_a_bad_flag(tmp_path):
+@pytest.mark.parametrize(
+    "flag, message",
+    [("--num_samples=4", "Lower K or raise N"), ("--seed=-1", "at least 0")],
+)
+def test_train_script_stops_on_a_bad_flag(tmp_path, flag, message):
     script = pathlib.Path(__file__).resolve().parents[2] / "examples/train.py"
     result = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            "--num_samples=4",
-            f"--run_dir={tmp_path / 'run'}",
-        ],
+        [sys.executable, str(script), flag, f"--run_dir={tmp_path / 'run'}"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 2
-    assert "Lower K or raise N" in result.stderr
+    assert message in result.stderr
     # Nothing was started.
     assert not (tmp_path / "run").exists()

@@ -12,6 +12,7 @@ from pipeline_child import TINY
 from keras_mathft import data
 from keras_mathft import models
 from keras_mathft.recipes import RecipeConfig
+from keras_mathft.recipes import pipeline_stages
 from keras_mathft.recipes import run_pipeline
 from keras_mathft.recipes import stage_names
 
@@ -77,7 +78,9 @@ def test_killed_run_resumes_to_the_same_report(tmp_path):
 
     # The killed run stopped inside SSFT...
     assert _exit_code(killed) == KILLED
-    state = json.loads((resumed / "ssft/checkpoint/state.json").read_text())
+    state = json.loads(
+        (resumed / "ssft/checkpoint/generation/state.json").read_text()
+    )
     assert state["epochs_done"] == 1
     assert not (resumed / "ssft" / "DONE.json").exists()
     # ...restarted and stopped at a stage boundary, then finished.
@@ -136,3 +139,34 @@ def test_local_preset_with_lora(tmp_path):
     assert report["recipe"]["resolved"]["learning_rate"] == 2e-5
     assert report["recipe"]["stages"]["ssft"]["steps"] == 2
     assert report["num_problems"] == 6
+
+
+@pytest.mark.parametrize("multitask", [False, True])
+def test_every_stage_reads_what_an_earlier_stage_writes(multitask):
+    stages = pipeline_stages(RecipeConfig(multitask=multitask))
+    written, paths = set(), set()
+    for stage in stages:
+        assert set(stage.reads) <= written, stage.name
+        for artifact, path in stage.writes.items():
+            assert artifact not in written
+            assert (stage.name, path) not in paths
+            written.add(artifact)
+            paths.add((stage.name, path))
+
+
+def test_missing_inputs_name_the_stages_to_run_first(tmp_path):
+    config = RecipeConfig(run_dir=str(tmp_path / "run"), **TINY)
+    with pytest.raises(ValueError, match="Received: stages") as info:
+        run_pipeline(config, stages=["test_scores"], verbose=0)
+    message = str(info.value)
+    # In pipeline order, and only what `test_scores` needs.
+    assert (
+        "['ssft', 'train_samples', 'evaluator_data', 'evaluator', " in message
+    )
+    assert "'test_samples'] first" in message
+    assert "test_greedy" not in message.split("first")[0]
+    # Checked before anything was written.
+    assert not (tmp_path / "run").exists()
+    # An earlier stage of the list provides the input.
+    with pytest.raises(ValueError, match=r"Run \['ssft'\] first"):
+        run_pipeline(config, stages=["test_greedy"], verbose=0)

@@ -11,16 +11,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from keras_mathft.data.records import MathProblem
+from keras_mathft.grading import AnswerCluster
 from keras_mathft.sampling import Sample
 from keras_mathft.sampling import evaluate
 from keras_mathft.sampling import pass_at_k
 from keras_mathft.sampling import write_report
-
-
-class Cluster:
-    def __init__(self, representative, members):
-        self.representative = representative
-        self.members = tuple(members)
 
 
 def exact_clusters(answers):
@@ -28,7 +23,7 @@ def exact_clusters(answers):
     for i, a in enumerate(answers):
         if a is not None:
             groups.setdefault(a, []).append(i)
-    out = [Cluster(a, m) for a, m in groups.items()]
+    out = [AnswerCluster(a, tuple(m)) for a, m in groups.items()]
     return sorted(out, key=lambda c: (-len(c.members), c.members[0]))
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from keras_mathft.grading import AnswerCluster
 from keras_mathft.sampling import RERANKERS
 from keras_mathft.sampling import evaluator_score_fn
 from keras_mathft.sampling import maj1
@@ -12,19 +13,12 @@ from keras_mathft.sampling import rr_top_k
 from keras_mathft.sampling import weighted_rr
 from keras_mathft.sampling import weighted_rr_top_k
 
-
-class Cluster:
-    def __init__(self, representative, members):
-        self.representative = representative
-        self.members = tuple(members)
-
-
 # 8 solutions: "4" x3 (0, 3, 6), "5" x2 (1, 4), "6" x2 (2, 7), one None (5).
 ANSWERS = ["4", "5", "6", "4", "5", None, "4", "6"]
 CLUSTERS = [
-    Cluster("4", [0, 3, 6]),
-    Cluster("5", [1, 4]),
-    Cluster("6", [2, 7]),
+    AnswerCluster("4", (0, 3, 6)),
+    AnswerCluster("5", (1, 4)),
+    AnswerCluster("6", (2, 7)),
 ]
 SCORES = np.array([0.1, 0.9, 0.2, 0.1, 0.8, 0.95, 0.1, 0.3])
 
@@ -107,3 +101,39 @@ def test_evaluator_score_fn_scores_only_requested_solutions():
     sel = rr_top_k(ANSWERS, CLUSTERS, fn, k=2)
     assert evaluator.calls == [["a", "bbbb", "a", "bbb", "a"]]
     assert (sel.answer, sel.index, sel.evaluator_calls) == ("5", 1, 5)
+
+
+def test_the_registry_is_what_evaluate_and_the_report_show():
+    from keras_mathft.sampling import Reranker
+    from keras_mathft.sampling import markdown_table
+    from keras_mathft.sampling.metrics import evaluate
+
+    class Problem:
+        problem, answer, level, subject = "p", "4", 1, "s"
+
+    class S:
+        def __init__(self, answer):
+            self.answer, self.score = answer, 0.5
+
+    result = evaluate(
+        [Problem()],
+        [[S(a) for a in ANSWERS]],
+        scores=[SCORES],
+        top_k=2,
+        n_values=(8,),
+        equivalent=lambda a, b: a == b,
+        cluster_fn=lambda answers: CLUSTERS,
+    )
+    assert list(result["overall"]["methods"]) == list(RERANKERS)
+    table = markdown_table(result)
+    for reranker in RERANKERS.values():
+        assert isinstance(reranker, Reranker)
+        assert f"| {reranker.display_name(2)} |" in table
+    # Registry calls equal the functions' own, budget included.
+    for name, fn, kwargs in [
+        ("rr_top_k", rr_top_k, {"k": 2}),
+        ("weighted_rr_top_k", weighted_rr_top_k, {"k": 2}),
+        ("maj1_top_n", maj1_top_n, {"n": 3}),
+    ]:
+        got = RERANKERS[name](ANSWERS, CLUSTERS, SCORES, top_k=2, top_n=3)
+        assert got == fn(ANSWERS, CLUSTERS, SCORES, **kwargs)

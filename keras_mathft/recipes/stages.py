@@ -1,0 +1,448 @@
+"""The pipeline's stages, declared: what each reads, writes and does.
+
+A `Stage` names the artifacts (files or folders in the run directory) it
+reads and writes, and holds the function that runs it. `pipeline_stages`
+lists a run's stages in order; `run_pipeline` runs them and, for a subset
+(`stages=`), checks first that every artifact a stage reads is written by
+a stage that is done or runs earlier. To add a stage, write its function
+here and add it to `pipeline_stages`: nothing else names its files.
+"""
+
+import dataclasses
+import json
+import math
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from keras_mathft import data as data_lib
+from keras_mathft import grading
+from keras_mathft import models
+from keras_mathft import sampling
+from keras_mathft._files import read_json
+from keras_mathft._files import write_json_atomic
+from keras_mathft._files import write_text_atomic
+
+WEIGHTS_FILE = "model.weights.h5"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One resumable step of the pipeline.
+
+    Args:
+        name: str, also the name of the stage's folder.
+        run: `fn(context) -> dict`, does the work and returns the summary
+            kept in the stage's `DONE.json`. `context` gives the config,
+            problems, models and artifact paths (see `pipeline._Run`).
+        reads: tuple of artifact names the stage needs.
+        writes: dict from artifact name to its path inside the stage's
+            folder.
+    """
+
+    name: str
+    run: Callable
+    reads: tuple = ()
+    writes: dict = dataclasses.field(default_factory=dict)
+
+
+def generator_stage(config):
+    """The stage whose model samples the test solutions."""
+    return "multitask_generation" if config.multitask else "ssft"
+
+
+def evaluator_stage(config):
+    """The stage whose model scores them (the generator itself, multi-task)."""
+    return "multitask_generation" if config.multitask else "evaluator"
+
+
+def pipeline_stages(config):
+    """The stages `run_pipeline` runs for `config`, in order.
+
+    Returns:
+        A list of `Stage`.
+    """
+    generator = generator_stage(config)
+    evaluator = evaluator_stage(config)
+    middle = (
+        [
+            _training_stage("multitask_evaluation", "evaluation", "ssft"),
+            _training_stage(
+                "multitask_generation", "regeneration", "multitask_evaluation"
+            ),
+        ]
+        if config.multitask
+        else [_training_stage("evaluator", "evaluation", "ssft")]
+    )
+    return [
+        _training_stage("ssft", "generation", None),
+        Stage(
+            "train_samples",
+            _train_samples,
+            reads=("ssft.weights",),
+            writes={"train.store": "store", "train.labels": "labels.json"},
+        ),
+        Stage(
+            "evaluator_data",
+            _evaluator_data,
+            reads=("train.store", "train.labels"),
+            writes={
+                "evaluator.examples": "examples.jsonl",
+                "evaluator.pairs": "pairs.jsonl",
+            },
+        ),
+        *middle,
+        Stage(
+            "test_greedy",
+            _sampling_stage("test.greedy", greedy=True),
+            reads=(f"{generator}.weights",),
+            writes={"test.greedy": "store"},
+        ),
+        Stage(
+            "test_samples",
+            _sampling_stage("test.samples", greedy=False),
+            reads=(f"{generator}.weights",),
+            writes={"test.samples": "store"},
+        ),
+        Stage(
+            "test_scores",
+            _test_scores,
+            reads=("test.samples", f"{evaluator}.weights"),
+            writes={"test.scores": "scores.json"},
+        ),
+        Stage(
+            "report",
+            _report,
+            reads=("test.samples", "test.greedy", "test.scores"),
+            writes={"report": "report.json"},
+        ),
+    ]
+
+
+def check_prerequisites(stages, selected, is_done):
+    """Raises unless every artifact the selected stages read will exist.
+
+    Args:
+        stages: every `Stage` of the run, in order.
+        selected: the names to run, in order.
+        is_done: `fn(stage name) -> bool`, whether a stage is done.
+
+    Raises:
+        ValueError: naming the stages to run first.
+    """
+    writer = {a: s.name for s in stages for a in s.writes}
+    reads = {s.name: s.reads for s in stages}
+    available = {s.name for s in stages if is_done(s.name)}
+    missing = []
+
+    def need(name):
+        if name in available or name in missing:
+            return
+        for artifact in reads[name]:
+            need(writer[artifact])
+        missing.append(name)
+
+    for name in selected:
+        if name not in available:
+            for artifact in reads[name]:
+                if writer[artifact] not in available:
+                    need(writer[artifact])
+        available.add(name)
+    if missing:
+        order = [s.name for s in stages]
+        missing.sort(key=order.index)
+        raise ValueError(
+            f"Stages {selected} read artifacts of stages that have not run "
+            f"in this run directory. Run {missing} first (or add them to "
+            f"`stages`). Received: stages={selected}"
+        )
+
+
+# === Training stages ===
+
+
+def _training_stage(name, phase, start_from):
+    """A stage that trains the phase `phase` of `config.training_phases()`.
+
+    It starts from a fresh model (`start_from=None`) or from the weights of
+    the stage `start_from`, and saves its weights and checkpoints.
+    """
+    reads = () if start_from is None else (f"{start_from}.weights",)
+    if phase == "evaluation":
+        reads += ("evaluator.examples", "evaluator.pairs")
+
+    def run(context):
+        if start_from is None:
+            solver = context.new_solver()
+        else:
+            solver = context.copy_of(start_from)
+        return _train(context, name, solver, phase)
+
+    return Stage(
+        name,
+        run,
+        reads=reads,
+        writes={f"{name}.weights": WEIGHTS_FILE},
+    )
+
+
+def _train(context, stage, solver, phase_name):
+    config = context.config
+    phase = config.training_phases()[phase_name]
+    weights = context.path(f"{stage}.weights")
+    context.seed()
+    if phase.objective == "generation":
+        dataset, info = _generation_dataset(context, solver)
+    else:
+        dataset, info = _evaluator_dataset(context, solver)
+        if dataset is None:
+            # Every sampled answer was right (or every one wrong): there is
+            # nothing to learn from, so the evaluator stays the SSFT model.
+            logging.warning(
+                "No evaluator training data for loss %r (%s); the %s stage "
+                "keeps the SSFT weights untrained.",
+                config.evaluator_loss,
+                info,
+                stage,
+            )
+            solver.save_weights(weights)
+            return {"trained": False, **info}
+    stats = {**context.train(stage, solver, phase, dataset, weights), **info}
+    if phase.objective == "evaluation":
+        stats["trained"] = True
+    return stats
+
+
+def _generation_dataset(context, solver):
+    config = context.config
+    prompts, responses = data_lib.sft_pairs(
+        context.problems[0], solver.prompt_template
+    )
+    length = config.resolved("sequence_length")
+    pairs = data_lib.tokenize_pairs(
+        solver.tokenizer, prompts, responses, length
+    )
+    dataset = data_lib.make_sft_dataset(
+        pairs,
+        batch_size=config.resolved("batch_size"),
+        bucket_lengths=data_lib.linear_bucket_lengths(length, num_buckets=2),
+        seed=config.seed,
+        repeat=True,
+        drop_remainder=True,
+    )
+    info = {
+        "examples": int(pairs.stats.num_kept),
+        "truncated": int(pairs.stats.num_truncated),
+        "dropped": int(pairs.stats.num_dropped),
+    }
+    return dataset, info
+
+
+def _evaluator_dataset(context, solver):
+    config = context.config
+    length = config.resolved("sequence_length")
+    if config.evaluator_loss == "xent":
+        rows = _read_jsonl(context.path("evaluator.examples"))
+        examples = [models.EvaluatorExample(**r) for r in rows]
+        if not examples:
+            return None, {"examples": 0}
+        x, y = models.classification_inputs(solver, examples, length)
+        x = _trim(x)
+        elements, count = (x, y), len(examples)
+        info = {"examples": count}
+    else:
+        rows = _read_jsonl(context.path("evaluator.pairs"))
+        pairs = [models.EvaluatorPair(**r) for r in rows]
+        if not pairs:
+            return None, {"pairs": 0}
+        x = _trim(models.pair_inputs(solver, pairs, length))
+        elements, count = x, len(pairs)
+        info = {"pairs": count}
+    info["sequence_length"] = int(x["token_ids"].shape[-1])
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(elements)
+        .shuffle(count, seed=config.seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(config.resolved("evaluator_batch_size"), drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return dataset, info
+
+
+# === Sampling and data stages ===
+
+
+def _train_samples(context):
+    config = context.config
+    problems = context.eval_train_problems()
+    store = context.sample(
+        context.path("train.store"),
+        context.solver("ssft"),
+        problems,
+        num_samples=config.resolved("num_train_samples"),
+        temperature=config.temperature,
+        seed=config.seed + 1,
+    )
+    samples = _aligned(store, problems)
+    labels = [
+        [_is_correct(s.answer, p.answer) for s in group]
+        for p, group in zip(problems, samples)
+    ]
+    write_json_atomic(context.path("train.labels"), labels)
+    flat = [v for group in labels for v in group]
+    return {
+        "problems": len(problems),
+        "samples": len(flat),
+        "correct_fraction": float(np.mean(flat)) if flat else 0.0,
+        "problems_with_a_correct_sample": int(sum(map(any, labels))),
+    }
+
+
+def _evaluator_data(context):
+    problems = context.eval_train_problems()
+    samples = _aligned(context.store("train.store"), problems)
+    labels = read_json(context.path("train.labels"))
+    built = models.build_evaluator_examples(
+        problems,
+        [[s.text for s in group] for group in samples],
+        labels,
+        max_pairs_per_problem=context.config.max_pairs_per_problem,
+        seed=context.config.seed,
+    )
+    _write_jsonl(
+        context.path("evaluator.examples"), [vars(e) for e in built.examples]
+    )
+    _write_jsonl(
+        context.path("evaluator.pairs"), [vars(p) for p in built.pairs]
+    )
+    stats = {k: int(v) for k, v in vars(built.stats).items() if k != "summary"}
+    context.log("[evaluator_data] %s", built.stats.summary())
+    return stats
+
+
+def _sampling_stage(artifact, greedy):
+    """Greedy decoding (pass@1) or N samples of each test problem."""
+
+    def run(context):
+        config = context.config
+        test = context.problems[1]
+        context.sample(
+            context.path(artifact),
+            context.solver(generator_stage(config)),
+            test,
+            num_samples=1 if greedy else config.resolved("num_samples"),
+            temperature=0.0 if greedy else config.temperature,
+            seed=config.seed if greedy else config.seed + 2,
+        )
+        return {"problems": len(test)}
+
+    return run
+
+
+def _test_scores(context):
+    config = context.config
+    test = context.problems[1]
+    samples = _aligned(context.store("test.samples"), test)
+    evaluator = context.solver(evaluator_stage(config))
+    problems = [p.problem for p, g in zip(test, samples) for _ in g]
+    texts = [s.text for g in samples for s in g]
+    scores = evaluator.score_solutions(
+        problems,
+        texts,
+        batch_size=config.resolved("evaluator_batch_size") * 2,
+        sequence_length=config.resolved("sequence_length"),
+    )
+    scores = [float(s) for s in scores]
+    nested, i = [], 0
+    for group in samples:
+        nested.append(scores[i : i + len(group)])
+        i += len(group)
+    write_json_atomic(context.path("test.scores"), nested)
+    return {"scored": len(scores)}
+
+
+# === Report ===
+
+
+def _report(context):
+    config = context.config
+    test = context.problems[1]
+    samples = _aligned(context.store("test.samples"), test)
+    greedy = [g[0] for g in _aligned(context.store("test.greedy"), test)]
+    scores = read_json(context.path("test.scores"))
+    num = config.resolved("num_samples")
+    n_values = sorted({2**i for i in range(int(math.log2(num)) + 1)} | {num})
+    result = sampling.evaluate(
+        test,
+        samples,
+        greedy=greedy,
+        scores=scores,
+        top_k=config.top_k_clusters,
+        top_n=config.top_k_clusters,
+        n_values=n_values,
+        trials=16,
+        seed=config.seed,
+    )
+    correct = [
+        [_is_correct(s.answer, p.answer) for s in group]
+        for p, group in zip(test, samples)
+    ]
+    result["recipe"] = {
+        "config": context.comparable_config(),
+        "resolved": config.resolved_settings(),
+        "generator": generator_stage(config),
+        "evaluator": evaluator_stage(config),
+        "stages": context.summaries(),
+        "test_sample_accuracy": float(np.mean([v for g in correct for v in g])),
+        "evaluator_auc": sampling.evaluator_auc(correct, scores),
+    }
+    directory = context.path("report").parent
+    title = (
+        "Multi-task sequential fine-tuning"
+        if config.multitask
+        else "SSFT generator, evaluator re-ranking"
+    )
+    sampling.write_report(result, directory, title=title)
+    return {"report": str(directory / "report.md")}
+
+
+# === Helpers ===
+
+
+def _is_correct(answer, reference):
+    return answer is not None and bool(
+        grading.answers_equivalent(answer, reference)
+    )
+
+
+def _aligned(store, problems):
+    """The store's samples as one list per problem, in problem order."""
+    by_problem = store.by_problem()
+    return [
+        by_problem[sampling.records.problem_id(p, i)]
+        for i, p in enumerate(problems)
+    ]
+
+
+def _trim(x):
+    """Cuts padding columns that no row uses (to a multiple of 16)."""
+    mask = x["padding_mask"]
+    used = int(np.max(np.sum(mask, axis=-1))) if mask.size else 1
+    buckets = data_lib.linear_bucket_lengths(
+        mask.shape[-1], num_buckets=None, multiple=16
+    )
+    length = data_lib.bucket_length(used, buckets)
+    return {k: v[..., :length] for k, v in x.items()}
+
+
+def _write_jsonl(path, rows):
+    write_text_atomic(
+        path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    )
+
+
+def _read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
