@@ -68,6 +68,15 @@ def test_second_writer_of_a_namespace_is_refused_by_pid(tmp_path):
     assert _by_key(merged) == reference()
 
 
+def test_a_released_namespace_lets_the_next_writer_in(tmp_path):
+    store = SampleStore(tmp_path)
+    with store.writing(0):
+        refused = _run_child(tmp_path)
+        assert f"pid {os.getpid()}" in refused.stderr
+    assert _run_child(tmp_path).returncode == 0
+    assert len(store.load()) == len(reference())
+
+
 def _truncate_at_line(path):
     data = path.read_bytes()
     path.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 1])
