@@ -576,7 +576,8 @@ def _unique_problems(problems):
         pid = problem_id(p, i)
         if pid in first:
             j = first[pid]
-            if problem_text(problems[j]) != problem_text(p):
+            # Loaders match problems on stripped text (e.g. PRM800K's).
+            if problem_text(problems[j]).strip() != problem_text(p).strip():
                 raise ValueError(
                     "Two problems share the id "
                     f"{pid!r} but differ; their samples would mix in the "

@@ -196,8 +196,10 @@ def test_repeated_problem_ids_never_merge(tmp_path):
     b = MathProblem("What is 2+2?", "", "4", unique_id="u")
     with pytest.raises(ValueError, match="share the id 'u'"):
         sample_to_store(None, [a, b], tmp_path / "x", 2, sample_fn=_fake(2))
-    # The same problem listed twice is sampled once.
-    store = sample_to_store(None, [a, a], tmp_path, 2, sample_fn=_fake(2))
+    # The same problem listed twice (up to surrounding space) is sampled
+    # once.
+    again = MathProblem(a.problem + "\n", "other", "2", unique_id="u")
+    store = sample_to_store(None, [a, again], tmp_path, 2, sample_fn=_fake(2))
     assert [s.sample_index for s in store.by_problem()["u"]] == [0, 1]
 
 
