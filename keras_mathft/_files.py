@@ -86,3 +86,37 @@ def fsync_directory(path):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def try_read_json_object(path):
+    """Reads a file holding one JSON object, without raising on bad content.
+
+    Args:
+        path: str or `pathlib.Path`.
+
+    Returns:
+        `(dict, None)`, or `(None, reason)` when the file cannot be read,
+        is not UTF-8 JSON or holds another JSON value (`reason` is a short
+        description for an error message).
+    """
+    try:
+        with open(path, "rb") as f:
+            value = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        return None, e.strerror or str(e)
+    except (ValueError, RecursionError) as e:
+        return None, f"{type(e).__name__}: {e}"
+    if not isinstance(value, dict):
+        return None, f"a JSON {type(value).__name__}, not an object"
+    return value, None
+
+
+def excerpt_file(path, limit=80):
+    """The first `limit` characters of a file, for error messages."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        return e.strerror or str(e)
+    text = repr(data[:limit].decode("utf-8", "replace"))
+    return text + ("..." if len(data) > limit else "")

@@ -12,7 +12,8 @@ class DataFormatError(ValueError):
     `Received: ...`.
 
     Args:
-        location: str. `"path:line"` of the bad record.
+        location: str. `"path:line"` of the bad record, or `"path"` when
+            the whole file cannot be read (missing, a directory).
         message: str. What is wrong and what to change.
         received: str. A short excerpt of the offending value.
     """

@@ -99,8 +99,9 @@ def problem_from_row(row, unique_id=None, location="<row>"):
 
     Raises:
         DataFormatError: naming `location`, for a row that is not a mapping,
-            a missing or non-string field, an unreadable level, or a
-            solution with no `\\boxed{}` answer.
+            a missing or non-string field (`answer` included: it is never
+            converted), an unreadable level, or a solution with no
+            `\\boxed{}` answer.
 
     Example:
 
@@ -132,6 +133,14 @@ def problem_from_row(row, unique_id=None, location="<row>"):
         unique_id = _text_field(row, ("unique_id",), location)
     unique_id = unique_id or location
     answer = row.get("answer")
+    if answer is not None and not isinstance(answer, str):
+        raise DataFormatError(
+            location,
+            "Field `answer` must be a string (write a number as a JSON "
+            'string, e.g. "5"), or be left out to read the `\\boxed{}` '
+            "answer of the solution.",
+            excerpt(answer),
+        )
     if answer is None:
         answer = KNOWN_ANSWERS.get(unique_id)
     if answer is None:
@@ -143,8 +152,6 @@ def problem_from_row(row, unique_id=None, location="<row>"):
             "`answer` field or box the answer in the solution.",
             excerpt(solution[-80:]),
         )
-    if not isinstance(answer, str):
-        answer = str(answer)
     return MathProblem(
         problem=problem,
         solution=solution,
@@ -175,8 +182,11 @@ def load_math(path, split=None, strict=True, report=None):
 
     Raises:
         DataFormatError: for a bad record in strict mode, naming its file
-            and line.
-        ValueError: for a path that is neither layout, or a bad `split`.
+            and line: malformed JSON or text that is not UTF-8, a missing
+            or mistyped field, an empty or unreadable per-problem file, or
+            a `unique_id` used before (lenient mode keeps the first). Also
+            for a `path` that is neither layout, in both modes.
+        ValueError: for a bad `split`.
 
     Example:
 
@@ -195,13 +205,26 @@ def load_math(path, split=None, strict=True, report=None):
     elif path.is_dir():
         files = _tree_files(path, split)
     else:
-        raise ValueError(
-            "`path` must be a MATH folder or a JSONL file that exists. "
-            f"Received: {str(path)!r}"
+        raise DataFormatError(
+            str(path),
+            "`path` must be a MATH folder or a JSONL file that exists.",
+            repr(str(path)),
         )
-    problems = []
+    problems, first_seen = [], {}
     for file, unique_id in files:
-        problems.extend(_load_file(file, unique_id, strict, report))
+        for location, problem in _load_file(file, unique_id, strict, report):
+            seen = first_seen.setdefault(problem.unique_id, location)
+            if seen != location:
+                # Samples, labels and the paper split are keyed by id.
+                error = DataFormatError(
+                    location,
+                    f"The `unique_id` {problem.unique_id!r} was used "
+                    f"before, at {seen}. Give each problem its own id.",
+                    excerpt(problem.unique_id),
+                )
+                handle_error(error, strict, report)
+                continue
+            problems.append(problem)
     report.num_loaded += len(problems)
     log_skips(str(path), report)
     return problems
@@ -242,11 +265,15 @@ def _file_order(name):
 
 
 def _load_file(file, unique_id, strict, report):
+    """`(location, MathProblem)` for each good record of one file."""
     problems = []
     if unique_id is not None:
         # One record per file; its id is the path under the MATH root.
+        skipped = report.num_skipped
         records = list(iter_json_objects(file, strict, report))
-        if len(records) != 1 and (records or strict):
+        # A file whose only object was skipped as unreadable is counted
+        # once, by the reader; an empty file is counted here.
+        if len(records) != 1 and (records or report.num_skipped == skipped):
             handle_error(
                 DataFormatError(
                     f"{file}:1",
@@ -264,9 +291,11 @@ def _load_file(file, unique_id, strict, report):
         location = f"{file}:{line}"
         default_id = unique_id or f"{file.name}:{line}"
         try:
-            problems.append(problem_from_row(row, default_id, location))
+            problem = problem_from_row(row, default_id, location)
         except DataFormatError as e:
             handle_error(e, strict, report)
+        else:
+            problems.append((location, problem))
     return problems
 
 

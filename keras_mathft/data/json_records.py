@@ -1,12 +1,23 @@
 """Reads JSON objects from JSONL files and from back-to-back JSON objects."""
 
+import codecs
 import json
+import re
 
 from keras_mathft.data.errors import DataFormatError
 from keras_mathft.data.errors import excerpt
 from keras_mathft.data.errors import handle_error
 
 _DECODER = json.JSONDecoder()
+# Bytes that are not UTF-8 decode to these lone surrogates
+# ("surrogateescape"), so a bad byte is found in the record that holds it.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_WIDE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
 
 
 def iter_json_objects(path, strict=True, report=None):
@@ -16,15 +27,44 @@ def iter_json_objects(path, strict=True, report=None):
     back to back (PRM800K's example files), which are not one JSON document.
     Lines are 1-based and point at the first line of each object.
 
-    In lenient mode a malformed object is recorded in `report` and reading
-    resumes at the next line that starts with `{` (the next JSONL row, or
-    the next unindented pretty-printed object).
+    Every problem becomes a `DataFormatError` naming the file and line: a
+    file that cannot be read (missing, a directory), a UTF-16 / UTF-32
+    file, bytes that are not UTF-8, malformed JSON, nesting too deep for
+    the parser, and integers too long to convert. In lenient mode the
+    error is recorded in `report` and reading resumes at the next line
+    that starts with `{` (the next JSONL row, or the next unindented
+    pretty-printed object); a file-level problem skips the file.
 
     Raises:
-        DataFormatError: on malformed JSON when `strict`.
+        DataFormatError: for any of the above when `strict`.
     """
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        handle_error(
+            DataFormatError(
+                f"{path}",
+                "Cannot read this file; pass a readable JSON or JSONL file.",
+                e.strerror or type(e).__name__,
+            ),
+            strict,
+            report,
+        )
+        return
+    wide = _wide_encoding(data)
+    if wide:
+        handle_error(
+            DataFormatError(
+                f"{path}:1",
+                f"The file is {wide} text; save it as UTF-8.",
+                repr(data[:8]),
+            ),
+            strict,
+            report,
+        )
+        return
+    text = data.decode("utf-8", "surrogateescape")
     pos, line, size = 0, 1, len(text)
     while True:
         # Skip whitespace, counting the newlines it holds.
@@ -36,16 +76,17 @@ def iter_json_objects(path, strict=True, report=None):
             return
         try:
             value, end = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            # Name the line the object starts on; the decoder's position
-            # may lie past the end of a truncated row.
+            error = _undecodable(path, text, pos, end)
+        except (ValueError, RecursionError) as e:
+            # A JSONDecodeError is a ValueError, as is an integer of more
+            # than `sys.get_int_max_str_digits()` digits.
             eol = text.find("\n", pos)
-            error = DataFormatError(
-                f"{path}:{line}",
-                f"Malformed JSON ({e.msg} at line {e.lineno}, column "
-                f"{e.colno}). Fix or remove this record.",
-                excerpt(text[pos : size if eol < 0 else eol]),
+            eol = size if eol < 0 else eol
+            error = _undecodable(path, text, pos, eol) or DataFormatError(
+                f"{path}:{line}", _parse_problem(e), excerpt(text[pos:eol])
             )
+            value = end = None
+        if error is not None:
             handle_error(error, strict, report)
             # Resume at the next line starting with "{".
             nxt = text.find("\n{", pos)
@@ -57,3 +98,46 @@ def iter_json_objects(path, strict=True, report=None):
         yield line, value
         line += text.count("\n", pos, end)
         pos = end
+
+
+def _wide_encoding(data):
+    for bom, name in _WIDE_BOMS.items():
+        if data.startswith(bom):
+            return name
+    # Without a BOM, ASCII in UTF-16 shows as NUL bytes between letters.
+    return "UTF-16 or UTF-32" if b"\x00" in data[:64] else None
+
+
+def _undecodable(path, text, start, end):
+    """An error for the first non-UTF-8 byte in `text[start:end]`, or None."""
+    m = _UNDECODABLE.search(text, start, end)
+    if m is None:
+        return None
+    line = text.count("\n", 0, m.start()) + 1
+    column = m.start() - text.rfind("\n", 0, m.start())
+    byte = ord(m.group()) - 0xDC00
+    return DataFormatError(
+        f"{path}:{line}",
+        f"Byte 0x{byte:02x} at column {column} is not UTF-8 text (the file "
+        "may be Latin-1 or another encoding). Save the file as UTF-8.",
+        # As bytes, so the bad byte shows as itself (b"...caf\xe9").
+        excerpt(text[start : m.end()][-40:].encode("utf-8", "surrogateescape")),
+    )
+
+
+def _parse_problem(error):
+    if isinstance(error, json.JSONDecodeError):
+        # Some messages end in " at" ("Invalid control character at").
+        what = error.msg.removesuffix(" at")
+        return (
+            f"Malformed JSON ({what} at line {error.lineno}, column "
+            f"{error.colno}). Fix or remove this record."
+        )
+    if isinstance(error, RecursionError):
+        return (
+            "The JSON is nested too deeply to read. Fix or remove this record."
+        )
+    return (
+        f"The JSON holds a number that cannot be read ({error}). Fix or "
+        "remove this record."
+    )

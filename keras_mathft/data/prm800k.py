@@ -222,13 +222,22 @@ def load_prm800k(path, strict=True, report=None):
 
     Raises:
         DataFormatError: in strict mode, naming file and line, for
-            malformed JSON or a missing or mistyped field.
+            malformed JSON, text that is not UTF-8, or a missing or
+            mistyped field (answers and other texts must be strings: they
+            are never converted). In both modes for a `path` that is not a
+            readable file.
 
     Example:
 
     >>> records = load_prm800k("phase2_train.jsonl")  # doctest: +SKIP
     """
     path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataFormatError(
+            str(path),
+            "`path` must be a PRM800K label file that exists.",
+            repr(str(path)),
+        )
     report = LoadReport() if report is None else report
     records = []
     for line, row in iter_json_objects(path, strict, report):
@@ -275,21 +284,33 @@ def record_from_row(row, location="<row>"):
             "question.problem",
             location,
         ),
-        ground_truth_answer=str(answer) if answer is not None else "",
+        ground_truth_answer=_optional_string(
+            answer, "question.ground_truth_answer", location, ""
+        ),
         steps=steps,
-        finish_reason=str(label.get("finish_reason") or ""),
+        finish_reason=_optional_string(
+            label.get("finish_reason"), "label.finish_reason", location, ""
+        ),
         phase=2 if pre_steps is not None else 1,
         generation=row.get("generation"),
-        ground_truth_solution=question.get("ground_truth_solution"),
+        ground_truth_solution=_optional_string(
+            question.get("ground_truth_solution"),
+            "question.ground_truth_solution",
+            location,
+        ),
         pre_generated_steps=pre_steps,
-        pre_generated_answer=question.get("pre_generated_answer"),
+        pre_generated_answer=_optional_string(
+            question.get("pre_generated_answer"),
+            "question.pre_generated_answer",
+            location,
+        ),
         is_quality_control_question=bool(
             row.get("is_quality_control_question", False)
         ),
         is_initial_screening_question=bool(
             row.get("is_initial_screening_question", False)
         ),
-        labeler=str(row.get("labeler") or ""),
+        labeler=_optional_string(row.get("labeler"), "labeler", location, ""),
         location=location,
     )
 
@@ -387,7 +408,9 @@ def _completion(raw, where, location):
         text=_string(_get(raw, "text", location, where + "."), where, location),
         rating=rating,
         flagged=bool(raw.get("flagged") or False),
-        source=str(raw.get("source") or "model"),
+        source=_optional_string(
+            raw.get("source"), where + ".source", location, "model"
+        ),
     )
 
 
@@ -413,5 +436,19 @@ def _string(value, what, location):
     if not isinstance(value, str):
         raise DataFormatError(
             location, f"`{what}` must be a string.", excerpt(value)
+        )
+    return value
+
+
+def _optional_string(value, what, location, default=None):
+    """`value` when a string, `default` when null; never a conversion."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise DataFormatError(
+            location,
+            f"`{what}` must be a string or null (write a number as a JSON "
+            'string, e.g. "5").',
+            excerpt(value),
         )
     return value

@@ -136,41 +136,23 @@ def _done_check(run_dir):
 
 
 def check_run_directory(config):
-    """Creates the run directory, or checks it holds a run of `config`.
+    """Opens the run directory of `config`: locked, checked, created if new.
+
+    See `RunDirectory` for the checks.
 
     Returns:
-        The `RunDirectory`.
+        The `RunDirectory`, holding the run's writer lock.
 
     Raises:
-        ValueError: when the folder holds a run with other settings.
+        ValueError: when the folder holds a run with other settings, is in
+            use by another process, or cannot be a run directory.
     """
-    run = RunDirectory(config.run_dir)
     # Resolved values too: a changed size table must not resume old runs.
-    wanted = {
+    settings = {
         **_comparable(config.get_config()),
         "resolved": config.resolved_settings(),
     }
-    path = run.path / CONFIG_FILE
-    if path.exists():
-        stored = _comparable(read_json(path))
-        if stored != wanted:
-            changed = sorted(
-                k
-                for k in set(stored) | set(wanted)
-                if stored.get(k) != wanted.get(k)
-            )
-            diff = ", ".join(
-                f"{k}: {stored.get(k)!r} -> {wanted.get(k)!r}" for k in changed
-            )
-            raise ValueError(
-                f"The run directory {str(run.path)!r} holds a run with "
-                "other settings. Use a new `run_dir` (--run_dir) to start "
-                "another run, or the same settings to resume this one. "
-                f"Received: {diff}"
-            )
-    else:
-        write_json_atomic(path, wanted)
-    return run
+    return RunDirectory(config.run_dir, config=settings)
 
 
 def _comparable(config):

@@ -1,39 +1,110 @@
 """A run directory: one folder per pipeline stage, resumable by design."""
 
+import errno
+import json
+import os
 import pathlib
 
-from keras_mathft._files import read_json
-from keras_mathft._files import write_json_atomic
+from absl import logging
 
+from keras_mathft._files import excerpt_file
+from keras_mathft._files import try_read_json_object
+from keras_mathft._files import write_json_atomic
+from keras_mathft._writer_lock import WriterLock
+from keras_mathft.sampling.store import SampleStore
+from keras_mathft.sampling.store import StoreDamagedError
+
+CONFIG_FILE = "config.json"
+LOCK_FILE = "writer.lock"
 _DONE = "DONE.json"
+_MARKER = "keras_mathft stage marker"
+_MARKER_VERSION = 1
+# Files a stage's marker does not vouch for: locks change holder, and a
+# store's quarantine is written only by repairs.
+_UNRECORDED_SUFFIXES = (".lock", ".tmp")
+_UNRECORDED_FOLDERS = ("quarantine",)
+
+
+class RunDirectoryError(ValueError):
+    """The run directory cannot be used as it is; the message says why."""
 
 
 class RunDirectory:
     """The folder of one pipeline run, with a sub-folder per stage.
 
+    Opening takes the run's writer lock (`writer.lock`, an OS file lock
+    the kernel drops when the process dies; see `keras_mathft._writer_lock`),
+    so a second process on the same folder is refused with an error naming
+    the holder's pid. The lock is held until `close()` (or until the
+    object is garbage collected); within one process it is re-entrant.
+
     A stage counts as done when its `DONE.json` marker exists; the marker is
-    written last, atomically, after every artifact of the stage. A run that
-    is killed midway therefore restarts at the first stage without a
-    marker, and that stage resumes from whatever partial state it keeps
-    (a training checkpoint, a sample store).
+    written last, atomically, after every artifact of the stage. It holds
+    the stage's summary, the run's settings and the size of every file of
+    the stage, so the settings are stored once per finished stage besides
+    `config.json`. A run that is killed midway therefore restarts at the
+    first stage without a marker, and that stage resumes from whatever
+    partial state it keeps (a training checkpoint, a sample store).
+
+    Opening checks, and refuses with a message saying what to change:
+    a path that is a file, lies under a file or cannot be written; a
+    `config.json` that is unreadable, not an object, or holds other
+    settings than `config`; a marker that is unreadable or holds other
+    settings; and a finished stage whose files went missing, changed size,
+    or whose sample store fails its check. A missing `config.json` is
+    restored from the markers when they all hold `config`; without
+    markers, stage folders with no `config.json` are refused, since their
+    settings are unknown.
 
     Args:
         path: str or `pathlib.Path`. Created if missing.
+        config: dict or None. The run's settings (JSON values). When
+            given, they are stored in `config.json` and in every marker,
+            and the folder must hold a run of the same settings.
+
+    Raises:
+        RunDirectoryError: for the states above.
+        WriterLockedError: when another process holds the run.
 
     Example:
 
     >>> import tempfile
-    >>> run = RunDirectory(tempfile.mkdtemp())
+    >>> run = RunDirectory(tempfile.mkdtemp(), config={"seed": 0})
     >>> run.is_done("ssft")
     False
     >>> run.mark_done("ssft", {"loss": 1.5})
     >>> run.summary("ssft")
     {'loss': 1.5}
+    >>> run.close()
     """
 
-    def __init__(self, path):
+    def __init__(self, path, config=None):
         self.path = pathlib.Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.config = None if config is None else _json_copy(config)
+        _create(self.path)
+        try:
+            self._lock = WriterLock(
+                self.path / LOCK_FILE, f"The run directory {str(path)!r}"
+            )
+        except OSError as e:
+            raise _unwritable(self.path, e) from None
+        try:
+            markers = self._read_markers()
+            if self.config is not None:
+                self._check_config(markers)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def close(self):
+        """Releases the run's writer lock."""
+        self._lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def stage_dir(self, stage):
         """Returns the (created) folder of `stage`."""
@@ -45,9 +116,197 @@ class RunDirectory:
         return (self.path / stage / _DONE).exists()
 
     def mark_done(self, stage, summary=None):
-        """Marks `stage` complete, storing a small JSON `summary`."""
-        write_json_atomic(self.stage_dir(stage) / _DONE, summary or {})
+        """Marks `stage` complete, storing a small JSON `summary`.
+
+        The marker also records the run's settings and the size of every
+        file the stage wrote; nothing may change them afterwards.
+        """
+        folder = self.stage_dir(stage)
+        marker = {
+            "marker": _MARKER,
+            "version": _MARKER_VERSION,
+            "stage": stage,
+            "config": self.config,
+            "files": _file_sizes(folder),
+            "summary": summary or {},
+        }
+        write_json_atomic(folder / _DONE, marker)
 
     def summary(self, stage):
         """Returns the summary stored by `mark_done` for `stage`."""
-        return read_json(self.path / stage / _DONE)
+        marker, reason = _read_marker(self.path / stage / _DONE, stage)
+        if reason:
+            raise _bad_marker(self.path / stage / _DONE, stage, reason)
+        return marker["summary"]
+
+    # === Checks on opening ===
+
+    def _read_markers(self):
+        """Every stage marker, checked against its stage's files."""
+        markers = {}
+        for folder in sorted(p for p in self.path.iterdir() if p.is_dir()):
+            path = folder / _DONE
+            if not os.path.lexists(path):
+                continue
+            marker, reason = _read_marker(path, folder.name)
+            if reason:
+                raise _bad_marker(path, folder.name, reason)
+            _check_files(folder, marker["files"])
+            markers[folder.name] = marker
+        return markers
+
+    def _check_config(self, markers):
+        path = self.path / CONFIG_FILE
+        for stage, marker in markers.items():
+            if marker["config"] != self.config:
+                raise RunDirectoryError(
+                    f"Stage {stage!r} of the run directory "
+                    f"{str(self.path)!r} was run with other settings. Use a "
+                    "new `run_dir` (--run_dir) to start another run, or the "
+                    "same settings to resume this one. Received: "
+                    + _diff(marker["config"], self.config)
+                )
+        if os.path.lexists(path):
+            stored, reason = try_read_json_object(path)
+            if reason:
+                raise RunDirectoryError(
+                    f"{path} is unreadable ({reason}). Delete it: the "
+                    "settings are restored from the markers of the "
+                    "finished stages (if any) on the next run. Received: "
+                    + excerpt_file(path)
+                )
+            if stored != self.config:
+                raise RunDirectoryError(
+                    f"The run directory {str(self.path)!r} holds a run with "
+                    "other settings. Use a new `run_dir` (--run_dir) to "
+                    "start another run, or the same settings to resume this "
+                    "one. Received: " + _diff(stored, self.config)
+                )
+            return
+        folders = sorted(p.name for p in self.path.iterdir() if p.is_dir())
+        if folders and not markers:
+            raise RunDirectoryError(
+                f"The run directory {str(self.path)!r} holds stage folders "
+                f"but no {CONFIG_FILE}, so the settings that made them are "
+                f"unknown. Restore {CONFIG_FILE}, or use a new `run_dir` "
+                f"(--run_dir). Received: folders {folders[:5]}"
+            )
+        if markers:
+            logging.warning(
+                "%s was missing; restored from the markers of stages %s.",
+                path,
+                sorted(markers),
+            )
+        write_json_atomic(path, self.config)
+
+
+def _create(path):
+    """Creates the run folder, or says why it cannot be one."""
+    for parent in [path, *path.parents]:
+        if os.path.lexists(parent) and not parent.is_dir():
+            where = "is a file" if parent == path else f"lies under {parent}"
+            raise RunDirectoryError(
+                "The run directory must be a folder, and this path "
+                f"{where}, which is not one. Pass another `run_dir` "
+                f"(--run_dir). Received: {str(path)!r}"
+            )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(path, e) from None
+
+
+def _unwritable(path, error):
+    reason = error.strerror or str(error)
+    if error.errno == errno.EROFS:
+        reason = "read-only file system"
+    return RunDirectoryError(
+        f"Cannot write to the run directory ({reason}). Pass a `run_dir` "
+        f"(--run_dir) on a writable disk. Received: {str(path)!r}"
+    )
+
+
+def _read_marker(path, stage):
+    """`(marker, None)`, or `(None, reason)` when it is not a valid one."""
+    marker, reason = try_read_json_object(path)
+    if reason:
+        return None, reason
+    ok = (
+        marker.get("marker") == _MARKER
+        and marker.get("version") == _MARKER_VERSION
+        and isinstance(marker.get("summary"), dict)
+        and isinstance(marker.get("files"), dict)
+        and isinstance(marker.get("stage"), str)
+        and "config" in marker
+    )
+    if not ok:
+        return None, "not a stage marker of this version"
+    if marker["stage"] != stage:
+        return None, f"the marker of stage {marker['stage']!r}"
+    return marker, None
+
+
+def _bad_marker(path, stage, reason):
+    return RunDirectoryError(
+        f"{path} is not a valid stage marker ({reason}). Delete it to run "
+        f"stage {stage!r} again. Received: {excerpt_file(path)}"
+    )
+
+
+def _check_files(folder, recorded):
+    """Refuses a finished stage whose files changed after its marker."""
+    stage = folder.name
+    for name, size in sorted(recorded.items()):
+        file = folder / name
+        try:
+            actual = file.stat().st_size
+        except OSError:
+            actual = None
+        if actual != size:
+            what = "is missing" if actual is None else "changed size"
+            raise RunDirectoryError(
+                f"{file}, written by the finished stage {stage!r}, {what}. "
+                "Restore it, or delete "
+                f"{folder / _DONE} to run the stage again. Received: "
+                f"{size} bytes recorded, "
+                + ("none found" if actual is None else f"{actual} found")
+            )
+    stores = {p.parent for p in folder.glob("**/manifest-p*.json")}
+    for store in sorted(stores):
+        try:
+            SampleStore(store).verify()
+        except StoreDamagedError as e:
+            raise RunDirectoryError(
+                f"The sample store of the finished stage {stage!r} is "
+                f"damaged: {e.path}: {e.reason} Delete {folder / _DONE} and "
+                "rerun: the stage resumes, moves the damaged files to "
+                "quarantine/ and samples their problems again. Received: "
+                f"{pathlib.Path(e.path).name}"
+            ) from None
+
+
+def _file_sizes(folder):
+    sizes = {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _UNRECORDED_FOLDERS)
+        for name in sorted(files):
+            if name == _DONE or name.endswith(_UNRECORDED_SUFFIXES):
+                continue
+            path = pathlib.Path(root, name)
+            sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
+    return sizes
+
+
+def _json_copy(value):
+    # Compared with what JSON files hold: tuples become lists, and so on.
+    return json.loads(json.dumps(value))
+
+
+def _diff(stored, wanted):
+    stored = stored if isinstance(stored, dict) else {}
+    changed = sorted(
+        k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k)
+    )
+    return ", ".join(
+        f"{k}: {stored.get(k)!r} -> {wanted.get(k)!r}" for k in changed
+    )

@@ -4,7 +4,8 @@
   keras-hub causal LM (or a `MathSolver`), each prompt prefilled once and
   its KV cache shared by its N rows; `greedy_solutions` for pass@1.
 - `SampleStore`, `sample_to_store`, `merge_stores`: resumable JSONL shards,
-  one writer per process, merged into one store.
+  one locked writer per process, checksummed and verified on load
+  (`StoreDamagedError` names a damaged file), merged into one store.
 - Re-rankers (`maj1`, `rr_all`, `rr_top_k`, `weighted_rr`,
   `weighted_rr_top_k`, `maj1_top_n`) that count evaluator calls, and
   `RERANKERS`, the one registry (`Reranker`: function, label, needs) that
@@ -36,6 +37,7 @@ from keras_mathft.sampling.rerankers import rr_top_k
 from keras_mathft.sampling.rerankers import weighted_rr
 from keras_mathft.sampling.rerankers import weighted_rr_top_k
 from keras_mathft.sampling.store import SampleStore
+from keras_mathft.sampling.store import StoreDamagedError
 from keras_mathft.sampling.store import merge_stores
 from keras_mathft.sampling.store import sample_to_store
 from keras_mathft.sampling.store import shard_problems

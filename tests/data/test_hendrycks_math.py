@@ -236,3 +236,107 @@ def test_real_jsonl_layouts(shared_data, real_math):
         original = by_id[p.unique_id]
         assert (p.problem, p.solution, p.level, p.subject) == key(original)
         assert p.answer == original.answer
+
+
+GOOD = json.dumps(_row(problem="good")).encode("utf-8") + b"\n"
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        # Latin-1 text, and a stray byte inside and outside a string.
+        (
+            json.dumps(_row(problem="café"), ensure_ascii=False).encode(
+                "latin-1"
+            ),
+            "Byte 0xe9 at column 17 is not UTF-8",
+        ),
+        (
+            json.dumps(_row(x="\x00"))
+            .replace("\\u0000", "\xff")
+            .encode("latin-1"),
+            "Byte 0xff .* not UTF-8",
+        ),
+        (b'{"problem": \xff}', "Byte 0xff at column 13 is not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"level": ' + b"9" * 5000 + b"}", "number that cannot be read"),
+        (b'{"problem": "a\nb"}', r"\(Invalid control character at line 2"),
+    ],
+)
+def test_unreadable_lines_name_file_and_line(tmp_path, bad, match):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(GOOD + bad + b"\n" + GOOD)
+    with pytest.raises(DataFormatError, match=match) as info:
+        load_math(path)
+    assert info.value.location == f"{path}:2"
+    assert "Received: " in str(info.value)
+    assert " at at " not in str(info.value)
+    report = LoadReport()
+    problems = load_math(path, strict=False, report=report)
+    last = 3 + bad.count(b"\n")
+    assert [p.unique_id for p in problems] == [
+        "rows.jsonl:1",
+        f"rows.jsonl:{last}",
+    ]
+    assert [e.location for e in report.skipped] == [f"{path}:2"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_wide_encodings_are_refused_by_name(tmp_path, encoding):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes((json.dumps(_row()) + "\n").encode(encoding))
+    with pytest.raises(DataFormatError, match="save it as UTF-8") as info:
+        load_math(path)
+    assert info.value.location == f"{path}:1"
+    report = LoadReport()
+    assert load_math(path, strict=False, report=report) == []
+    assert report.num_skipped == 1
+
+
+def test_tree_counts_empty_and_unreadable_files(tree):
+    (tree / "train/algebra/12.json").write_text("")
+    (tree / "train/algebra/5.json").mkdir()
+    report = LoadReport()
+    problems = load_math(tree, "train", strict=False, report=report)
+    assert len(problems) == 3
+    assert sorted(e.location for e in report.skipped) == [
+        str(tree / "train/algebra/12.json") + ":1",
+        str(tree / "train/algebra/5.json"),
+    ]
+    with pytest.raises(DataFormatError, match="5.json: Cannot read"):
+        load_math(tree, "train")
+    (tree / "train/algebra/5.json").rmdir()
+    with pytest.raises(DataFormatError, match="12.json:1: A per-problem"):
+        load_math(tree, "train")
+
+
+def test_missing_paths_are_data_format_errors(tmp_path):
+    for strict in (True, False):
+        with pytest.raises(DataFormatError, match="exists") as info:
+            load_math(tmp_path / "nope.jsonl", strict=strict)
+        assert info.value.location == str(tmp_path / "nope.jsonl")
+
+
+@pytest.mark.parametrize("answer", [{"a": 1}, 5, ["5"], True])
+def test_non_string_answers_are_refused_not_converted(tmp_path, answer):
+    path = _write_jsonl(tmp_path / "rows.jsonl", [_row(answer=answer)])
+    with pytest.raises(DataFormatError, match="`answer` must be a string"):
+        load_math(path)
+    report = LoadReport()
+    assert load_math(path, strict=False, report=report) == []
+    assert report.num_skipped == 1
+
+
+def test_repeated_unique_ids_are_refused(tmp_path):
+    rows = [
+        _row(problem="first", unique_id="u"),
+        _row(problem="other"),
+        _row(problem="second", unique_id="u"),
+    ]
+    path = _write_jsonl(tmp_path / "rows.jsonl", rows)
+    with pytest.raises(DataFormatError, match=f"used before, at {path}:1"):
+        load_math(path)
+    report = LoadReport()
+    problems = load_math(path, strict=False, report=report)
+    assert [p.problem for p in problems] == ["first", "other"]
+    assert [e.location for e in report.skipped] == [f"{path}:3"]

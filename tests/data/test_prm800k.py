@@ -171,3 +171,44 @@ def test_real_examples(shared_data):
     kept = correct_solutions([test1, *train1, test2])
     assert [s.answer for s in kept] == ["29", "40_9"]
     assert all(extract_answer(s.solution) == s.answer for s in kept)
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (
+            lambda r: r["question"].update(ground_truth_answer={"a": 1}),
+            "`question.ground_truth_answer` must be a string",
+        ),
+        (
+            lambda r: r["question"].update(pre_generated_answer=5),
+            "`question.pre_generated_answer` must be a string",
+        ),
+        (
+            lambda r: r["label"].update(finish_reason=["solution"]),
+            "`label.finish_reason` must be a string",
+        ),
+    ],
+)
+def test_non_string_answers_are_refused_not_converted(tmp_path, mutate, match):
+    bad = _record([_step("# Answer\n\n5")])
+    mutate(bad)
+    path = _write(tmp_path, [bad])
+    with pytest.raises(DataFormatError, match=match) as info:
+        load_prm800k(path)
+    assert info.value.location == f"{path}:1"
+
+
+def test_missing_or_unreadable_files_are_data_format_errors(tmp_path):
+    for strict in (True, False):
+        with pytest.raises(DataFormatError, match="exists"):
+            load_prm800k(tmp_path / "missing.jsonl", strict=strict)
+    path = tmp_path / "labels.jsonl"
+    path.write_bytes(
+        json.dumps(_record([_step("ok")])).encode() + b"\n{\xff}\n"
+    )
+    with pytest.raises(DataFormatError, match="labels.jsonl:2: Byte 0xff"):
+        load_prm800k(path)
+    report = LoadReport()
+    assert len(load_prm800k(path, strict=False, report=report)) == 1
+    assert report.num_skipped == 1

@@ -62,23 +62,37 @@ def test_meta_mismatch_refuses_to_resume(tmp_path):
         store.check_meta({"seed": 1})
 
 
-@pytest.mark.parametrize("kill_at", ["replace:3", "fsync:3"])
-def test_killed_run_resumes_without_loss_or_duplicates(tmp_path, kill_at):
-    # Call 1 commits meta.json, call 2 the first shard; the kill lands
-    # while the second shard is half done (written but not renamed, or
-    # not yet fsynced).
-    child = run_child(tmp_path, kill_at=kill_at)
-    assert child.wait(timeout=120) == -9
-    store = SampleStore(tmp_path)
-    assert len(store.shard_paths()) == 1
-    assert len(store.completed_problem_ids()) == 2
-    assert run_child(tmp_path).wait(timeout=120) == 0
-    loaded = store.load()
-    assert keys(loaded) == sorted(reference())
-    assert {(s.problem_id, s.sample_index): s for s in loaded} == reference()
+def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
+    # A kill before each os.replace / os.fsync / os.link of a whole run
+    # covers every state a commit passes through (shard written, synced,
+    # renamed; manifest written, synced, renamed). The kernel drops the
+    # writer lock with the process, so each resume starts at once.
+    counter = subprocess.run(
+        [sys.executable, str(CHILD), str(tmp_path / "count"), "0", "1"]
+        + ["count"],
+        env=dict(os.environ, PYTHONPATH=str(CHILD.parents[2])),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    calls = json.loads(counter.stdout.splitlines()[-1])
+    assert calls["replace"] >= 8 and calls["fsync"] >= 8
+    for name, count in calls.items():
+        for k in range(1, count + 1):
+            _kill_and_resume(tmp_path / f"{name}{k}", f"{name}:{k}")
+
+
+def _kill_and_resume(directory, kill_at):
+    assert run_child(directory, kill_at=kill_at).wait(timeout=120) == -9
+    store_child.main(str(directory), 0, 1)  # resume, in this process
+    loaded = SampleStore(directory).load()
+    assert {(s.problem_id, s.sample_index): s for s in loaded} == (
+        reference()
+    ), kill_at
+    assert len(loaded) == len(reference()), kill_at
     # A second resume has nothing left to do.
-    assert run_child(tmp_path).wait(timeout=120) == 0
-    assert len(store.load()) == len(loaded)
+    store_child.main(str(directory), 0, 1)
+    assert len(SampleStore(directory).load()) == len(loaded)
 
 
 def test_two_processes_fill_one_store_and_merge(tmp_path):
