@@ -27,15 +27,14 @@ from keras_mathft.models.evaluator_data import evaluation_texts
 from keras_mathft.models.evaluator_data import tokenize_prompts
 
 
-def score_bucket(n, minimum=8):
-    """Smallest value of the form 2^k or 3 * 2^(k-1) that is >= n.
+def score_bucket(n, minimum=16):
+    """The smallest power of two >= max(n, minimum).
 
-    The scorer's one length-bucket rule (prefix and candidate lengths).
+    The scorer's one length-bucket rule (prefix and candidate lengths):
+    coarse, because every (prefix, candidate) bucket pair is a compiled
+    function.
     """
-    b = minimum
-    while b < n:
-        b = b * 3 // 2 if (b & (b - 1)) == 0 else b * 4 // 3
-    return b
+    return 1 << (max(int(n), minimum) - 1).bit_length()
 
 
 class SolutionScorer:
@@ -118,30 +117,41 @@ class SolutionScorer:
                 batch_size,
                 sequence_length,
             )
-        x = tokenize_prompts(solver.tokenizer, texts, sequence_length)
+        keys = [getattr(p, "problem", p) for p in problems]
+        # Each problem's prompt with an empty candidate bounds its prefix to
+        # the problem part, even for a lone candidate.
+        distinct = list(dict.fromkeys(keys))
+        heads = evaluation_texts(
+            solver.prompt_template, distinct, [""] * len(distinct)
+        )
+        x = tokenize_prompts(solver.tokenizer, texts + heads, sequence_length)
         lengths = x["padding_mask"].sum(axis=1)
         ids = [row[:n] for row, n in zip(x["token_ids"], lengths)]
-        keys = [getattr(p, "problem", p) for p in problems]
+        ids, heads = ids[: len(texts)], dict(zip(distinct, ids[len(texts) :]))
         scores = np.zeros((len(texts),), "float32")
-        max_length = getattr(solver.backbone, "max_sequence_length", None)
-        chunks = _chunks(keys, ids, batch_size)
-        for batch in _batches(chunks, batch_size, max_length or math.inf):
+        model_max = getattr(solver.backbone, "max_sequence_length", None)
+        model_max = model_max or math.inf
+        chunks = _chunks(keys, ids, heads, batch_size)
+        groups = _prefixes_per_batch(chunks, batch_size)
+        # One prefix length per call, the candidates' length per batch: few
+        # compiled shapes, little padding (batches go shortest first).
+        prefix_len = score_bucket(max(c.prefix for c in chunks))
+        prefix_len = min(prefix_len, model_max)
+        for batch in _batches(chunks, batch_size, groups, model_max):
             rows = [r for chunk in batch for r in chunk.rows]
-            scores[rows] = self._score_batch(batch, ids, batch_size)
+            scores[rows] = self._score_batch(
+                batch, ids, batch_size, groups, prefix_len, model_max
+            )
         return scores
 
-    def _score_batch(self, batch, ids, batch_size):
+    def _score_batch(
+        self, batch, ids, batch_size, groups, prefix_len, model_max
+    ):
         solver = self.solver
-        groups = _pow2_at_least(len(batch))
         prefix_max = max(c.prefix for c in batch)
-        suffix_max = max(c.longest for c in batch)
-        model_max = getattr(solver.backbone, "max_sequence_length", None)
-        prefix_len = score_bucket(max(prefix_max, 1))
-        suffix_len = score_bucket(suffix_max)
-        if model_max is not None:
-            # Learned position tables (GPT-2) must hold every padded row.
-            prefix_len = min(prefix_len, model_max)
-            suffix_len = min(suffix_len, model_max - prefix_max)
+        suffix_len = score_bucket(max(c.longest for c in batch))
+        # Learned position tables (GPT-2) must hold every padded row.
+        suffix_len = int(min(suffix_len, model_max - prefix_max))
         correct, incorrect = solver.label_token_ids
         total = prefix_len + suffix_len + max(len(correct), len(incorrect))
         pad = getattr(solver.tokenizer, "pad_token_id", 0) or 0
@@ -261,19 +271,21 @@ def _common_prefix(sequences):
     return n
 
 
-def _chunks(keys, ids, batch_size):
+def _chunks(keys, ids, heads, batch_size):
     """Groups rows by problem, shortest candidates first, `batch_size` max.
 
-    Each candidate keeps at least its last token out of the prefix: that
-    token's hidden state gives the label probabilities.
+    The shared prefix is the longest token prefix common to the problem's
+    candidates and its empty-candidate prompt (`heads[key]`). Each
+    candidate keeps at least its last token out of it: that token's hidden
+    state gives the label probabilities.
     """
     groups = {}
     for row, key in enumerate(keys):
         groups.setdefault(key, []).append(row)
     chunks = []
-    for rows in groups.values():
+    for key, rows in groups.items():
         prefix = min(
-            _common_prefix([ids[r] for r in rows]),
+            _common_prefix([heads[key]] + [ids[r] for r in rows]),
             min(len(ids[r]) for r in rows) - 1,
         )
         rows = sorted(rows, key=lambda r: len(ids[r]))
@@ -283,18 +295,21 @@ def _chunks(keys, ids, batch_size):
     return chunks
 
 
-def _batches(chunks, batch_size, max_length):
-    """Packs chunks into batches of at most `batch_size` rows.
+def _prefixes_per_batch(chunks, batch_size):
+    """A power of two near `batch_size / typical chunk size`.
 
-    The number of prefixes per batch is a power of two near
-    `batch_size / typical chunk size`, so one problem of N >= batch_size
-    candidates prefills one prefix, and many small problems share a batch.
-    A batch's longest prefix plus longest remainder stays within
-    `max_length` (rows are padded to both).
+    One problem of N >= batch_size candidates prefills one prefix per
+    batch; many small problems share a batch.
     """
     sizes = sorted(len(c.rows) for c in chunks)
     typical = sizes[len(sizes) // 2]
-    groups = 1 << int(math.log2(max(1, batch_size // typical)))
+    return 1 << int(math.log2(max(1, batch_size // typical)))
+
+
+def _batches(chunks, batch_size, groups, max_length):
+    """Packs chunks into batches of at most `batch_size` rows and `groups`
+    prefixes, whose longest prefix plus longest remainder stays within
+    `max_length` (rows are padded to both)."""
     batch = []
     for chunk in chunks:
         grown = batch + [chunk]
@@ -310,7 +325,3 @@ def _batches(chunks, batch_size, max_length):
         batch = grown
     if batch:
         yield batch
-
-
-def _pow2_at_least(n):
-    return 1 << max(0, int(n) - 1).bit_length()

@@ -17,6 +17,7 @@ its own logits only, so the token never depends on the other rows.
 import numpy as np
 from keras import ops
 
+from keras_mathft.models.compiled import materialize
 from keras_mathft.sampling.random_stream import gumbel_noise
 
 # Width of the blocks that the selections below reduce first: one pass over
@@ -47,6 +48,26 @@ def _blocks(x, block):
 def _take_rows(x, index):
     """`x[r, index[r]]` for `[R, W]` x and `[R]` index."""
     return ops.take_along_axis(x, ops.expand_dims(index, 1), axis=1)[:, 0]
+
+
+def exclusive_cumsum(x):
+    """Sums of the entries before each one along the last axis.
+
+    Doubling steps of shifted adds: exact float32 on every backend and
+    device (XLA's CPU cumsum is a slow reduce-window; a triangular matmul
+    would run at reduced precision on accelerators).
+
+    Args:
+        x: float `[R, K]` with a static K.
+
+    Returns:
+        float `[R, K]`.
+    """
+    total, shift = x, 1
+    while shift < x.shape[-1]:
+        total = total + ops.pad(total[:, :-shift], [[0, 0], [shift, 0]])
+        shift *= 2
+    return total - x
 
 
 def first_argmax(x, block=BLOCK):
@@ -91,7 +112,7 @@ def top_k_exact(x, k, block=BLOCK):
     width = x.shape[-1]
     num_blocks = -(-width // block)
     if num_blocks <= 4 * k:
-        values, indices = ops.top_k(x, k)
+        values, indices = materialize(ops.top_k(x, k))
         return values, ops.cast(indices, "int32")
     blocks = _blocks(x, block)
     _, chosen = ops.top_k(ops.max(blocks, axis=-1), k)
@@ -102,7 +123,9 @@ def top_k_exact(x, k, block=BLOCK):
         blocks, ops.broadcast_to(chosen[:, :, None], (rows, k, block)), axis=1
     )
     ids = chosen[:, :, None] * block + ops.arange(block, dtype="int32")
-    values, where = ops.top_k(ops.reshape(picked, (-1, k * block)), k)
+    values, where = materialize(
+        ops.top_k(ops.reshape(picked, (-1, k * block)), k)
+    )
     ids = ops.take_along_axis(ops.reshape(ids, (-1, k * block)), where, axis=1)
     return values, ids
 
@@ -150,7 +173,7 @@ def choose_tokens(
         if mode == "top_k_top_p" and values.shape[-1] > 1:
             # The nucleus of the top-k distribution (renormalized).
             probs = ops.softmax(values, axis=-1)
-            before = ops.cumsum(probs, axis=-1) - probs
+            before = exclusive_cumsum(probs)
             values = ops.where(before < top_p, values, -np.inf)
         noisy = values + gumbel_noise(keys, positions, ids)
         return _take_rows(ids, first_argmax(noisy))
@@ -163,10 +186,9 @@ def _nucleus(z, keys, positions, top_p, prefilter):
         ops.sum(ops.exp(z - values[:, :1]), axis=-1, keepdims=True)
     )
     probs = ops.exp(values - log_norm)
-    total = ops.cumsum(probs, axis=-1)
-    before = total - probs
+    before = exclusive_cumsum(probs)
     # The nucleus ends inside the prefilter when its tokens reach top_p.
-    covered = total[:, -1] >= top_p
+    covered = before[:, -1] + probs[:, -1] >= top_p
     noisy = ops.where(
         before < top_p, values + gumbel_noise(keys, positions, ids), -np.inf
     )
