@@ -49,6 +49,8 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_models  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_enum(
     "model", "gpt2", ["gpt2", "gemma3_270m", "ssft", "preset"], "Model."
@@ -95,94 +97,18 @@ SETTINGS = (
 )
 
 
-def byte_tokenizer_preprocessor(sequence_length=2048):
-    import keras_hub
-    from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
-
-    _, chars = bytes_to_unicode()
-    vocab = {"<|endoftext|>": 0}
-    for c in chars:
-        vocab[c] = len(vocab)
-    vocab["Ġt"] = len(vocab)
-    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocab, merges=["Ġ t"])
-    return keras_hub.models.GPT2CausalLMPreprocessor(
-        tokenizer=tokenizer, sequence_length=sequence_length
-    )
-
-
-def random_problems():
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    words = ["two", "plus", "x", "find", "sum", "of", "the", "and", "7"]
-    out = []
-    for _ in range(FLAGS.num_problems):
-        n = int(rng.integers(FLAGS.prompt_words // 2, FLAGS.prompt_words * 2))
-        out.append(" ".join(rng.choice(words, size=n)))
-    return out
-
-
 def build():
     """`(causal_lm, prompt_template, problems)` for `--model`."""
-    import keras
-    import keras_hub
-
-    from keras_mathft.data import PromptTemplate
-
-    keras.utils.set_random_seed(0)
-    if FLAGS.model == "ssft":
-        from keras_mathft.recipes import config as config_lib
-        from keras_mathft.recipes import pipeline
-
-        with open(os.path.join(FLAGS.run_dir, pipeline.CONFIG_FILE)) as f:
-            stored = json.load(f)
-        stored.pop("resolved", None)
-        config = config_lib.RecipeConfig(**{**stored, "run_dir": FLAGS.run_dir})
-        run = pipeline._Pipeline(config, verbose=0)
-        solver = run.solver("ssft")
-        test = run.problems[1][: FLAGS.num_problems]
-        return solver.causal_lm, solver.prompt_template, test
-    if FLAGS.model == "preset":
-        from keras_mathft.models import MathSolver
-
-        solver = MathSolver.from_preset(FLAGS.preset)
-        return solver.causal_lm, solver.prompt_template, random_problems()
-    preprocessor = byte_tokenizer_preprocessor()
-    if FLAGS.model == "gemma3_270m":
-        backbone = keras_hub.models.Gemma3Backbone(
-            vocabulary_size=262144,
-            image_size=896,
-            num_layers=18,
-            num_query_heads=4,
-            num_key_value_heads=1,
-            hidden_dim=640,
-            intermediate_dim=2048,
-            head_dim=256,
-            query_head_dim_normalize=True,
-            use_query_key_norm=True,
-            use_post_ffw_norm=True,
-            use_post_attention_norm=True,
-            use_sliding_window_attention=True,
-            sliding_window_size=512,
-            vision_encoder=None,
-            max_sequence_length=32768,
-        )
-        lm = keras_hub.models.Gemma3CausalLM(
-            backbone=backbone, preprocessor=preprocessor
-        )
-    else:
-        backbone = keras_hub.models.GPT2Backbone(
-            vocabulary_size=FLAGS.vocabulary_size,
-            num_layers=FLAGS.num_layers,
-            num_heads=4,
-            hidden_dim=FLAGS.hidden_dim,
-            intermediate_dim=4 * FLAGS.hidden_dim,
-            max_sequence_length=2048,
-        )
-        lm = keras_hub.models.GPT2CausalLM(
-            backbone=backbone, preprocessor=preprocessor
-        )
-    return lm, PromptTemplate(), random_problems()
+    return bench_models.build(
+        FLAGS.model,
+        run_dir=FLAGS.run_dir,
+        preset=FLAGS.preset,
+        num_problems=FLAGS.num_problems,
+        prompt_words=FLAGS.prompt_words,
+        vocabulary_size=FLAGS.vocabulary_size,
+        num_layers=FLAGS.num_layers,
+        hidden_dim=FLAGS.hidden_dim,
+    )
 
 
 def stop_token_ids(lm):
