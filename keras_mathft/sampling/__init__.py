@@ -1,8 +1,9 @@
 """Sampling N solutions per problem, sample stores, re-rankers and metrics.
 
 - `sample_solutions` / `SolutionSampler`: N samples per problem over any
-  keras-hub causal LM (or a `MathSolver`), each prompt prefilled once and
-  its KV cache shared by its N rows; `greedy_solutions` for pass@1.
+  keras-hub causal LM (or a `MathSolver`), continuously batched, each
+  prompt prefilled once and its KV cache shared by its N rows, exact top-p
+  without sorting the vocabulary; `greedy_solutions` for pass@1.
 - `SampleStore`, `sample_to_store`, `merge_stores`: resumable JSONL shards,
   one writer per process, merged into one store.
 - Re-rankers (`maj1`, `rr_all`, `rr_top_k`, `weighted_rr`,
