@@ -1,19 +1,39 @@
-"""N-sample throughput: our sampler vs keras-hub `generate` on repeated prompts.
+"""N-sample throughput against the machine's limits, in one run.
 
-Draws `--num_samples` solutions for each of `--num_problems` problems with a
-randomly initialised GPT-2 of the given size (no download), once with
-`keras_mathft.sampling.SolutionSampler` (one prefill per prompt, cache
-shared by its N rows) and once with keras-hub's `CausalLM.generate` on the
-prompts repeated N times, in batches of the same number of rows, with the
-same prompts, `max_length` window and number of new tokens. Stop tokens are
-disabled in both so every row generates exactly `--max_new_tokens` tokens
-(a random model would otherwise stop at arbitrary points). Each method runs
-in its own subprocess so that its peak memory is its own; compilation is
-left out by a warm-up call on the same shapes.
+Compares, on the same model, prompts, rows, sampling settings and stop
+tokens: our `SolutionSampler` with the continuous schedule (the default),
+the same with the static schedule (chunks decoded until their longest row
+stops), and keras-hub's `CausalLM.generate` on the prompts repeated N
+times (`TopPSampler`, one `max_length` window, batches of the same rows).
+Each method runs in its own process (peak memory is its own) after a
+warm-up call on the same shapes (compilation left out).
 
-    KERAS_BACKEND=jax python benchmarks/sampling.py
-    KERAS_BACKEND=tensorflow python benchmarks/sampling.py \\
-        --num_problems=4 --num_samples=16 --max_new_tokens=32
+Models (`--model`):
+- `ssft`: the recipe's SSFT model of `--run_dir` (e.g. written by
+  `examples/train.py`) on the run's test problems. It really stops, at
+  varied lengths: the realistic setting to quote with `--stop=model`.
+- `gemma3_270m`: a Gemma 3 backbone of the 270M shape (18 layers, hidden
+  640, 4 query / 1 KV heads, head dim 256, vocabulary 262,144) with random
+  weights: the real per-token cost. A random model never emits its end
+  token, so `--stop=geometric` stops rows with a fixed set of stop tokens
+  covering `1 / --mean_length` of the vocabulary (random rows then end
+  after a geometric number of tokens, mean about `--mean_length`, like the
+  long-tailed lengths of MATH solutions); `--stop=off` runs every row to
+  `--max_new_tokens`.
+- `gpt2`: the small random GPT-2 of the earlier figures.
+- `preset`: any keras-hub preset directory (`--preset`).
+
+Next to each figure it prints the machine's limits measured in the same
+run (`machine_limits.py`): dense float32 matmul FLOP/s and memory read
+bandwidth, the model's decode FLOPs per token, the achieved fraction of
+the matmul peak, and the memory-bandwidth bound on tokens/s for the cache
+and weight reads. It also times one decode step's parts (the model call
+and the token choice) on the model's own logits, for the top-p share.
+
+    KERAS_BACKEND=jax python benchmarks/sampling.py --model=ssft \\
+        --run_dir=/tmp/sampler_default --num_samples=64 --stop=model
+    KERAS_BACKEND=jax python benchmarks/sampling.py --model=gemma3_270m \\
+        --num_problems=2 --num_samples=16 --stop=geometric
 """
 
 import json
@@ -27,200 +47,391 @@ import time
 from absl import app
 from absl import flags
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_models  # noqa: E402
+
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("num_problems", 32, "Problems.")
+flags.DEFINE_enum(
+    "model", "gpt2", ["gpt2", "gemma3_270m", "ssft", "preset"], "Model."
+)
+flags.DEFINE_string("run_dir", None, "Recipe run directory (--model=ssft).")
+flags.DEFINE_string("preset", None, "Preset directory (--model=preset).")
+flags.DEFINE_integer("num_problems", 8, "Problems.")
 flags.DEFINE_integer("num_samples", 64, "Samples per problem (N).")
-flags.DEFINE_integer("max_new_tokens", 128, "New tokens per sample.")
-flags.DEFINE_integer("batch_rows", 256, "Rows decoded at once (both).")
+flags.DEFINE_integer("max_new_tokens", 128, "Most new tokens per sample.")
+flags.DEFINE_integer("batch_rows", 64, "Rows decoded at once (all methods).")
+flags.DEFINE_enum(
+    "stop", "off", ["off", "model", "geometric"], "Stop tokens; see above."
+)
+flags.DEFINE_integer("mean_length", 64, "Mean length for --stop=geometric.")
+flags.DEFINE_float("temperature", 0.9, "Temperature.")
+flags.DEFINE_float("top_p", 0.95, "Top-p.")
+flags.DEFINE_integer("prompt_words", 60, "Mean words per random problem.")
+flags.DEFINE_integer("vocabulary_size", 8192, "GPT-2 vocabulary size.")
 flags.DEFINE_integer("num_layers", 4, "GPT-2 layers.")
 flags.DEFINE_integer("hidden_dim", 256, "GPT-2 hidden size.")
-flags.DEFINE_integer("num_heads", 4, "GPT-2 heads.")
-flags.DEFINE_integer("vocabulary_size", 8192, "Vocabulary size.")
-flags.DEFINE_integer("prompt_words", 60, "Mean words per problem.")
 flags.DEFINE_integer("repeats", 1, "Timed repeats (best is reported).")
-flags.DEFINE_enum(
-    "method", "both", ["both", "ours", "keras_hub"], "What to run."
+flags.DEFINE_string(
+    "methods", "continuous,static,keras_hub", "Comma-separated methods."
 )
+flags.DEFINE_string("method", None, "Internal: run one method and exit.")
 flags.DEFINE_string("json_out", None, "Also write the results here.")
 
+SETTINGS = (
+    "model",
+    "run_dir",
+    "preset",
+    "num_problems",
+    "num_samples",
+    "max_new_tokens",
+    "batch_rows",
+    "stop",
+    "mean_length",
+    "temperature",
+    "top_p",
+    "prompt_words",
+    "vocabulary_size",
+    "num_layers",
+    "hidden_dim",
+)
 
-def build_model():
-    import keras
-    import keras_hub
-    from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
 
-    _, chars = bytes_to_unicode()
-    vocab = {"<|endoftext|>": 0}
-    for c in chars:
-        vocab[c] = len(vocab)
-    vocab["Ġt"] = len(vocab)
-    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocab, merges=["Ġ t"])
-    # Character-level prompts; the backbone has the requested vocabulary
-    # size so the output softmax costs what a real model's would.
-    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
-        tokenizer=tokenizer, sequence_length=1024
-    )
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=max(FLAGS.vocabulary_size, len(vocab)),
+def build():
+    """`(causal_lm, prompt_template, problems)` for `--model`."""
+    return bench_models.build(
+        FLAGS.model,
+        run_dir=FLAGS.run_dir,
+        preset=FLAGS.preset,
+        num_problems=FLAGS.num_problems,
+        prompt_words=FLAGS.prompt_words,
+        vocabulary_size=FLAGS.vocabulary_size,
         num_layers=FLAGS.num_layers,
-        num_heads=FLAGS.num_heads,
         hidden_dim=FLAGS.hidden_dim,
-        intermediate_dim=4 * FLAGS.hidden_dim,
-        max_sequence_length=2048,
-    )
-    return keras_hub.models.GPT2CausalLM(
-        backbone=backbone, preprocessor=preprocessor
     )
 
 
-def make_problems():
+def stop_token_ids(lm):
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    words = ["two", "plus", "x", "find", "sum", "of", "the", "and", "7"]
-    out = []
-    for _ in range(FLAGS.num_problems):
-        n = int(rng.integers(FLAGS.prompt_words // 2, FLAGS.prompt_words * 2))
-        out.append(" ".join(rng.choice(words, size=n)))
-    return out
+    from keras_mathft.sampling.sampler import default_stop_token_ids
+
+    if FLAGS.stop == "off":
+        return None
+    if FLAGS.stop == "model":
+        return default_stop_token_ids(lm.preprocessor.tokenizer)
+    vocab = lm.backbone.vocabulary_size
+    count = max(1, vocab // FLAGS.mean_length)
+    rng = np.random.default_rng(1)
+    return sorted(int(t) for t in rng.choice(vocab, count, replace=False))
 
 
-def device_info():
-    import keras
-
-    backend = keras.config.backend()
-    if backend == "jax":
-        import jax
-
-        return str(jax.devices()[0]), jax.devices()[0].platform
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return (str(gpus[0]) if gpus else "CPU"), ("gpu" if gpus else "cpu")
-
-
-def peak_memory_bytes():
+def peak_memory_mb():
     """Accelerator peak when there is one, else the process's peak RSS."""
     import keras
 
-    _, kind = device_info()
-    if kind == "gpu":
-        if keras.config.backend() == "jax":
-            import jax
+    if keras.config.backend() == "jax":
+        import jax
 
-            stats = jax.devices()[0].memory_stats() or {}
-            return stats.get("peak_bytes_in_use"), "device"
-        import tensorflow as tf
-
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"], "device"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "rss"
+        device = jax.devices()[0]
+        if device.platform == "gpu":
+            stats = device.memory_stats() or {}
+            return stats.get("peak_bytes_in_use", 0) / 2**20, "device"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss"
 
 
-def run_ours(lm, problems):
+def device_name():
+    import keras
+
+    if keras.config.backend() == "jax":
+        import jax
+
+        return str(jax.devices()[0])
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return str(gpus[0]) if gpus else "CPU"
+
+
+def generation_prompts(template, problems):
+    return [
+        template.generation_prompt(getattr(p, "problem", p)) for p in problems
+    ]
+
+
+def prompt_lengths(lm, prompts):
+    import numpy as np
+    from keras import ops
+
+    mask = lm.preprocessor.generate_preprocess(prompts, sequence_length=2048)[
+        "padding_mask"
+    ]
+    return np.asarray(ops.convert_to_numpy(mask)).sum(axis=1)
+
+
+def run_ours(lm, template, problems, schedule):
+    from unittest import mock
+
     from keras_mathft.sampling import SolutionSampler
 
     sampler = SolutionSampler(
         lm,
+        prompt_template=template,
         max_rows_per_chunk=FLAGS.batch_rows,
-        stop_token_ids=None,
-        max_prompt_length=1024,
+        stop_token_ids=stop_token_ids(lm),
+        max_prompt_length=2048,
+        schedule=schedule,
     )
     kwargs = dict(
         num_samples=FLAGS.num_samples,
         max_new_tokens=FLAGS.max_new_tokens,
+        temperature=FLAGS.temperature,
+        top_p=FLAGS.top_p,
         verbose=False,
     )
     sampler.sample(problems, seed=0, **kwargs)  # warm-up: compile
     best = None
-    for r in range(FLAGS.repeats):
-        start = time.perf_counter()
-        out = sampler.sample(problems, seed=r + 1, **kwargs)
-        seconds = time.perf_counter() - start
-        best = seconds if best is None else min(best, seconds)
-    tokens = sum(s.num_tokens for group in out for s in group)
-    return best, tokens, sampler.trace_count
+    # Traces during the timed runs (a retrace would show here).
+    with mock.patch.object(
+        lm, "call_with_cache", wraps=lm.call_with_cache
+    ) as spy:
+        for r in range(FLAGS.repeats):
+            start = time.perf_counter()
+            out = sampler.sample(problems, seed=r + 1, **kwargs)
+            seconds = time.perf_counter() - start
+            if best is None or seconds < best[0]:
+                best = (seconds, sampler.last_stats)
+    seconds, stats = best
+    lengths = [s.num_tokens for group in out for s in group]
+    return {
+        "seconds": seconds,
+        "tokens": stats["tokens"],
+        "slot_utilization": stats["slot_utilization"],
+        "decode_steps": stats["slot_steps"] / max(1, FLAGS.batch_rows),
+        "prefills": stats["prefills"],
+        "mean_length": sum(lengths) / len(lengths),
+        "finished": sum(s.finished for g in out for s in g) / len(lengths),
+        "traces_while_timed": spy.call_count,
+    }
 
 
-def run_keras_hub(lm, problems):
+def run_keras_hub(lm, template, problems):
+    import keras_hub
     import numpy as np
     from keras import ops
 
-    from keras_mathft.data import PromptTemplate
-
-    template = PromptTemplate()
-    prompts = [template.generation_prompt(p) for p in problems]
-    lengths = [
-        int(np.asarray(ops.convert_to_numpy(m)).sum())
-        for m in lm.preprocessor.generate_preprocess(
-            prompts, sequence_length=1024
-        )["padding_mask"]
+    prompts = [
+        template.generation_prompt(getattr(p, "problem", p)) for p in problems
     ]
-    # One window for every batch, as long as our longest bucket needs.
-    max_length = max(lengths) + FLAGS.max_new_tokens
+    max_length = int(max(prompt_lengths(lm, prompts))) + FLAGS.max_new_tokens
     rows = [p for p in prompts for _ in range(FLAGS.num_samples)]
     batches = [
         rows[i : i + FLAGS.batch_rows]
         for i in range(0, len(rows), FLAGS.batch_rows)
     ]
-    import keras_hub
+    stops = stop_token_ids(lm)
+    lm.compile(
+        sampler=keras_hub.samplers.TopPSampler(
+            p=FLAGS.top_p, temperature=FLAGS.temperature
+        )
+    )
+    preprocessor = lm.preprocessor
 
-    lm.compile(sampler=keras_hub.samplers.TopPSampler(p=0.95, temperature=0.9))
-    lm.generate(batches[0], max_length=max_length, stop_token_ids=None)
+    def generate(batch):
+        # Pad the last batch to the compiled shape, like a real loop.
+        batch = batch + batch[:1] * (FLAGS.batch_rows - len(batch))
+        x = preprocessor.generate_preprocess(batch, sequence_length=max_length)
+        lm.preprocessor = None  # token ids in and out, to count tokens
+        try:
+            out = lm.generate(x, max_length=max_length, stop_token_ids=stops)
+        finally:
+            lm.preprocessor = preprocessor
+        given = np.asarray(ops.convert_to_numpy(x["padding_mask"]))
+        mask = np.asarray(ops.convert_to_numpy(out["padding_mask"]))
+        new = (mask.sum(axis=1) - given.sum(axis=1))[: len(batch)]
+        ends = given.sum(axis=1) + new
+        steps = int(ends.max() - given.sum(axis=1).min())
+        return int(new.sum()), steps
+
+    generate(batches[0])  # warm-up: compile
     best = None
     for _ in range(FLAGS.repeats):
         start = time.perf_counter()
-        for batch in batches:
-            # Pad the last batch to the compiled shape, like a real loop.
-            batch = batch + batch[:1] * (FLAGS.batch_rows - len(batch))
-            lm.generate(batch, max_length=max_length, stop_token_ids=None)
+        counts = [generate(b) for b in batches]
         seconds = time.perf_counter() - start
         best = seconds if best is None else min(best, seconds)
-    tokens = len(rows) * FLAGS.max_new_tokens
-    return best, tokens, None
+    tokens = sum(c for c, _ in counts)
+    slot_steps = sum(s for _, s in counts) * FLAGS.batch_rows
+    return {
+        "seconds": best,
+        "tokens": tokens,
+        "slot_utilization": tokens / slot_steps,
+        "decode_steps": slot_steps / FLAGS.batch_rows,
+        "mean_length": tokens / len(rows),
+    }
+
+
+def decode_step_seconds(lm, rows, total_length, mode):
+    """Seconds per step of our compiled decode loop, every slot busy.
+
+    Times blocks of 2 and 10 steps on a full pool (rows in the middle of
+    the cache, never stopping) and divides the difference by 8, so the
+    call and refill overheads cancel.
+    """
+    import numpy as np
+
+    from keras_mathft.models.cache_layout import CacheLayout
+    from keras_mathft.sampling.decoding import DecodePrograms
+    from keras_mathft.sampling.decoding import as_int32
+
+    programs = DecodePrograms(lm, stop_token_ids=(), pad_token_id=0)
+    width = 64
+    block = programs.decode_block(width, (mode, None))
+    state = [
+        np.ones(rows, "int32"),
+        np.full(rows, total_length // 2, "int32"),
+        np.arange(rows, dtype=np.uint32),
+        np.full(rows, total_length, "int32"),
+        np.full(rows, total_length // 2, "int32"),
+        np.zeros(rows, bool),
+    ]
+    cache = CacheLayout(lm).zeros(rows, total_length)
+    generated = np.zeros((rows, width), "int32")
+    scalars = (np.float32(FLAGS.temperature), np.float32(FLAGS.top_p))
+
+    def run(steps):
+        nonlocal cache, generated
+        start = time.perf_counter()
+        cache, generated, *out = block(
+            cache,
+            generated,
+            tuple(state),
+            as_int32(steps),
+            as_int32(rows + 1),
+            *scalars,
+        )
+        np.asarray(out[-1])
+        return time.perf_counter() - start
+
+    run(2)  # compile
+    short = min(run(2) for _ in range(2))
+    long = min(run(10) for _ in range(2))
+    return (long - short) / 8
+
+
+def decode_step_parts(lm, rows, total_length):
+    """Per-step seconds of our decode loop: greedy, sampling and top-p.
+
+    The top-p share of a step is `(top_p - greedy) / top_p`: the filter and
+    the draw, less the argmax that greedy decoding pays as well.
+    """
+    return {
+        mode: decode_step_seconds(lm, rows, total_length, mode)
+        for mode in ("greedy", "sample", "top_p")
+    }
 
 
 def run_one(method):
     import keras
+    from machine_limits import decode_cost
+    from machine_limits import measure_limits
 
-    lm = build_model()
-    problems = make_problems()
-    fn = run_ours if method == "ours" else run_keras_hub
-    seconds, tokens, traces = fn(lm, problems)
-    peak, kind = peak_memory_bytes()
-    return {
-        "method": method,
-        "backend": keras.config.backend(),
-        "device": device_info()[0],
-        "seconds": seconds,
-        "tokens": tokens,
-        "tokens_per_s": tokens / seconds,
-        "problems_per_s": len(problems) / seconds,
-        "peak_memory_mb": None if peak is None else peak / 2**20,
-        "peak_memory_kind": kind,
-        "traces": traces,
-    }
+    from keras_mathft.models.cache_layout import CacheLayout
+
+    lm, template, problems = build()
+    if method == "keras_hub":
+        result = run_keras_hub(lm, template, problems)
+    else:
+        result = run_ours(lm, template, problems, method)
+    memory, kind = peak_memory_mb()
+    prompts = [
+        template.generation_prompt(getattr(p, "problem", p)) for p in problems
+    ]
+    lengths = prompt_lengths(lm, prompts)
+    attended = int(lengths.max()) + FLAGS.max_new_tokens
+    context = float(lengths.mean()) + result["mean_length"] / 2
+    layout = CacheLayout(lm)
+    result.update(
+        method=method,
+        backend=keras.config.backend(),
+        device=device_name(),
+        tokens_per_s=result["tokens"] / result["seconds"],
+        peak_memory_mb=memory,
+        peak_memory_kind=kind,
+        mean_prompt_tokens=float(lengths.mean()),
+        attended_positions=attended,
+        cost=decode_cost(lm.backbone, context, layout.bytes_per_row(1)),
+    )
+    if method == "continuous":
+        result["limits"] = measure_limits()
+        result["step_parts"] = decode_step_parts(lm, FLAGS.batch_rows, attended)
+    return result
+
+
+def print_table(results):
+    from machine_limits import bandwidth_bound_tokens_per_s
+
+    limits = next(r["limits"] for r in results if "limits" in r)
+    peak, bandwidth = limits["matmul_flops_per_s"], limits["read_bytes_per_s"]
+    print(
+        f"machine limits: float32 matmul {peak / 1e9:.1f} GFLOP/s "
+        f"({limits['matmul_size']}^3), memory read {bandwidth / 1e9:.1f} GB/s"
+    )
+    cost = results[0]["cost"]
+    print(
+        f"model: {cost['flops_per_token'] / 1e6:.1f} MFLOP per token, "
+        f"{cost['weight_bytes'] / 2**20:.0f} MiB weights, "
+        f"{cost['cache_bytes_per_position'] / 1024:.1f} KiB KV per position"
+    )
+    bound = bandwidth_bound_tokens_per_s(
+        cost, FLAGS.batch_rows, results[0]["attended_positions"], bandwidth
+    )
+    compute_bound = peak / cost["flops_per_token"]
+    print(
+        f"bounds at {FLAGS.batch_rows} rows: memory {bound:.0f} tokens/s, "
+        f"matmul peak {compute_bound:.0f} tokens/s"
+    )
+    print(
+        "| method | wall s | tokens | mean length | tokens/s | slot use "
+        "| % of matmul peak | % of memory bound | peak MB |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        flops = r["tokens_per_s"] * r["cost"]["flops_per_token"]
+        print(
+            f"| {r['method']} | {r['seconds']:.2f} | {r['tokens']} | "
+            f"{r['mean_length']:.1f} | {r['tokens_per_s']:.1f} | "
+            f"{r['slot_utilization']:.1%} | {flops / peak:.1%} | "
+            f"{r['tokens_per_s'] / bound:.1%} | "
+            f"{r['peak_memory_mb']:.0f} ({r['peak_memory_kind']}) |"
+        )
+    by = {r["method"]: r for r in results}
+    if "keras_hub" in by:
+        for name in ("continuous", "static"):
+            if name in by:
+                ratio = (
+                    by[name]["tokens_per_s"] / by["keras_hub"]["tokens_per_s"]
+                )
+                print(f"speed-up {name} / keras-hub: {ratio:.2f}x")
+    parts = by["continuous"]["step_parts"]
+    share = (parts["top_p"] - parts["greedy"]) / parts["top_p"]
+    print(
+        f"decode step at {FLAGS.batch_rows} rows (our loop, all slots "
+        f"busy): greedy {parts['greedy'] * 1e3:.1f} ms, sampling "
+        f"{parts['sample'] * 1e3:.1f} ms, top-p {parts['top_p'] * 1e3:.1f} "
+        f"ms; top-p filter and draw {share:.1%} of the top-p step"
+    )
+    for r in results:
+        if r.get("traces_while_timed"):
+            print(f"WARNING: {r['method']} retraced while timed")
 
 
 def main(argv):
     del argv
-    if FLAGS.method != "both":
+    if FLAGS.method is not None:
         print("RESULT " + json.dumps(run_one(FLAGS.method)), flush=True)
         return
-    settings = {
-        k: getattr(FLAGS, k)
-        for k in (
-            "num_problems",
-            "num_samples",
-            "max_new_tokens",
-            "batch_rows",
-            "num_layers",
-            "hidden_dim",
-            "num_heads",
-            "vocabulary_size",
-            "prompt_words",
-        )
-    }
+    settings = {k: getattr(FLAGS, k) for k in SETTINGS}
     print(
         f"machine: {platform.node()} {platform.processor()} "
         f"cpus={os.cpu_count()}"
@@ -228,9 +439,12 @@ def main(argv):
     print(f"backend: {os.environ.get('KERAS_BACKEND', 'tensorflow')}")
     print(f"settings: {json.dumps(settings)}")
     results = []
-    for method in ("ours", "keras_hub"):
+    methods = FLAGS.methods.split(",")
+    # The limits are measured in the continuous run.
+    methods = ["continuous"] + [m for m in methods if m != "continuous"]
+    for method in methods:
         args = [sys.executable, __file__, f"--method={method}"]
-        args += [f"--{k}={v}" for k, v in settings.items()]
+        args += [f"--{k}={v}" for k, v in settings.items() if v is not None]
         args += [f"--repeats={FLAGS.repeats}"]
         proc = subprocess.run(args, capture_output=True, text=True)
         lines = [
@@ -242,18 +456,9 @@ def main(argv):
             print(proc.stderr[-4000:])
             raise SystemExit(f"{method} failed with code {proc.returncode}")
         results.append(json.loads(lines[-1][len("RESULT ") :]))
+        print(f"{method}: done in {results[-1]['seconds']:.1f} s", flush=True)
     print(f"device: {results[0]['device']}")
-    print("| method | wall s | tokens/s | problems/s | peak MB |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for r in results:
-        mem = r["peak_memory_mb"]
-        mem = "n/a" if mem is None else f"{mem:.0f} ({r['peak_memory_kind']})"
-        print(
-            f"| {r['method']} | {r['seconds']:.2f} | {r['tokens_per_s']:.0f} "
-            f"| {r['problems_per_s']:.2f} | {mem} |"
-        )
-    speedup = results[0]["tokens_per_s"] / results[1]["tokens_per_s"]
-    print(f"speed-up (tokens/s, ours / keras-hub): {speedup:.2f}x")
+    print_table(results)
     if FLAGS.json_out:
         with open(FLAGS.json_out, "w") as f:
             json.dump({"settings": settings, "results": results}, f, indent=1)

@@ -3,7 +3,8 @@
 - `MathSolver` wraps any keras-hub `CausalLM`: `compile(objective=
   "generation")` trains step-by-step solutions (SSFT), `compile(objective=
   "evaluation")` trains the LM-as-evaluator, `score_solutions` scores
-  candidates with `S = p(correct) / (p(correct) + p(incorrect))`.
+  candidates with `S = p(correct) / (p(correct) + p(incorrect))`, each
+  problem's prompt prefix run once (`SolutionScorer`).
 - `build_causal_lm` builds a from-scratch causal LM of a family.
 - `TrainingPhase`, `fit_phases`, `default_multitask_schedule`: multi-task
   sequential fine-tuning (generation -> evaluation -> generation).
@@ -41,4 +42,5 @@ from keras_mathft.models.phases import TrainingPhase
 from keras_mathft.models.phases import default_multitask_schedule
 from keras_mathft.models.phases import fit_phases
 from keras_mathft.models.reward_model import MathRewardModel
+from keras_mathft.models.scorer import SolutionScorer
 from keras_mathft.models.solver import MathSolver

@@ -5,7 +5,6 @@ import os
 
 import keras
 import keras_hub
-import numpy as np
 from keras import ops
 
 from keras_mathft.data.prompts import PromptTemplate
@@ -15,9 +14,6 @@ from keras_mathft.models import hf_export
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
 from keras_mathft.models.compile_config import deserialize_nested
-from keras_mathft.models.compiled import compile_inference_function
-from keras_mathft.models.evaluator_data import bucketed_scores
-from keras_mathft.models.evaluator_data import evaluation_texts
 
 OBJECTIVES = ("generation", "evaluation")
 MATHFT_CONFIG_FILE = "mathft_config.json"
@@ -96,8 +92,7 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         self._label_ids = self._explicit_label_ids
         self.objective = "generation"
         self.evaluator_options = losses.EvaluatorOptions()
-        self.score_function = None
-        self.score_trace_count = 0
+        self._inference_helpers = {}
         self.built = True
 
     # === Components ===
@@ -308,7 +303,7 @@ class MathSolver(CompileOptionsMixin, keras.Model):
             weighted_metrics=weighted_metrics,
             **kwargs,
         )
-        self.score_function = None
+        self._inference_helpers.clear()
 
     def _compile_options(self):
         return {
@@ -396,51 +391,81 @@ class MathSolver(CompileOptionsMixin, keras.Model):
     def enable_lora(self, rank, target_layer_names=None):
         """Enables LoRA on the backbone (freezes all other weights).
 
+        Drops every compiled inference function (scorer, samplers): one
+        traced before would run the graph without the adapters.
+
         Args:
             rank: int, the LoRA rank.
             target_layer_names: optional list of layer names; defaults to
                 keras-hub's (query and value projections).
         """
         self.backbone.enable_lora(rank, target_layer_names=target_layer_names)
-        self.score_function = None
+        self._inference_helpers.clear()
 
     # === Scoring ===
+
+    def inference_helper(self, key, build):
+        """The inference helper stored under `key`, made by `build()` once.
+
+        Helpers (the scorer, `keras_mathft.sampling` samplers) own compiled
+        functions of this model. The model keeps them so repeated calls
+        reuse those functions, and drops them all on `compile()` and
+        `enable_lora()`, like keras-hub's `generate_function`.
+
+        Args:
+            key: hashable.
+            build: callable returning the helper.
+
+        Returns:
+            The helper.
+        """
+        if key not in self._inference_helpers:
+            self._inference_helpers[key] = build()
+        return self._inference_helpers[key]
+
+    @property
+    def scorer(self):
+        """This model's `keras_mathft.models.scorer.SolutionScorer`."""
+        from keras_mathft.models.scorer import SolutionScorer
+
+        return self.inference_helper("scorer", lambda: SolutionScorer(self))
 
     def make_score_function(self):
         """Returns the compiled scoring function `(token_ids, mask) -> S`.
 
-        Compiled once per input shape (`jax.jit` / `tf.function`) and cached
-        on the model, like keras-hub's `make_generate_function`; `compile()`
-        and `enable_lora()` clear it.
+        Runs full prompts (`[B, T]`, right-padded). Compiled once per input
+        shape (`jax.jit` / `tf.function`) and owned by `scorer`, which
+        `compile()` and `enable_lora()` drop.
         """
-        if self.score_function is not None:
-            return self.score_function
-
-        def score_step(token_ids, padding_mask):
-            self.score_trace_count += 1
-            lp = self.label_log_probs(token_ids, padding_mask)
-            return losses.evaluator_score(lp[:, 0], lp[:, 1])
-
-        self.score_function = compile_inference_function(self, score_step)
-        return self.score_function
+        return self.scorer.full_prompt_function()
 
     def score_solutions(
-        self, problems, solutions, batch_size=16, sequence_length=None
+        self,
+        problems,
+        solutions,
+        batch_size=16,
+        sequence_length=None,
+        share_prefix=True,
     ):
         """Evaluator scores `S` of many candidate solutions.
 
-        Prompts are bucketed by token length into powers of two (from 64 up
-        to `sequence_length`) and every batch is padded to `batch_size`, so
-        the scoring function compiles once per bucket. Prompts longer than
-        `sequence_length` (less the label length for multi-token labels)
-        keep their start and their last tokens.
+        Candidates of the same problem (equal problem text, anywhere in the
+        lists) share the tokens of their evaluation prompt up to the
+        candidate: that prefix runs once and each candidate runs only its
+        own tokens and the template tail against its cache (see
+        `keras_mathft.models.scorer`). The scores equal the full-prompt
+        ones (`share_prefix=False`) up to float rounding. Lengths are
+        bucketed so one compiled function serves many batches. Prompts
+        longer than `sequence_length` (less the label length for multi-token
+        labels) keep their start and their last tokens.
 
         Args:
             problems: list of str (or objects with `.problem`), one per
                 solution.
             solutions: list of str.
-            batch_size: int.
+            batch_size: int. Candidates per compiled call.
             sequence_length: int; defaults to the preprocessor's.
+            share_prefix: bool. False runs every full prompt.
 
         Returns:
             float32 numpy array `[N]` of scores in (0, 1).
@@ -448,21 +473,12 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         Raises:
             ValueError: when the lists differ in length.
         """
-        texts = evaluation_texts(self.prompt_template, problems, solutions)
-        if not texts:
-            return np.zeros((0,), "float32")
-        sequence_length = sequence_length or self.preprocessor.sequence_length
-        correct, incorrect = self.label_token_ids
-        if len(correct) > 1 or len(incorrect) > 1:
-            # Multi-token labels are appended to the prompt; keep the total
-            # within the model's sequence length.
-            sequence_length -= max(len(correct), len(incorrect))
-        return bucketed_scores(
-            self.tokenizer,
-            texts,
-            self.make_score_function(),
-            batch_size,
-            sequence_length,
+        return self.scorer.score(
+            problems,
+            solutions,
+            batch_size=batch_size,
+            sequence_length=sequence_length,
+            share_prefix=share_prefix,
         )
 
     def generate_solutions(self, problems, max_length=None, **kwargs):

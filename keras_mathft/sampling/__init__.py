@@ -1,8 +1,9 @@
 """Sampling N solutions per problem, sample stores, re-rankers and metrics.
 
 - `sample_solutions` / `SolutionSampler`: N samples per problem over any
-  keras-hub causal LM (or a `MathSolver`), each prompt prefilled once and
-  its KV cache shared by its N rows; `greedy_solutions` for pass@1.
+  keras-hub causal LM (or a `MathSolver`), continuously batched, each
+  prompt prefilled once and its KV cache shared by its N rows, exact top-p
+  without sorting the vocabulary; `greedy_solutions` for pass@1.
 - `SampleStore`, `sample_to_store`, `merge_stores`: resumable JSONL shards,
   one locked writer per process, checksummed and verified on load
   (`StoreDamagedError` names a damaged file), merged into one store.

@@ -1,7 +1,6 @@
 """N-sample decoding with a shared prompt cache over keras-hub causal LMs."""
 
-import inspect
-import math
+import dataclasses
 import time
 
 import keras
@@ -9,69 +8,63 @@ import numpy as np
 from keras import ops
 
 from keras_mathft.data.prompts import PromptTemplate
-from keras_mathft.models.compiled import compile_inference_function
+from keras_mathft.sampling.decoding import DecodePrograms
+from keras_mathft.sampling.decoding import as_int32
+from keras_mathft.sampling.random_stream import row_keys
 from keras_mathft.sampling.records import Sample
 from keras_mathft.sampling.records import problem_id
 from keras_mathft.sampling.records import problem_key
 from keras_mathft.sampling.records import problem_text
+from keras_mathft.sampling.scheduler import Copy
+from keras_mathft.sampling.scheduler import SlotScheduler
+from keras_mathft.sampling.token_choice import decoding_mode
 
-# Constants of the counter-based random stream (lowbias32 by C. Wellons).
-_GOLDEN = 0x9E3779B9
-_MIX1 = 0x7FEB352D
-_MIX2 = 0x846CA68B
+SCHEDULES = ("continuous", "static")
 
 
-def _bucket(n, minimum=8):
-    """Smallest value of the form 2^k or 3 * 2^(k-1) that is >= n."""
+def length_bucket(n, minimum=8):
+    """Smallest value of the form 2^k or 3 * 2^(k-1) that is >= n.
+
+    The one bucket rule of the sampler (prompt lengths, new tokens, row
+    counts), so that one compiled function serves many lengths.
+    """
     b = minimum
     while b < n:
         b = b * 3 // 2 if (b & (b - 1)) == 0 else b * 4 // 3
     return b
 
 
-def _mix(x):
-    """lowbias32 integer hash on uint32 tensors (wrapping arithmetic)."""
-    x = ops.bitwise_xor(x, ops.right_shift(x, 16))
-    x = ops.multiply(x, ops.convert_to_tensor(np.uint32(_MIX1)))
-    x = ops.bitwise_xor(x, ops.right_shift(x, 15))
-    x = ops.multiply(x, ops.convert_to_tensor(np.uint32(_MIX2)))
-    return ops.bitwise_xor(x, ops.right_shift(x, 16))
+# End-of-turn markers of chat-tuned checkpoints (Gemma, Llama 3, Qwen); a
+# model fine-tuned from one may end its solution with either.
+END_OF_TURN_TOKENS = ("<end_of_turn>", "<|eot_id|>", "<|im_end|>")
 
 
-def _mix_np(x):
-    x = np.asarray(x, dtype=np.uint32)
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint32(16))
-        x = x * np.uint32(_MIX1)
-        x = x ^ (x >> np.uint32(15))
-        x = x * np.uint32(_MIX2)
-        return x ^ (x >> np.uint32(16))
+def default_stop_token_ids(tokenizer):
+    """The tokenizer's end-of-text and end-of-turn token ids.
 
+    keras-hub's `generate` stops on `end_token_id` (and `end_token2_id`),
+    and Gemma 3's also on `<end_of_turn>`; this adds every end-of-turn
+    marker of `END_OF_TURN_TOKENS` that the vocabulary really holds (an
+    unknown piece maps to the unknown token, which must not stop rows).
 
-def row_keys(seed, problem_keys, sample_indices):
-    """Per-row random keys from (seed, problem key, sample index).
+    Args:
+        tokenizer: a keras-hub tokenizer.
 
-    Every row draws from its own counter-based stream, so a sample depends
-    only on these three numbers, never on the chunk or process it ran in.
+    Returns:
+        A list of int, without duplicates.
     """
-    with np.errstate(over="ignore"):
-        k = _mix_np(np.uint32(seed & 0xFFFFFFFF) + np.uint32(_GOLDEN))
-        k = _mix_np(k ^ np.asarray(problem_keys, dtype=np.uint32))
-        k = _mix_np(k ^ (np.asarray(sample_indices, np.uint32) + _GOLDEN))
-    return k
-
-
-def _gumbel(keys, index, width):
-    """Gumbel noise `[rows, width]` for position `index` of every row."""
-    step = ops.multiply(
-        ops.cast(index, "uint32"), ops.convert_to_tensor(np.uint32(_GOLDEN))
-    )
-    row = _mix(ops.add(keys, step))
-    col = ops.cast(ops.arange(1, width + 1, dtype="int32"), "uint32")
-    col = _mix(col)
-    bits = _mix(ops.bitwise_xor(row[:, None], col[None, :]))
-    u = (ops.cast(ops.right_shift(bits, 8), "float32") + 0.5) * (2.0**-24)
-    return -ops.log(-ops.log(u))
+    ids = [tokenizer.end_token_id]
+    if getattr(tokenizer, "end_token2_id", None) is not None:
+        ids.append(tokenizer.end_token2_id)
+    for piece in END_OF_TURN_TOKENS:
+        try:
+            token = tokenizer.token_to_id(piece)
+            known = tokenizer.id_to_token(token) == piece
+        except (KeyError, ValueError, IndexError):
+            continue
+        if known:
+            ids.append(token)
+    return list(dict.fromkeys(int(i) for i in ids))
 
 
 def _extract(text):
@@ -82,23 +75,62 @@ def _extract(text):
     return extract_answer(text)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    """The settings of one `sample()` call, shared by its chunks."""
+
+    prompts: list
+    problem_keys: np.ndarray
+    num_samples: int
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+    choice: tuple
+
+    def keys(self, problems, samples):
+        return row_keys(self.seed, self.problem_keys[problems], samples)
+
+    def scalars(self):
+        return (
+            ops.convert_to_tensor(np.float32(max(self.temperature, 1e-6))),
+            ops.convert_to_tensor(np.float32(self.top_p)),
+        )
+
+
 class SolutionSampler:
     """Draws N solutions per problem, prefilling each prompt once.
 
-    Each distinct prompt is prefilled once over its bucketed length; its KV
-    cache is then repeated to its N rows and decoded one token at a time by
-    a compiled loop that stops when every row has emitted a stop token.
+    Two schedules, with the same samples (up to floating-point differences
+    between batch shapes):
+
+    - `"continuous"` (default): a fixed pool of row slots, each row at its
+      own position, is decoded in compiled blocks of up to `block_steps`
+      steps. After a block, finished rows leave and their slots take the
+      next `(problem, sample index)` units. A unit whose prompt no slot
+      holds yet is prefilled into its slot; the other samples of that
+      problem copy the prefilled cache from a slot that holds it, so each
+      prompt is prefilled once. No slot idles until a longer row finishes.
+    - `"static"`: chunks of prompts, each prefilled once and its cache
+      repeated to its N rows, decoded until the chunk's longest row stops.
+
     Prompt lengths and `max_new_tokens` are rounded up to buckets (8, 12,
-    16, 24, 32, 48, ...) and rows are grouped in fixed-size chunks, so one
-    compiled function serves every chunk of the same
+    16, 24, 32, 48, ...): the continuous schedule compiles one decode block
+    per run and one prefill and copy per prompt bucket, whatever the mix of
+    rows; the static one compiles one function per
     `(prompts, samples, prompt_bucket, total_length)`.
 
     Sampling is float32 Gumbel-max over `logits / temperature` after the
-    optional top-k and top-p (nucleus) filters. The noise comes from a
-    counter-based hash of `(seed, problem, sample index, position)`: the same
-    seed reproduces the samples, samples of one problem are independent,
-    and a sample does not depend on which chunk or process drew it (up to
-    floating-point differences between batch shapes).
+    optional top-k and top-p (nucleus) filters, which never sort the
+    vocabulary (`token_choice`). The noise is a counter-based hash of
+    `(seed, problem, sample index, position, token)`: the same seed
+    reproduces the samples, samples of one problem are independent, and a
+    sample does not depend on the schedule, chunk, slot or process that
+    drew it.
+
+    After `sample()`, `last_stats` holds the schedule, wall time, generated
+    tokens, `slot_steps` (rows times decode steps run), `slot_utilization`
+    (tokens / slot_steps) and the number of prompt prefills.
 
     Args:
         model: a `keras_mathft.models.MathSolver` (its `causal_lm` and
@@ -106,21 +138,29 @@ class SolutionSampler:
             preprocessor.
         prompt_template: optional `PromptTemplate`; defaults to the model's
             or to `PromptTemplate()`.
-        max_rows_per_chunk: int. Most rows decoded at once.
-        memory_budget_bytes: optional int. When set, chunks are also limited
+        max_rows_per_chunk: int. Most rows decoded at once (the slots of
+            the continuous schedule).
+        memory_budget_bytes: optional int. When set, rows are also limited
             so that their KV cache fits in this many bytes.
         max_prompt_length: optional int. Longest prompt in tokens; longer
             prompts raise. Defaults to the preprocessor's `sequence_length`.
-        share_prefix: bool. Prefill each prompt once and repeat its cache
+        share_prefix: bool. Prefill each prompt once and share its cache
             (True), or prefill every row (False; for tests and benchmarks).
-        stop_token_ids: "auto" (the tokenizer's end tokens), None (never
-            stop early) or a sequence of token ids.
+        stop_token_ids: "auto" (`default_stop_token_ids`: end of text and
+            end of turn, e.g. Gemma's `<eos>` and `<end_of_turn>`), None
+            (never stop early) or a sequence of token ids.
         jit_compile: bool. XLA-compile on TensorFlow.
+        schedule: `"continuous"` or `"static"`.
+        block_steps: int. Most decode steps between two refills.
+        top_p_prefilter: int. Top-p looks for each row's nucleus among this
+            many most likely tokens before searching the whole vocabulary.
 
     Example:
 
     >>> sampler = SolutionSampler(causal_lm)  # doctest: +SKIP
     >>> samples = sampler.sample(["1+1?"], num_samples=4)  # doctest: +SKIP
+    >>> sampler.last_stats["slot_utilization"]  # doctest: +SKIP
+    0.97
     """
 
     def __init__(
@@ -133,6 +173,9 @@ class SolutionSampler:
         share_prefix=True,
         stop_token_ids="auto",
         jit_compile=True,
+        schedule="continuous",
+        block_steps=64,
+        top_p_prefilter=128,
     ):
         self.causal_lm = getattr(model, "causal_lm", model)
         if not hasattr(self.causal_lm, "call_with_cache"):
@@ -147,202 +190,51 @@ class SolutionSampler:
                 "The causal LM needs a preprocessor to tokenize prompts. "
                 "Received: a model with `preprocessor=None`"
             )
+        if schedule not in SCHEDULES:
+            raise ValueError(
+                f"`schedule` must be one of {SCHEDULES}. "
+                f"Received: schedule={schedule!r}"
+            )
+        for name, value in (
+            ("max_rows_per_chunk", max_rows_per_chunk),
+            ("block_steps", block_steps),
+            ("top_p_prefilter", top_p_prefilter),
+        ):
+            if value < 1:
+                raise ValueError(
+                    f"`{name}` must be at least 1. Received: {value}"
+                )
         if prompt_template is None:
             prompt_template = getattr(model, "prompt_template", None)
         self.prompt_template = prompt_template or PromptTemplate()
-        if max_rows_per_chunk < 1:
-            raise ValueError(
-                "`max_rows_per_chunk` must be at least 1. "
-                f"Received: {max_rows_per_chunk}"
-            )
         self.max_rows_per_chunk = int(max_rows_per_chunk)
         self.memory_budget_bytes = memory_budget_bytes
         self.max_prompt_length = max_prompt_length or getattr(
             self.preprocessor, "sequence_length", None
         )
         self.share_prefix = share_prefix
-        self.jit_compile = jit_compile
+        self.schedule = schedule
+        self.block_steps = int(block_steps)
         tokenizer = self.preprocessor.tokenizer
         if stop_token_ids == "auto":
-            stop_token_ids = [tokenizer.end_token_id]
-            if getattr(tokenizer, "end_token2_id", None) is not None:
-                stop_token_ids.append(tokenizer.end_token2_id)
-        self.stop_token_ids = tuple(stop_token_ids or ())
+            stop_token_ids = default_stop_token_ids(tokenizer)
+        self.stop_token_ids = tuple(int(t) for t in stop_token_ids or ())
         self.pad_token_id = int(getattr(tokenizer, "pad_token_id", 0) or 0)
-        self._cache_spec = None
-
-    # -- cache layout ---------------------------------------------------
-
-    def _probe_cache(self, length):
-        lm = self.causal_lm
-        tokens = ops.zeros((1, length), "int32")
-        extra = len(inspect.signature(lm._build_cache).parameters) - 1
-        _, cache = lm._build_cache(tokens, *([None] * extra))
-        return cache
-
-    def cache_spec(self):
-        """Per-leaf (shape with batch 1, sequence axis, dtype) of the cache."""
-        registry = _registry(self.causal_lm)
-        self._cache_spec = self._cache_spec or registry.get("cache_spec")
-        if self._cache_spec is None:
-            a, b = self._probe_cache(2), self._probe_cache(3)
-
-            def spec(x, y):
-                diff = [
-                    i
-                    for i, (m, n) in enumerate(zip(x.shape, y.shape))
-                    if m != n
-                ]
-                if len(diff) != 1:
-                    raise ValueError(
-                        "Could not find the sequence axis of the KV cache. "
-                        f"Received: cache shapes {x.shape} and {y.shape}"
-                    )
-                return (
-                    tuple(x.shape),
-                    diff[0],
-                    keras.backend.standardize_dtype(x.dtype),
-                )
-
-            self._cache_spec = keras.tree.map_structure(spec, a, b)
-            registry["cache_spec"] = self._cache_spec
-        return self._cache_spec
-
-    def _zero_cache(self, batch, length):
-        def make(spec):
-            shape, axis, dtype = spec
-            shape = list(shape)
-            shape[0], shape[axis] = batch, length
-            return ops.zeros(shape, dtype)
-
-        return _map_specs(make, self.cache_spec())
+        self.programs = DecodePrograms(
+            self.causal_lm,
+            self.stop_token_ids,
+            self.pad_token_id,
+            jit_compile=jit_compile,
+            top_p_prefilter=top_p_prefilter,
+        )
+        self.last_stats = None
+        self._pool_shape = (0, 0)  # (rows, total length) compiled so far
 
     def cache_bytes_per_row(self, length):
         """Bytes of KV cache one row needs at total length `length`."""
-        total = 0
-        for shape, axis, dtype in _leaves(self.cache_spec()):
-            n = math.prod(shape) // shape[axis] * length
-            total += n * np.dtype(dtype).itemsize
-        return total
+        return self.programs.layout.bytes_per_row(length)
 
-    # -- compiled decode ------------------------------------------------
-
-    def _decode(
-        self,
-        prompt_tokens,
-        prompt_lengths,
-        keys,
-        limits,
-        temperature,
-        top_p,
-        *,
-        samples,
-        total_length,
-        mode,
-        top_k,
-    ):
-        """Prefill, repeat the cache `samples` times and decode to the end."""
-        lm = self.causal_lm
-        num_prompts, prompt_len = ops.shape(prompt_tokens)
-        rows = num_prompts * samples
-        cache = self._zero_cache(num_prompts, total_length)
-        _, _, cache = lm.call_with_cache(prompt_tokens, cache, 0)
-        tokens = ops.pad(
-            prompt_tokens, [[0, 0], [0, total_length - prompt_len]]
-        )
-        if samples > 1:
-            cache = keras.tree.map_structure(
-                lambda x: ops.repeat(x, samples, axis=0), cache
-            )
-            tokens = ops.repeat(tokens, samples, axis=0)
-            prompt_lengths = ops.repeat(prompt_lengths, samples, axis=0)
-        stops = ops.convert_to_tensor(
-            list(self.stop_token_ids) or [-1], "int32"
-        )
-
-        def choose(logits, index):
-            logits = ops.cast(logits, "float32")
-            if mode == "greedy":
-                return ops.cast(ops.argmax(logits, axis=-1), "int32")
-            logits = logits / temperature
-            if top_k is None and mode != "top_p":
-                noise = _gumbel(keys, index, ops.shape(logits)[-1])
-                return ops.cast(ops.argmax(logits + noise, axis=-1), "int32")
-            k = top_k or ops.shape(logits)[-1]
-            values, indices = ops.top_k(logits, k)
-            if mode == "top_p" and k > 1:
-                probs = ops.softmax(values, axis=-1)
-                before = ops.cumsum(probs, axis=-1) - probs
-                values = ops.where(before < top_p, values, -np.inf)
-            noise = _gumbel(keys, index, k)
-            rank = ops.argmax(values + noise, axis=-1)
-            picked = ops.take_along_axis(
-                indices, ops.expand_dims(ops.cast(rank, "int32"), 1), axis=1
-            )
-            return ops.cast(picked[:, 0], "int32")
-
-        def cond(index, tokens, cache, done):
-            return ops.logical_and(
-                index < total_length, ops.logical_not(ops.all(done))
-            )
-
-        def body(index, tokens, cache, done):
-            prev = ops.slice(tokens, [0, index - 1], [rows, 1])
-            logits, _, cache = lm.call_with_cache(prev, cache, index - 1)
-            nxt = choose(logits[:, -1, :], index)
-            given = ops.slice(tokens, [0, index], [rows, 1])[:, 0]
-            in_prompt = index < prompt_lengths
-            nxt = ops.where(done, self.pad_token_id, nxt)
-            nxt = ops.where(in_prompt, given, nxt)
-            tokens = ops.slice_update(tokens, [0, index], nxt[:, None])
-            stopped = ops.any(nxt[:, None] == stops[None, :], axis=-1)
-            stopped = ops.logical_and(stopped, ops.logical_not(in_prompt))
-            done = ops.logical_or(done, stopped)
-            done = ops.logical_or(done, index + 1 >= limits)
-            return index + 1, tokens, cache, done
-
-        index = ops.cast(ops.min(prompt_lengths), "int32")
-        done = limits <= prompt_lengths
-        _, tokens, _, _ = ops.while_loop(
-            cond, body, (index, tokens, cache, done)
-        )
-        return tokens
-
-    @property
-    def trace_count(self):
-        """How many times this model's decode functions were traced."""
-        return sum(_registry(self.causal_lm)["traces"].values())
-
-    def _function(self, key):
-        """The compiled decode for one bucket.
-
-        Compiled functions live on the model, keyed by bucket and decoding
-        settings, so every sampler over the same model reuses them.
-        """
-        key = (self.stop_token_ids, self.pad_token_id, self.jit_compile) + key
-        registry = _registry(self.causal_lm)
-        if key in registry["functions"]:
-            return registry["functions"][key]
-        samples, total_length, mode, top_k = key[-4:]
-        traces = registry["traces"]
-
-        def fn(*args):
-            traces[key] = traces.get(key, 0) + 1  # Runs once per trace.
-            return self._decode(
-                *args,
-                samples=samples,
-                total_length=total_length,
-                mode=mode,
-                top_k=top_k,
-            )
-
-        compiled = compile_inference_function(
-            self.causal_lm, fn, self.jit_compile
-        )
-        registry["functions"][key] = compiled
-        return compiled
-
-    # -- host side ------------------------------------------------------
+    # === Host side ===
 
     def _tokenize(self, prompts):
         limit = self.max_prompt_length or 4096
@@ -360,14 +252,30 @@ class SolutionSampler:
             )
         return [t[:n] for t, n in zip(token_ids, lengths)]
 
-    def _model_max_length(self):
-        return getattr(self.causal_lm.backbone, "max_sequence_length", None)
+    def _total_length(self, prompt_bucket, longest, max_new_tokens):
+        total = prompt_bucket + length_bucket(max_new_tokens)
+        model_max = getattr(
+            self.causal_lm.backbone, "max_sequence_length", None
+        )
+        if model_max is not None and total > model_max:
+            if longest + max_new_tokens > model_max:
+                raise ValueError(
+                    "Prompt plus `max_new_tokens` exceeds the model's "
+                    f"max_sequence_length={model_max}. Received: "
+                    f"{longest} + {max_new_tokens} tokens"
+                )
+            total = model_max
+        return total
 
-    def _chunk_shape(self, num_samples, total_length):
+    def _row_budget(self, total_length):
         budget = self.max_rows_per_chunk
         if self.memory_budget_bytes:
             per_row = self.cache_bytes_per_row(total_length)
             budget = min(budget, max(1, self.memory_budget_bytes // per_row))
+        return budget
+
+    def _chunk_shape(self, num_samples, total_length):
+        budget = self._row_budget(total_length)
         if not self.share_prefix:
             return budget, 1
         samples = min(num_samples, budget)
@@ -395,7 +303,8 @@ class SolutionSampler:
             top_k: optional int. Keep only the k most likely tokens.
             max_new_tokens: int. Most tokens generated per solution.
             seed: int. Same seed, same samples (on the same backend).
-            verbose: bool. Show a progress bar with problems/s and tokens/s.
+            verbose: bool. Show a progress bar with problems/s, tokens/s
+                and slot utilization.
 
         Returns:
             A list with, for each problem in order, its list of `Sample`s
@@ -405,154 +314,244 @@ class SolutionSampler:
             ValueError: on out-of-range arguments or prompts that are too
                 long.
         """
+        problems = list(problems)
+        results = [[None] * num_samples for _ in problems]
+        for index, samples in self.iter_problems(
+            problems,
+            num_samples=num_samples,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            verbose=verbose,
+        ):
+            results[index] = samples
+        return results
+
+    def iter_problems(
+        self,
+        problems,
+        num_samples=64,
+        temperature=0.9,
+        top_p=0.95,
+        top_k=None,
+        max_new_tokens=256,
+        seed=0,
+        verbose=True,
+    ):
+        """Like `sample`, but yields each problem as soon as it completes.
+
+        Lets a caller (e.g. a sample store) write finished problems while
+        the others are still decoding, so a long run never drains its slots
+        for a checkpoint.
+
+        Args:
+            Same as `sample`.
+
+        Yields:
+            `(problem_index, samples)`, in completion order.
+        """
         _check_args(num_samples, temperature, top_p, top_k, max_new_tokens)
         problems = list(problems)
         if not problems:
-            return []
-        greedy = temperature == 0
-        mode = "greedy" if greedy else ("top_p" if top_p < 1 else "sample")
+            self.last_stats = _stats(self.schedule, 0.0, 0, 0, 0, 0)
+            return
         texts = [
             self.prompt_template.generation_prompt(problem_text(p))
             for p in problems
         ]
-        prompts = self._tokenize(texts)
+        request = _Request(
+            prompts=self._tokenize(texts),
+            problem_keys=np.asarray(
+                [problem_key(p) for p in problems], np.uint32
+            ),
+            num_samples=num_samples,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            choice=(decoding_mode(temperature, top_p, top_k), top_k),
+        )
         ids = [problem_id(p, i) for i, p in enumerate(problems)]
-        pkeys = [problem_key(p) for p in problems]
-        new_bucket = _bucket(max_new_tokens)
-        model_max = self._model_max_length()
+        run = (
+            self._continuous if self.schedule == "continuous" else self._static
+        )
+        progress = _Progress(len(problems), verbose)
+        pending = [dict() for _ in problems]
+        counters = {"slot_steps": 0, "prefills": 0}
+        tokens = 0
+        for i, s, generated in run(request, counters):
+            sample = self._to_sample(ids[i], s, generated)
+            pending[i][s] = sample
+            tokens += sample.num_tokens
+            done = len(pending[i]) == num_samples
+            progress.update(done, tokens, counters["slot_steps"])
+            if done:
+                samples = [pending[i][j] for j in range(num_samples)]
+                pending[i] = None
+                yield i, samples
+        self.last_stats = _stats(
+            self.schedule,
+            progress.elapsed(),
+            tokens,
+            len(problems),
+            counters["slot_steps"],
+            counters["prefills"],
+        )
 
-        # Group problems by prompt bucket so chunks share one function.
+    # === Continuous schedule ===
+
+    def _continuous(self, request, counters):
+        prompts = request.prompts
+        buckets = [length_bucket(len(p)) for p in prompts]
+        longest = max(len(p) for p in prompts)
+        total = self._total_length(
+            max(buckets), longest, request.max_new_tokens
+        )
+        units = [
+            (i, s)
+            for i in range(len(prompts))
+            for s in range(request.num_samples)
+        ]
+        rows = min(self._row_budget(total), _pow2_at_least(len(units)))
+        dp = _data_parallel_size()
+        rows = -(-rows // dp) * dp
+        # Keep the largest pool seen: a later, smaller call (a store's last
+        # shard) reuses the compiled functions.
+        seen_rows, seen_total = self._pool_shape
+        if seen_total >= total and self._row_budget(seen_total) >= seen_rows:
+            rows, total = max(rows, seen_rows), seen_total
+        self._pool_shape = (rows, total)
+        width = length_bucket(request.max_new_tokens)
+        programs = self.programs
+        block = programs.decode_block(width, request.choice)
+        cache = _distribute_tree(programs.layout.zeros(rows, total))
+        generated = _distribute(np.zeros((rows, width), "int32"))
+        token, position, limit, start = (
+            np.zeros(rows, "int32") for _ in range(4)
+        )
+        keys = np.zeros(rows, np.uint32)
+        done = np.ones(rows, bool)
+        scheduler = SlotScheduler(rows, units, self.share_prefix)
+        temperature, top_p = request.scalars()
+        while True:
+            refill = scheduler.refill()
+            for op in refill.operations:
+                if isinstance(op, Copy):
+                    fn = programs.copy_slot(buckets[op.problem])
+                    cache = fn(cache, *as_int32([op.source, op.target]))
+                else:
+                    p = prompts[op.problem]
+                    row = np.full((1, buckets[op.problem]), self.pad_token_id)
+                    row[0, : len(p)] = p
+                    fn = programs.prefill_slot(buckets[op.problem])
+                    cache = fn(cache, as_int32(row), as_int32(op.slot))
+            for slot, (i, s) in refill.assignments:
+                n = len(prompts[i])
+                token[slot], position[slot] = prompts[i][-1], n - 1
+                keys[slot] = request.keys(np.asarray([i]), np.asarray([s]))[0]
+                limit[slot] = n + request.max_new_tokens
+                start[slot], done[slot] = n, False
+            if not scheduler.busy:
+                break
+            # Return early once a few rows finished, to refill them.
+            stop_after = max(1, rows // 32) if scheduler.pending else rows + 1
+            state = tuple(
+                _distribute(x)
+                for x in (token, position, keys, limit, start, done)
+            )
+            cache, generated, *out = block(
+                cache,
+                generated,
+                state,
+                as_int32(self.block_steps),
+                as_int32(stop_after),
+                temperature,
+                top_p,
+            )
+            token, position, done, steps = (
+                np.array(ops.convert_to_numpy(x)) for x in out
+            )
+            counters["slot_steps"] += int(steps) * rows
+            ended = [
+                slot
+                for slot in range(rows)
+                if done[slot] and scheduler.active[slot] is not None
+            ]
+            if ended:
+                host = np.asarray(ops.convert_to_numpy(generated))
+            for slot in ended:
+                i, s = scheduler.finish(slot)
+                n = position[slot] - start[slot] + 1
+                yield i, s, host[slot, :n]
+        counters["prefills"] += scheduler.prefills
+
+    # === Static schedule ===
+
+    def _static(self, request, counters):
+        prompts = request.prompts
         groups = {}
         for i, p in enumerate(prompts):
-            groups.setdefault(_bucket(len(p)), []).append(i)
-
-        results = [[None] * num_samples for _ in problems]
-        bar = None
-        if verbose:
-            bar = keras.utils.Progbar(
-                len(problems),
-                unit_name="problem",
-                stateful_metrics=["problems/s", "tokens/s"],
-            )
-        start, done_problems, done_tokens = time.perf_counter(), 0, 0
-        filled = [0] * len(problems)
+            groups.setdefault(length_bucket(len(p)), []).append(i)
         for prompt_len in sorted(groups):
-            total = prompt_len + new_bucket
-            if model_max is not None and total > model_max:
-                longest = max(len(prompts[i]) for i in groups[prompt_len])
-                if longest + max_new_tokens > model_max:
-                    raise ValueError(
-                        "Prompt plus `max_new_tokens` exceeds the model's "
-                        f"max_sequence_length={model_max}. Received: "
-                        f"{longest} + {max_new_tokens} tokens"
-                    )
-                total = model_max
-            prompts_per_chunk, samples = self._chunk_shape(num_samples, total)
+            longest = max(len(prompts[i]) for i in groups[prompt_len])
+            total = self._total_length(
+                prompt_len, longest, request.max_new_tokens
+            )
+            per_chunk, samples = self._chunk_shape(request.num_samples, total)
             units = [
                 (i, s)
                 for i in groups[prompt_len]
-                for s in range(0, num_samples, samples)
+                for s in range(0, request.num_samples, samples)
             ]
             # Fewer units than a full chunk: shrink to a power of two.
-            prompts_per_chunk = min(
-                prompts_per_chunk, 1 << (len(units) - 1).bit_length()
-            )
+            per_chunk = min(per_chunk, _pow2_at_least(len(units)))
             # Under data parallelism every device gets whole prompts.
             dp = _data_parallel_size()
-            prompts_per_chunk = -(-prompts_per_chunk // dp) * dp
-            key = (prompt_len, samples, total, mode, top_k)
-            fn = self._function(key)
-            for c in range(0, len(units), prompts_per_chunk):
-                chunk = units[c : c + prompts_per_chunk]
-                out = self._run_chunk(
-                    fn,
-                    chunk,
-                    prompts_per_chunk,
-                    samples,
-                    prompt_len,
-                    prompts,
-                    pkeys,
-                    num_samples,
-                    max_new_tokens,
-                    temperature,
-                    top_p,
-                    seed,
+            per_chunk = -(-per_chunk // dp) * dp
+            fn = self.programs.static_chunk(samples, total, request.choice)
+            for c in range(0, len(units), per_chunk):
+                chunk = _Chunk(
+                    units[c : c + per_chunk], per_chunk, samples, prompt_len
                 )
-                for (i, s), row_tokens in out:
-                    sample = self._to_sample(ids[i], s, row_tokens)
-                    results[i][s] = sample
-                    done_tokens += sample.num_tokens
-                    filled[i] += 1
-                    done_problems += filled[i] == num_samples
-                if bar is not None:
-                    elapsed = max(time.perf_counter() - start, 1e-9)
-                    bar.update(
-                        done_problems,
-                        [
-                            ("problems/s", done_problems / elapsed),
-                            ("tokens/s", done_tokens / elapsed),
-                        ],
-                    )
-        self.last_stats = {
-            "data_parallel": _data_parallel_size(),
-            "seconds": time.perf_counter() - start,
-            "tokens": done_tokens,
-            "problems": len(problems),
-        }
-        return results
+                counters["prefills"] += (
+                    per_chunk if self.share_prefix else per_chunk * samples
+                )
+                yield from self._run_chunk(fn, chunk, request, counters)
 
-    def _run_chunk(
-        self,
-        fn,
-        chunk,
-        num_prompts,
-        samples,
-        prompt_len,
-        prompts,
-        pkeys,
-        num_samples,
-        max_new_tokens,
-        temperature,
-        top_p,
-        seed,
-    ):
-        padded = chunk + [chunk[0]] * (num_prompts - len(chunk))
-        tokens = np.full((num_prompts, prompt_len), self.pad_token_id, "int32")
-        lengths = np.zeros((num_prompts,), "int32")
+    def _run_chunk(self, fn, chunk, request, counters):
+        prompts = request.prompts
+        padded = chunk.padded()
+        tokens = np.full(
+            (chunk.num_prompts, chunk.prompt_len), self.pad_token_id, "int32"
+        )
+        lengths = np.zeros((chunk.num_prompts,), "int32")
         for r, (i, _) in enumerate(padded):
             tokens[r, : len(prompts[i])] = prompts[i]
             lengths[r] = len(prompts[i])
-        problem_idx = np.repeat([i for i, _ in padded], samples)
+        problem_idx = np.repeat([i for i, _ in padded], chunk.samples)
         sample_idx = np.concatenate(
-            [np.arange(s, s + samples) for _, s in padded]
+            [np.arange(s, s + chunk.samples) for _, s in padded]
         )
-        keys = row_keys(
-            seed, np.asarray(pkeys, np.uint32)[problem_idx], sample_idx
-        )
-        row_lengths = np.repeat(lengths, samples)
-        real = np.zeros((len(padded) * samples,), bool)
-        real[: len(chunk) * samples] = True
-        real &= sample_idx < num_samples
-        limits = np.where(real, row_lengths + max_new_tokens, row_lengths)
-        out = fn(
+        row_lengths = np.repeat(lengths, chunk.samples)
+        real = np.zeros((len(padded) * chunk.samples,), bool)
+        real[: len(chunk.units) * chunk.samples] = True
+        real &= sample_idx < request.num_samples
+        new = request.max_new_tokens
+        limits = np.where(real, row_lengths + new, row_lengths)
+        out, steps = fn(
             _distribute(tokens),
             _distribute(lengths),
-            _distribute(keys),
+            _distribute(request.keys(problem_idx, sample_idx)),
             _distribute(limits.astype("int32")),
-            ops.convert_to_tensor(np.float32(max(temperature, 1e-6))),
-            ops.convert_to_tensor(np.float32(top_p)),
+            *request.scalars(),
         )
+        counters["slot_steps"] += int(ops.convert_to_numpy(steps)) * len(real)
         out = np.asarray(ops.convert_to_numpy(out))
-        rows = []
         for r in np.flatnonzero(real):
             n = row_lengths[r]
-            rows.append(
-                (
-                    (problem_idx[r], int(sample_idx[r])),
-                    out[r, n : n + max_new_tokens],
-                )
-            )
-        return rows
+            yield int(problem_idx[r]), int(sample_idx[r]), out[r, n : n + new]
 
     def _to_sample(self, problem_id, sample_index, generated):
         generated = [int(t) for t in generated]
@@ -576,6 +575,70 @@ class SolutionSampler:
             num_tokens=num_tokens,
             finished=finished,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chunk:
+    """One static chunk: `units` of `(problem, first sample)`."""
+
+    units: list
+    num_prompts: int
+    samples: int
+    prompt_len: int
+
+    def padded(self):
+        # Padding repeats a real prompt: same shapes, results dropped.
+        extra = self.num_prompts - len(self.units)
+        return self.units + [self.units[0]] * extra
+
+
+class _Progress:
+    """The progress bar: problems/s, tokens/s and slot utilization."""
+
+    def __init__(self, num_problems, verbose):
+        self.start = time.perf_counter()
+        self.problems = 0
+        self.bar = None
+        if verbose:
+            self.bar = keras.utils.Progbar(
+                num_problems,
+                unit_name="problem",
+                stateful_metrics=["problems/s", "tokens/s", "slot use"],
+            )
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def update(self, problem_done, tokens, slot_steps):
+        self.problems += problem_done
+        if self.bar is None or not problem_done:
+            return
+        elapsed = max(self.elapsed(), 1e-9)
+        self.bar.update(
+            self.problems,
+            [
+                ("problems/s", self.problems / elapsed),
+                ("tokens/s", tokens / elapsed),
+                ("slot use", tokens / max(slot_steps, 1)),
+            ],
+        )
+
+
+def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
+    return {
+        "schedule": schedule,
+        "data_parallel": _data_parallel_size(),
+        "seconds": seconds,
+        "tokens": tokens,
+        "problems": problems,
+        "slot_steps": slot_steps,
+        "slot_utilization": tokens / slot_steps if slot_steps else 0.0,
+        "prefills": prefills,
+    }
+
+
+def _pow2_at_least(n):
+    return 1 << max(0, int(n) - 1).bit_length()
 
 
 def _data_parallel_size():
@@ -602,6 +665,10 @@ def _distribute(array):
     return keras.distribution.distribute_tensor(tensor, layout)
 
 
+def _distribute_tree(tree):
+    return keras.tree.map_structure(_distribute, tree)
+
+
 def _check_args(num_samples, temperature, top_p, top_k, max_new_tokens):
     if num_samples < 1:
         raise ValueError(
@@ -626,45 +693,26 @@ def _check_args(num_samples, temperature, top_p, top_k, max_new_tokens):
         )
 
 
-def _leaves(spec):
-    if isinstance(spec, tuple) and len(spec) == 3 and isinstance(spec[1], int):
-        return [spec]
-    return [leaf for s in spec for leaf in _leaves(s)]
-
-
-def _map_specs(fn, spec):
-    if isinstance(spec, tuple) and len(spec) == 3 and isinstance(spec[1], int):
-        return fn(spec)
-    return type(spec)(_map_specs(fn, s) for s in spec)
-
-
-_SAMPLER_ATTR = "_keras_mathft_sampler"
-_REGISTRY_ATTR = "_keras_mathft_decoders"
-
-
-def _registry(causal_lm):
-    registry = causal_lm.__dict__.get(_REGISTRY_ATTR)
-    if registry is None:
-        registry = {"functions": {}, "traces": {}}
-        # Bypass Keras attribute tracking: this is a plain Python cache.
-        object.__setattr__(causal_lm, _REGISTRY_ATTR, registry)
-    return registry
-
-
 def get_sampler(model, **kwargs):
-    """Returns the model's cached `SolutionSampler` (rebuilt if kwargs differ).
+    """A `SolutionSampler` for `model`, reused when the model owns it.
 
-    Reusing one sampler keeps its compiled functions across calls.
+    A `MathSolver` keeps one sampler per setting (`inference_helper`) and
+    drops them on `compile()` and `enable_lora()`, so repeated calls reuse
+    the compiled functions. Any other model gets a new sampler; keep it to
+    reuse its functions.
+
+    Args:
+        model: a `MathSolver` or keras-hub `CausalLM`.
+        **kwargs: `SolutionSampler` arguments.
+
+    Returns:
+        A `SolutionSampler`.
     """
-    cached = getattr(model, "__dict__", {}).get(_SAMPLER_ATTR)
-    if cached is not None and cached[0] == kwargs:
-        return cached[1]
-    sampler = SolutionSampler(model, **kwargs)
-    try:
-        object.__setattr__(model, _SAMPLER_ATTR, (kwargs, sampler))
-    except (AttributeError, TypeError):  # pragma: no cover
-        pass
-    return sampler
+    helper = getattr(model, "inference_helper", None)
+    if helper is None:
+        return SolutionSampler(model, **kwargs)
+    key = ("sampler", repr(sorted(kwargs.items())))
+    return helper(key, lambda: SolutionSampler(model, **kwargs))
 
 
 def sample_solutions(
@@ -684,7 +732,7 @@ def sample_solutions(
     Defaults follow the paper (N = 64, temperature 0.9, top-p 0.95; the last
     two reported by a third-party note). `temperature=0` is greedy decoding
     for pass@1. See `SolutionSampler` for the decoding scheme and
-    `sampler_kwargs` (chunk size, memory budget, prefix sharing).
+    `sampler_kwargs` (schedule, rows, memory budget, prefix sharing).
 
     Args:
         model: a `MathSolver` or a keras-hub `CausalLM` with a preprocessor.

@@ -140,23 +140,6 @@ def test_preset_round_trip_keeps_template_and_scores(tmp_path):
     )
 
 
-def test_score_solutions_compiles_once_per_bucket(gemma_solver):
-    problems = ["1 + 1 ?"] * 5 + ["what is 1 + 1 ? " * 12] * 2
-    solutions = ["2", "3", "4", "5", "6", "2", "3"]
-    scores = gemma_solver.score_solutions(
-        problems, solutions, batch_size=2, sequence_length=128
-    )
-    assert scores.dtype == np.float32 and scores.shape == (7,)
-    assert ((scores > 0) & (scores < 1)).all()
-    # Two buckets (64 and 128), four batches in the first.
-    assert gemma_solver.score_trace_count == 2
-    again = gemma_solver.score_solutions(
-        problems[::-1], solutions[::-1], batch_size=2, sequence_length=128
-    )
-    assert gemma_solver.score_trace_count == 2
-    np.testing.assert_allclose(again[::-1], scores, rtol=1e-5)
-
-
 def test_lora_trains_only_adapters(gemma_solver):
     gemma_solver.enable_lora(2)
     names = [v.path for v in gemma_solver.trainable_variables]

@@ -1,16 +1,22 @@
 """Property tests of the N-sample decoder on a tiny GPT-2."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from keras import ops
 
 from keras_mathft.data import MathProblem
 from keras_mathft.data import PromptTemplate
+from keras_mathft.models import MathSolver
+from keras_mathft.sampling import SampleStore
 from keras_mathft.sampling import SolutionSampler
 from keras_mathft.sampling import greedy_solutions
 from keras_mathft.sampling import sample_solutions
-from keras_mathft.sampling.sampler import _bucket
-from keras_mathft.sampling.sampler import row_keys
+from keras_mathft.sampling import sample_to_store
+from keras_mathft.sampling.random_stream import row_keys
+from keras_mathft.sampling.sampler import get_sampler
+from keras_mathft.sampling.sampler import length_bucket
 
 from .conftest import END
 
@@ -20,74 +26,111 @@ PROBLEMS = [
     MathProblem("Find x if x+1=3.", "", "2", "Algebra", 3, "p2"),
 ]
 NEW = 6  # bucket 8: every call below shares one total length
+# About a fifth of the byte vocabulary: rows stop after 1 to NEW tokens.
+STOPS = tuple(range(60, 110))
 
 
 def texts(results):
     return [[s.text for s in group] for group in results]
 
 
-def draw(lm, seed=0, n=4, **kwargs):
-    sampler = kwargs.pop("sampler", None) or SolutionSampler(
-        lm, stop_token_ids=None, **kwargs
-    )
+def tokens(results):
+    return [[(s.text, s.num_tokens, s.finished) for s in g] for g in results]
+
+
+@pytest.fixture(scope="module")
+def solver(gpt2_lm):
+    # Keeps one sampler per setting across the tests of this module, so
+    # each compiles once.
+    return MathSolver(gpt2_lm)
+
+
+def draw(model, seed=0, n=4, new=NEW, **kwargs):
+    kwargs.setdefault("stop_token_ids", None)
+    sample_kwargs = {
+        k: kwargs.pop(k)
+        for k in ("temperature", "top_p", "top_k")
+        if k in kwargs
+    }
+    sampler = get_sampler(model, **kwargs)
     return sampler.sample(
-        PROBLEMS, num_samples=n, max_new_tokens=NEW, seed=seed, verbose=False
+        PROBLEMS,
+        num_samples=n,
+        max_new_tokens=new,
+        seed=seed,
+        verbose=False,
+        **sample_kwargs,
     )
 
 
-def test_bucket_is_monotone_and_covers():
-    values = [_bucket(n) for n in range(1, 300)]
+def test_length_bucket_is_monotone_and_covers():
+    values = [length_bucket(n) for n in range(1, 300)]
     assert all(b >= n for n, b in zip(range(1, 300), values))
     assert values == sorted(values)
     assert len(set(values)) <= 12
 
 
-def test_same_seed_reproduces_and_other_seed_differs(gpt2_lm):
-    a = draw(gpt2_lm, seed=1)
-    b = draw(gpt2_lm, seed=1)
-    c = draw(gpt2_lm, seed=2)
+def test_same_seed_reproduces_and_other_seed_differs(solver):
+    a = draw(solver, seed=1)
+    b = draw(solver, seed=1)
+    c = draw(solver, seed=2)
     assert texts(a) == texts(b)
     assert texts(a) != texts(c)
     assert [s.sample_index for s in a[0]] == [0, 1, 2, 3]
     assert [s.problem_id for s in a[1]] == ["p1"] * 4
 
 
-def test_samples_within_a_problem_are_independent(gpt2_lm):
-    out = draw(gpt2_lm, seed=3, n=8)
+def test_samples_within_a_problem_are_independent(solver):
+    out = draw(solver, seed=3, n=8)
     for group in texts(out):
         assert len(set(group)) == len(group)
     keys = row_keys(0, [7] * 64, np.arange(64))
     assert len(set(keys.tolist())) == 64
 
 
-def test_samples_do_not_depend_on_chunking(gpt2_lm):
-    big = draw(gpt2_lm, seed=5, max_rows_per_chunk=64)
-    small = draw(gpt2_lm, seed=5, max_rows_per_chunk=2)
-    unshared = draw(gpt2_lm, seed=5, share_prefix=False)
-    assert texts(big) == texts(small) == texts(unshared)
+@pytest.mark.parametrize(
+    "settings, others",
+    [
+        (
+            dict(temperature=0.9, top_p=0.95),
+            [
+                dict(schedule="continuous"),
+                dict(
+                    schedule="continuous", max_rows_per_chunk=3, block_steps=2
+                ),
+                dict(schedule="continuous", share_prefix=False),
+                dict(schedule="static", max_rows_per_chunk=2),
+            ],
+        ),
+        (dict(temperature=0.7, top_p=1.0), [dict(schedule="continuous")]),
+        (
+            dict(temperature=1.0, top_k=5, top_p=0.9),
+            [dict(schedule="continuous")],
+        ),
+    ],
+)
+def test_samples_do_not_depend_on_schedule_or_chunking(
+    solver, settings, others
+):
+    # Stop tokens on: rows end at different steps, so the continuous
+    # schedule refills slots mid-run while the static one idles them.
+    kwargs = dict(seed=5, n=5, new=12, stop_token_ids=STOPS, **settings)
+    reference = tokens(draw(solver, schedule="static", **kwargs))
+    lengths = {s[1] for g in reference for s in g}
+    assert len(lengths) > 3  # the rows really stop at varied lengths
+    for other in others:
+        assert tokens(draw(solver, **kwargs, **other)) == reference, other
 
 
-def test_greedy_prefix_sharing_on_and_off_agree(gpt2_lm):
-    on = SolutionSampler(gpt2_lm, stop_token_ids=None)
-    off = SolutionSampler(gpt2_lm, stop_token_ids=None, share_prefix=False)
-    kwargs = dict(num_samples=1, temperature=0, max_new_tokens=NEW)
-    a = on.sample(PROBLEMS, verbose=False, **kwargs)
-    b = off.sample(PROBLEMS, verbose=False, **kwargs)
-    assert texts(a) == texts(b)
-    # top_k=1 sampling is greedy whatever the noise.
-    c = on.sample(
-        PROBLEMS, num_samples=1, top_k=1, max_new_tokens=NEW, verbose=False
-    )
-    assert texts(c) == texts(a)
-
-
-def test_greedy_matches_keras_hub_generate(gpt2_lm):
+@pytest.mark.parametrize("schedule", ["continuous", "static"])
+def test_greedy_matches_keras_hub_generate(solver, gpt2_lm, schedule):
     template = PromptTemplate()
     ours = greedy_solutions(
-        gpt2_lm,
+        solver,
         PROBLEMS,
         max_new_tokens=NEW,
         stop_token_ids=None,
+        schedule=schedule,
         verbose=False,
     )
     gpt2_lm.compile(sampler="greedy")
@@ -103,14 +146,20 @@ def test_greedy_matches_keras_hub_generate(gpt2_lm):
         assert full == prompt + sample.text
 
 
-def test_max_new_tokens_is_respected(gpt2_lm):
-    out = draw(gpt2_lm, seed=0, n=2)
+def test_top_k_one_is_greedy(solver):
+    greedy = draw(solver, n=1, temperature=0)
+    assert texts(draw(solver, n=1, top_k=1)) == texts(greedy)
+
+
+def test_max_new_tokens_is_respected(solver):
+    out = draw(solver, seed=0, n=2)
     for group in out:
         for s in group:
             assert s.num_tokens == NEW and not s.finished
 
 
-def test_rows_stop_at_end_token(gpt2_lm, monkeypatch):
+@pytest.mark.parametrize("schedule", ["continuous", "static"])
+def test_rows_stop_at_end_token(gpt2_lm, monkeypatch, schedule):
     original = gpt2_lm.call_with_cache
     vocab = gpt2_lm.backbone.vocabulary_size
 
@@ -120,7 +169,7 @@ def test_rows_stop_at_end_token(gpt2_lm, monkeypatch):
         return end * 1e9, hidden, cache
 
     monkeypatch.setattr(gpt2_lm, "call_with_cache", forced)
-    sampler = SolutionSampler(gpt2_lm)
+    sampler = SolutionSampler(gpt2_lm, schedule=schedule)
     out = sampler.sample(
         PROBLEMS, num_samples=2, max_new_tokens=NEW, verbose=False
     )
@@ -129,18 +178,64 @@ def test_rows_stop_at_end_token(gpt2_lm, monkeypatch):
             assert s.text == "" and s.num_tokens == 1 and s.finished
 
 
-def test_no_retrace_within_a_bucket(gpt2_lm):
-    sampler = SolutionSampler(gpt2_lm, stop_token_ids=None)
+def test_continuous_keeps_slots_busy_and_prefills_each_prompt_once(solver):
+    kwargs = dict(max_rows_per_chunk=8)
+    stats = {}
+    for schedule in ("continuous", "static"):
+        sampler = get_sampler(
+            solver, schedule=schedule, stop_token_ids=STOPS, **kwargs
+        )
+        out = sampler.sample(
+            PROBLEMS, num_samples=8, max_new_tokens=12, verbose=False
+        )
+        stats[schedule] = sampler.last_stats
+        used = sum(s.num_tokens for g in out for s in g)
+        assert stats[schedule]["tokens"] == used
+        assert stats[schedule]["slot_utilization"] == pytest.approx(
+            used / stats[schedule]["slot_steps"]
+        )
+    assert stats["continuous"]["prefills"] == len(PROBLEMS)
+    assert stats["continuous"]["schedule"] == "continuous"
+    assert (
+        stats["continuous"]["slot_utilization"]
+        > stats["static"]["slot_utilization"]
+    )
+
+
+def test_no_retrace_when_the_mix_of_rows_changes(gpt2_lm):
+    sampler = SolutionSampler(gpt2_lm, stop_token_ids=STOPS)
     kwargs = dict(num_samples=4, max_new_tokens=NEW, verbose=False)
-    sampler.sample(PROBLEMS, seed=0, **kwargs)
-    traces = sampler.trace_count
-    other = [MathProblem("What is 9+9?", "", "18", unique_id="q")] * 1
-    sampler.sample(PROBLEMS, seed=1, temperature=0.5, top_p=0.9, **kwargs)
-    sampler.sample(PROBLEMS[::-1], seed=2, **kwargs)
-    assert sampler.trace_count == traces
-    # A different prompt count in the chunk is a new (power-of-two) shape.
-    sampler.sample(other, seed=0, **kwargs)
-    assert sampler.trace_count <= traces + 1
+    sampler.sample(PROBLEMS * 2, seed=0, **kwargs)
+    # A trace runs the Python model call; a compiled call does not.
+    with mock.patch.object(
+        gpt2_lm, "call_with_cache", wraps=gpt2_lm.call_with_cache
+    ) as spy:
+        sampler.sample(PROBLEMS, seed=1, temperature=0.5, top_p=0.9, **kwargs)
+        sampler.sample(PROBLEMS[::-1] * 2, seed=2, **kwargs)
+        sampler.sample(PROBLEMS[1:], seed=3, **kwargs)  # fewer rows
+    assert spy.call_count == 0
+    assert len(sampler.programs.functions) == 3  # block, prefill, copy
+
+
+def test_store_resume_gives_the_same_store_across_schedules(tmp_path, solver):
+    problems = [
+        MathProblem(f"What is {i}+{i}?", "", str(2 * i), unique_id=f"q{i}")
+        for i in range(3)
+    ]
+    kwargs = dict(
+        num_samples=3,
+        max_new_tokens=8,
+        problems_per_shard=1,
+        verbose=False,
+        stop_token_ids=STOPS,
+    )
+    full = sample_to_store(
+        solver, problems, tmp_path / "full", schedule="static", **kwargs
+    )
+    cut = SampleStore(tmp_path / "cut")
+    sample_to_store(solver, problems[:2], cut, **kwargs)
+    sample_to_store(solver, problems, cut, **kwargs)
+    assert cut.by_problem() == full.by_problem()
 
 
 def test_math_solver_like_wrapper_uses_its_template(gpt2_lm):
@@ -171,7 +266,7 @@ def test_math_solver_like_wrapper_uses_its_template(gpt2_lm):
     assert texts(a) == texts(b)
 
 
-def test_memory_budget_limits_chunk_rows(gpt2_lm):
+def test_memory_budget_limits_rows(gpt2_lm):
     sampler = SolutionSampler(gpt2_lm, memory_budget_bytes=1)
     assert sampler._chunk_shape(64, 32) == (1, 1)
     per_row = sampler.cache_bytes_per_row(32)
@@ -179,6 +274,7 @@ def test_memory_budget_limits_chunk_rows(gpt2_lm):
     assert per_row == 2 * 2 * 32 * 16 * 4
     sampler = SolutionSampler(gpt2_lm, memory_budget_bytes=per_row * 20)
     assert sampler._chunk_shape(8, 32) == (2, 8)
+    assert sampler._row_budget(32) == 20
 
 
 @pytest.mark.parametrize(
@@ -194,6 +290,14 @@ def test_memory_budget_limits_chunk_rows(gpt2_lm):
 def test_bad_arguments_raise(gpt2_lm, kwargs):
     with pytest.raises(ValueError, match="Received"):
         SolutionSampler(gpt2_lm).sample(PROBLEMS, verbose=False, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(schedule="dynamic"), dict(block_steps=0)]
+)
+def test_bad_sampler_settings_raise(gpt2_lm, kwargs):
+    with pytest.raises(ValueError, match="Received"):
+        SolutionSampler(gpt2_lm, **kwargs)
 
 
 def test_too_long_prompt_raises(gpt2_lm):

@@ -1,0 +1,280 @@
+"""The compiled programs of the N-sample decoder over keras-hub causal LMs.
+
+Two schedules share the token choice (`token_choice.choose_tokens`) and the
+random stream, so a sample is the same whichever ran it:
+
+- static: a chunk of prompts is prefilled, each prompt's cache repeated to
+  its rows, and one while loop decodes every row at one shared position
+  until the chunk's longest row stops (rows that stopped early idle).
+- continuous: a fixed pool of row slots, each at its own position (the
+  model call is mapped over rows, `compiled.per_row_map`), decoded in
+  blocks of steps; between blocks the host moves finished rows out and
+  refills their slots, by prefilling a new prompt into one slot
+  (`prefill_slot`) or copying a prompt's cache from a slot that holds it
+  (`copy_slot`).
+
+`DecodePrograms` owns the compiled functions (`models.compiled
+.CompiledFunctions`): they are dropped when the model's variables change.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_mathft.models.cache_layout import CacheLayout
+from keras_mathft.models.compiled import CompiledFunctions
+from keras_mathft.models.compiled import compile_inference_function
+from keras_mathft.models.compiled import per_row_map
+from keras_mathft.sampling.token_choice import choose_tokens
+
+
+class DecodePrograms:
+    """Compiled prefill, copy and decode functions for one causal LM.
+
+    Each getter returns the function for one set of static shapes and
+    settings, compiling it on first use.
+
+    Args:
+        causal_lm: a keras-hub `CausalLM` with `call_with_cache`.
+        stop_token_ids: tuple of int; a row stops after emitting one.
+        pad_token_id: int, written after a row stops (static schedule).
+        jit_compile: bool. XLA on TensorFlow.
+        top_p_prefilter: int. Tokens searched for the nucleus first.
+    """
+
+    def __init__(
+        self,
+        causal_lm,
+        stop_token_ids,
+        pad_token_id,
+        jit_compile=True,
+        top_p_prefilter=128,
+    ):
+        self.causal_lm = causal_lm
+        self.layout = CacheLayout(causal_lm)
+        self.functions = CompiledFunctions(causal_lm)
+        self.stop_token_ids = tuple(stop_token_ids)
+        self.pad_token_id = int(pad_token_id)
+        self.jit_compile = jit_compile
+        self.top_p_prefilter = int(top_p_prefilter)
+
+    def _compile(self, key, fn, donate=(), per_row=False):
+        # `per_row_map` needs XLA on TensorFlow.
+        jit_compile = True if per_row else self.jit_compile
+        return self.functions.get(
+            key,
+            lambda: compile_inference_function(
+                self.causal_lm, fn, jit_compile, donate=donate
+            ),
+        )
+
+    def _stops(self):
+        return ops.convert_to_tensor(list(self.stop_token_ids) or [-1], "int32")
+
+    def _choose(self, logits, keys, positions, temperature, top_p, choice):
+        mode, top_k = choice
+        return choose_tokens(
+            logits,
+            keys,
+            positions,
+            mode=mode,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            prefilter=self.top_p_prefilter,
+        )
+
+    # === Static schedule ===
+
+    def static_chunk(self, samples, total_length, choice):
+        """`(prompts, lengths, keys, limits, temperature, top_p)` ->
+        `(tokens [rows, total_length], steps)`.
+
+        `prompts` is `[P, L]` (right-padded), `lengths` `[P]`; `keys` and
+        `limits` (the position a row stops at) are `[P * samples]`.
+        """
+
+        def fn(prompts, lengths, keys, limits, temperature, top_p):
+            return self._static(
+                prompts,
+                lengths,
+                keys,
+                limits,
+                temperature,
+                top_p,
+                samples=samples,
+                total_length=total_length,
+                choice=choice,
+            )
+
+        return self._compile(("static", samples, total_length, choice), fn)
+
+    def _static(
+        self,
+        prompts,
+        lengths,
+        keys,
+        limits,
+        temperature,
+        top_p,
+        *,
+        samples,
+        total_length,
+        choice,
+    ):
+        lm = self.causal_lm
+        num_prompts, prompt_len = ops.shape(prompts)
+        rows = num_prompts * samples
+        cache = self.layout.zeros(num_prompts, total_length)
+        _, _, cache = lm.call_with_cache(prompts, cache, 0)
+        tokens = ops.pad(prompts, [[0, 0], [0, total_length - prompt_len]])
+        if samples > 1:
+            cache = keras.tree.map_structure(
+                lambda x: ops.repeat(x, samples, axis=0), cache
+            )
+            tokens = ops.repeat(tokens, samples, axis=0)
+            lengths = ops.repeat(lengths, samples, axis=0)
+        stops = self._stops()
+
+        def cond(index, tokens, cache, done):
+            return ops.logical_and(
+                index < total_length, ops.logical_not(ops.all(done))
+            )
+
+        def body(index, tokens, cache, done):
+            prev = ops.slice(tokens, [0, index - 1], [rows, 1])
+            logits, _, cache = lm.call_with_cache(prev, cache, index - 1)
+            positions = ops.full((rows,), index, "int32")
+            nxt = self._choose(
+                logits[:, -1, :], keys, positions, temperature, top_p, choice
+            )
+            given = ops.slice(tokens, [0, index], [rows, 1])[:, 0]
+            in_prompt = index < lengths
+            nxt = ops.where(done, self.pad_token_id, nxt)
+            nxt = ops.where(in_prompt, given, nxt)
+            tokens = ops.slice_update(tokens, [0, index], nxt[:, None])
+            stopped = ops.any(nxt[:, None] == stops[None, :], axis=-1)
+            stopped = ops.logical_and(stopped, ops.logical_not(in_prompt))
+            done = ops.logical_or(done, stopped)
+            done = ops.logical_or(done, index + 1 >= limits)
+            return index + 1, tokens, cache, done
+
+        start = ops.cast(ops.min(lengths), "int32")
+        end, tokens, _, _ = ops.while_loop(
+            cond, body, (start, tokens, cache, limits <= lengths)
+        )
+        return tokens, end - start
+
+    # === Continuous schedule ===
+
+    def prefill_slot(self, prompt_length):
+        """`(cache, prompt [1, prompt_length], slot) -> cache`.
+
+        Writes the prompt's keys and values into positions
+        `[0, prompt_length)` of one slot; the rest of the slot is left as
+        it is (a row never reads past its own position).
+        """
+
+        def fn(cache, prompt, slot):
+            small = self.layout.zeros(1, prompt_length)
+            _, _, small = self.causal_lm.call_with_cache(prompt, small, 0)
+
+            def write(spec, big, part):
+                start = [slot] + [0] * (len(spec[0]) - 1)
+                return ops.slice_update(big, start, ops.cast(part, big.dtype))
+
+            return self.layout.map(write, cache, small)
+
+        return self._compile(("prefill", prompt_length), fn, donate=(0,))
+
+    def copy_slot(self, prompt_length):
+        """`(cache, source, target) -> cache`: copies a prompt's positions
+        `[0, prompt_length)` from slot `source` to slot `target`."""
+
+        def fn(cache, source, target):
+            def copy(spec, leaf):
+                shape, axis, _ = spec
+                start = [source] + [0] * (len(shape) - 1)
+                size = list(ops.shape(leaf))
+                size[0], size[axis] = 1, prompt_length
+                part = ops.slice(leaf, start, size)
+                return ops.slice_update(leaf, [target] + start[1:], part)
+
+            return self.layout.map(copy, cache)
+
+        return self._compile(("copy", prompt_length), fn, donate=(0,))
+
+    def decode_block(self, width, choice):
+        """One block of at most `steps` decode steps over every slot.
+
+        `(cache, generated [R, width], state, steps, stop_after,
+        temperature, top_p) -> (cache, generated, token, position, done,
+        steps_run)` where `state = (token, position, keys, limit, start,
+        done)`, all `[R]`: the token each slot feeds next and its position,
+        the row key, the position the row must stop before, the row's first
+        generated position, and whether the row has finished. A generated
+        token at position `q` goes to `generated[r, q - start[r]]`. The block
+        ends after `steps` steps, when `stop_after` rows have finished in
+        it, or when every row has.
+        """
+        lm = self.causal_lm
+
+        def step(cache, token, position):
+            def one(row):
+                token, position, cache = row
+                cache = keras.tree.map_structure(lambda x: x[None], cache)
+                logits, _, cache = lm.call_with_cache(
+                    ops.reshape(token, (1, 1)), cache, position
+                )
+                cache = keras.tree.map_structure(lambda x: x[0], cache)
+                return logits[0, 0], cache
+
+            return per_row_map(one, (token, position, cache))
+
+        def fn(cache, generated, state, steps, stop_after, temperature, top_p):
+            token, position, keys, limit, start, done = state
+            stops = self._stops()
+            columns = ops.arange(width, dtype="int32")[None, :]
+
+            def cond(i, finished, cache, generated, token, position, done):
+                more = ops.logical_and(i < steps, finished < stop_after)
+                return ops.logical_and(more, ops.logical_not(ops.all(done)))
+
+            def body(i, finished, cache, generated, token, position, done):
+                logits, cache = step(cache, token, position)
+                drawn = position + 1
+                nxt = self._choose(
+                    logits, keys, drawn, temperature, top_p, choice
+                )
+                live = ops.logical_not(done)
+                at = ops.logical_and(
+                    live[:, None], columns == (drawn - start)[:, None]
+                )
+                generated = ops.where(at, nxt[:, None], generated)
+                stopped = ops.any(nxt[:, None] == stops[None, :], axis=-1)
+                ends = ops.logical_and(
+                    live, ops.logical_or(stopped, drawn + 1 >= limit)
+                )
+                finished = finished + ops.sum(ops.cast(ends, "int32"))
+                token = ops.where(live, nxt, token)
+                position = ops.where(live, drawn, position)
+                done = ops.logical_or(done, ends)
+                return i + 1, finished, cache, generated, token, position, done
+
+            zero = ops.convert_to_tensor(0, "int32")
+            out = ops.while_loop(
+                cond,
+                body,
+                (zero, zero, cache, generated, token, position, done),
+            )
+            steps_run, _, cache, generated, token, position, done = out
+            return cache, generated, token, position, done, steps_run
+
+        return self._compile(
+            ("block", width, choice), fn, donate=(0, 1), per_row=True
+        )
+
+
+def as_int32(values):
+    """A host int32 array, ready to pass to a compiled program."""
+    return np.asarray(values, dtype="int32")
