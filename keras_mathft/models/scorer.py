@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_mathft.data.tokenization import tokenize_prompts
 from keras_mathft.models import losses
 from keras_mathft.models.cache_layout import CacheLayout
 from keras_mathft.models.compiled import CompiledFunctions
@@ -24,7 +25,6 @@ from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.compiled import per_row_map
 from keras_mathft.models.evaluator_data import bucketed_scores
 from keras_mathft.models.evaluator_data import evaluation_texts
-from keras_mathft.models.evaluator_data import tokenize_prompts
 
 
 def score_bucket(n, minimum=16):
@@ -124,7 +124,12 @@ class SolutionScorer:
         heads = evaluation_texts(
             solver.prompt_template, distinct, [""] * len(distinct)
         )
-        x = tokenize_prompts(solver.tokenizer, texts + heads, sequence_length)
+        x, _ = tokenize_prompts(
+            solver.tokenizer,
+            texts + heads,
+            sequence_length,
+            padding_side="right",
+        )
         lengths = x["padding_mask"].sum(axis=1)
         ids = [row[:n] for row, n in zip(x["token_ids"], lengths)]
         ids, heads = ids[: len(texts)], dict(zip(distinct, ids[len(texts) :]))

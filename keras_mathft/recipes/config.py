@@ -8,6 +8,7 @@ from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import default_multitask_schedule
 from keras_mathft.models.losses import EVALUATOR_LOSSES
 from keras_mathft.models.losses import EvaluatorOptions
+from keras_mathft.recipes.run_dir import check_run_dir_path
 
 # Sizes of the offline default (the embedded task, a decoder trained from
 # scratch). `quick` is a smoke test of every stage (a couple of minutes on
@@ -233,11 +234,7 @@ class RecipeConfig:
                 "`run_dir` must name a folder (--run_dir); an empty one "
                 f"would mean the current folder. Received: {self.run_dir!r}"
             )
-        if os.path.isfile(self.run_dir):
-            raise ValueError(
-                "`run_dir` must be a folder, but it is a file. Received: "
-                f"{self.run_dir!r}"
-            )
+        check_run_dir_path(self.run_dir)
         for name in ("data_dir", "prm800k_path"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):

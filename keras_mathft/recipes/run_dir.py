@@ -200,8 +200,16 @@ class RunDirectory:
         write_json_atomic(path, self.config)
 
 
-def _create(path):
-    """Creates the run folder, or says why it cannot be one."""
+def check_run_dir_path(path):
+    """Raises when `path` is a file or lies under one; creates nothing.
+
+    `RecipeConfig` calls it too, so a bad `--run_dir` stops before any
+    work starts.
+
+    Raises:
+        RunDirectoryError: naming the file in the way.
+    """
+    path = pathlib.Path(path)
     for parent in [path, *path.parents]:
         if os.path.lexists(parent) and not parent.is_dir():
             where = "is a file" if parent == path else f"lies under {parent}"
@@ -210,6 +218,11 @@ def _create(path):
                 f"{where}, which is not one. Pass another `run_dir` "
                 f"(--run_dir). Received: {str(path)!r}"
             )
+
+
+def _create(path):
+    """Creates the run folder, or says why it cannot be one."""
+    check_run_dir_path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
