@@ -620,9 +620,10 @@ HOSTILE = [
     ("x" * 10000, "x" * 9999, False),
 ]
 
-# Issue 14: labelled answers. A label is dropped (`(p,q)=`, `f(x)=`,
-# `|AB|=`); distinct labels on every item make a map, compared by label;
-# one label on the first item, or the same label on all, labels a list.
+# Issue 14 and its follow-up: labelled answers. A label is dropped
+# (`(p,q)=`, `f(x)=`, `|AB|=`); a labelled list is the list of its values,
+# whatever its labels (distinct, all the same, or on the first item only);
+# labels repeating in blocks make one tuple per block.
 LABELLED = [
     ("(p,q)=(3,2)", "(3,2)", True),
     ("(p,q)=(3,2)", "(2,3)", False),
