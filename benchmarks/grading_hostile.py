@@ -76,8 +76,10 @@ TOKENS = (
     "\\\\ \\frac \\sqrt \\pi \\infty \\pm \\cdot \\sin \\log \\text{ "
     "\\left( \\right) \\{ \\} \\cup \\begin{pmatrix} \\end{pmatrix} "
     "\\circ \\% \\approx \\boxed{ $ \\( \\) \\[ \\] and or Answer: "
-    "The_answer_is 999 __import__ 'os' .system \\binom ! <|im_start|>"
-).split()
+    "The_answer_is 999 __import__ 'os' .system \\binom ! <|im_start|> "
+    "> \\le \\ge \\neq \\in x< <x< p= q= \\sum_{k=1}^{n} \\prod_{k=0}^{ "
+    "\\sum_"
+).split() + [" papers and ", ", which is ", "\\text{ for part (a) and }"]
 
 
 def hostile_strings(count, seed, references):
@@ -108,6 +110,12 @@ def hostile_strings(count, seed, references):
         "(2a+2b+2c)^{900}",
         "(" + ",".join(f"(2a+2b+2c)^{{{1000 - j}}}" for j in range(23)) + ")",
         "x" * 100_000,
+        "1<x<" * 2000 + "2",
+        "\\sum_{k=1}^{" * 1000,
+        "\\sum_{k=1}^{n}" * 300 + "k",
+        "p=1,q=2;" * 500,
+        "\\boxed{1} papers and " * 2000,
+        "x \\neq " * 2000 + "3",
     ]
     out += ["+".join(["\\sqrt{10000000019}"] * 49) + f"+{k}" for k in range(40)]
     while len(out) < count * 0.55:

@@ -96,8 +96,8 @@ def outside_rows():
     from outside_cases import ALL
 
     return [
-        {"text": row[1], "reference": row[0], "label": row[2]}
-        for rows in ALL.values()
+        {"text": row[1], "reference": row[0], "label": row[2], "source": name}
+        for name, rows in ALL.items()
         for row in rows
     ]
 
@@ -182,7 +182,7 @@ def math_verify_equal(reference, text):
 
 _GUESSES = (
     ("decimal_comma", r"\d,\d{1,2}(?!\d)"),
-    ("labels_map", r"[a-zA-Z]\w*\s*=[^=,]+,\s*[a-zA-Z]\w*\s*="),
+    ("clock_times", r"\d:\d\d"),
     ("relation_not_interval", r"[<>]|\\[lg]eq?|\\in\b"),
     ("percent_is_number", r"\\?%"),
     ("exact_numbers", r"\d\.\d{3,}"),
@@ -206,6 +206,7 @@ def evaluate(name, rows, timeout, show):
     rules = collections.Counter()
     counts = collections.Counter()
     misses, disagreements = [], []
+    by_source = collections.defaultdict(collections.Counter)
     for row in rows:
         record = extract_answer_record(row["text"])
         rules[record.rule] += 1
@@ -220,6 +221,11 @@ def evaluate(name, rows, timeout, show):
             counts["labelled"] += 1
             counts["ours_label"] += ours == row["label"]
             counts["mv_label"] += mv == row["label"]
+            if row.get("source"):
+                source = by_source[row["source"]]
+                source["rows"] += 1
+                source["ours"] += ours == row["label"]
+                source["mv"] += mv == row["label"]
         if record.answer is None:
             misses.append(row)
         if ours != mv:
@@ -248,6 +254,16 @@ def evaluate(name, rows, timeout, show):
             f"({100 * counts['ours_label'] / k:.1f}%), math-verify "
             f"{counts['mv_label']}/{k} ({100 * counts['mv_label'] / k:.1f}%)"
         )
+    if by_source:
+        print("\nagreement with the labels by source table")
+        print("| source table | rows | ours | math-verify |")
+        print("| --- | --- | --- | --- |")
+        for source, c in by_source.items():
+            print(
+                f"| {source} | {c['rows']} | {c['ours']} "
+                f"({100 * c['ours'] / c['rows']:.1f}%) | {c['mv']} "
+                f"({100 * c['mv'] / c['rows']:.1f}%) |"
+            )
     if disagreements and show:
         print("\ndisagreements with math-verify (first guess at the class)")
         print("| ours | math-verify | label | extracted | reference | guess |")

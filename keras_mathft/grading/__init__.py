@@ -40,29 +40,43 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
   ways would make `x-5=0` = `x=5` = `5` and break transitivity. A chain
   `x = 5+5+1 = 11` is its last side; `x = 1/3 \\approx 0.33` is `1/3`
   and `x \\approx 11` is `11`; an equation of constants (`5+5+1 = 11`)
-  is its right side. Other equations are equal when one side-difference
-  is a nonzero multiple of the other (`5x-7y=4` = `-10x+14y+8=0`), which
+  is its right side (`x+1 = 3` is an equation, not `3`). Other
+  equations are equal when one side-difference is a nonzero multiple of
+  the other (`5x-7y=4` = `-10x+14y+8=0`), which
   avoids Math-Verify's #60 false positive (`3x-y+13=0` = `3x+4y+14=0`).
   Inequalities compare up to a positive factor and may be flipped
-  (`x>2` = `2<x`); strictness must match. A relation never equals an
-  interval (`x>2` != `(2,\\infty)`), and chained inequalities are not
-  parsed.
+  (`x>2` = `2<x`); strictness must match.
+- Relations as intervals: an inequality that bounds a lone variable or
+  function value by constants is that variable's interval, the variable
+  dropped as a label is: `x>2` = `(2,\\infty)`, `x \\le 5` =
+  `(-\\infty,5]`, `-2 \\le x < 7` = `[-2,7)` = `x \\in [-2,7)`, `0<f(x)<1`
+  = `(0,1)`, `x \\neq 3` = `(-\\infty,3) \\cup (3,\\infty)`, and
+  `x<-1 or x>1` is the union of its intervals. So is an inequality linear
+  in one variable with a rational slope (`2x>4`, `3-x \\ge 1`). Intervals
+  keep their written brackets, so the chain `1<x<2` also equals the tuple
+  `(1,2)` and the column vector that equals it. Anything else (`x>a`,
+  `|x|<3`, `x^2>4`, `0<2x<4`) stays a relation or is compared as written:
+  nothing is solved.
 - Brackets are kept as written: `(1,2)` is compared element by element
   with another `(1,2)`, and open/closed ends must match, so the
   tuple-vs-interval ambiguity never matters. A bare comma list (`1,-2`),
   a braced set, and lists written with `and`, `or` or `;` are sets:
   unordered, repeats dropped, and equal to each other; their items may be
-  tuples (`(11,7) or (7,11)`). A tuple is not a bare list. `a \\pm b` is
+  tuples (`(11,7) or (7,11)`); a set of one value is that value
+  (`\\{1\\}` = `1`). A tuple is not a bare list. `a \\pm b` is
   the list `a+b, a-b` (`\\pm a` is `a, -a`). A one-column or one-row
   matrix equals the parenthesized tuple of its entries. Unions of
   intervals are unordered. Sums and products of matrices are not
   evaluated.
-- Labelled lists: one label on every item (`x=1, x=2`) or on the first
-  item only (`a=4, -8, -10`) labels the whole list. Distinct labels on
-  every item (`k=45, n=2`) make a map, equal to the same labels with
-  equal values in any order and never to a bare list or tuple
-  (`x=1, y=2` != `1,2`): bare lists are unordered, so equating them with
-  maps would make `x=1, y=2` equal `x=2, y=1`.
+- Labelled lists are the lists of their values, labels dropped: `k=45,
+  n=2` = `45, 2` = `n=2, k=45`, `x=-5, p=14/3` = `-5, 14/3`. Lists are
+  sets, so this stays transitive, at a documented price: `x=1, y=2` =
+  `x=2, y=1`. A tuple is still not a list (`x=1, y=2` != `(1,2)`), so a
+  swapped answer against a tuple gold stays wrong. Labels repeating in
+  blocks of distinct labels (`p=5,q=2; p=7,q=2`) are one solution per
+  block, the tuple of its values in the first block's label order
+  (`(5,2),(7,2)`). A label may also stand on the first item only
+  (`a=4, -8, -10`).
 - Numbers: `14{,}916` and `10,\\!080` are one number; a comma is never a
   decimal point (`1000,99` is a list), and `32, 349` (space after the
   comma) is a list.
@@ -70,7 +84,9 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
   answer phrase, reads as prose, or does not parse) is graded by its
   `extract_answer`.
 - `i` is the imaginary unit. Variables are case sensitive. `\\infty`
-  equals only `\\infty`.
+  equals only `\\infty`. `\\sum_{k=a}^{b}` and `\\prod` are compared by
+  index, bounds and body (`\\sum F_k F_{n-k}` = `\\sum F_{n-k} F_k`),
+  never evaluated or renamed.
 - A numeral's base subscript is dropped (`1011_2` is 1011): `52_8` =
   `52` = `52_9`, and there is no base conversion (`52_8` != `42`).
 - Text answers compare case-insensitively after `\\text{}` is removed;

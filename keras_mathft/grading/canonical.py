@@ -6,9 +6,10 @@ of square-free integers and the imaginary unit (i² = -1). Such
 polynomials are equal exactly when the expressions are, so the key can be
 hashed: `\\frac{\\sqrt3}{2}`, `\\sqrt3/2` and `0.5\\sqrt{3}` share one key,
 and so do `2^{10}` and `1024`. Anything outside that class (trigonometry,
-logs, fractional powers of non-squares, division by a sum) becomes an
-opaque generator, so the key stays sound but may miss an equivalence;
-those pairs go to sympy.
+logs, fractional powers of non-squares, division by a sum, sums and
+products `\\sum_{k=a}^{b}`) becomes an opaque generator, so the key
+stays sound but may miss an equivalence; those pairs go to sympy (except
+sums and products, which are never evaluated).
 
 `fingerprint(node)` evaluates the tree in complex floating point at a few
 fixed points. Different fingerprints prove two answers different (up to
@@ -303,6 +304,12 @@ def _poly(node):
         if n > 10 * MAX_FACTORIAL:
             raise TooBig("binomial too large")
         return _const(math.comb(int(n), int(k)) if 0 <= k <= n else 0)
+    if kind == "big":
+        # A sum or product is one opaque generator named by its index and
+        # the exact keys of its bounds and body: `\\sum F_k F_{n-k}` and
+        # `\\sum F_{n-k} F_k` share it. Sums are never evaluated.
+        parts = tuple(_key_of(_poly(part)) for part in node[3:])
+        return _opaque(f"{node[1]}_{node[2]}({parts!r})")
     if kind in ("fn", "abs"):
         inner = _poly(node[2] if kind == "fn" else node[1])
         if kind == "abs":

@@ -4,8 +4,8 @@ The decision runs from cheap to expensive and stops at the first verdict:
 
 1. identical strings, then identical normalized strings (`normalize.py`);
 2. the answers are parsed (`parse.py`, no code execution) into structures
-   (expressions, tuples/intervals, lists and sets, maps of labelled
-   values, matrices, equations, inequalities, text) and their exact
+   (expressions, tuples/intervals, lists and sets, unions, matrices,
+   equations, inequalities, text) and their exact
    canonical keys (`structures.py`, `canonical.py`) are compared: equal
    keys mean equivalent;
 3. structures are matched part by part (brackets, arity, labels and kinds
@@ -154,8 +154,9 @@ def answers_equivalent(a, b, *, timeout=DEFAULT_TIMEOUT):
     normalized strings, exact canonical forms (fractions vs decimals,
     radicals, powers, complex numbers, polynomials), structures (tuples and
     intervals element by element with matching brackets, sets and comma
-    lists in any order, labelled values by label, matrices, equations up
-    to a nonzero factor, inequalities up to a positive one) and finally
+    lists in any order, labelled lists by their values, matrices,
+    equations up to a nonzero factor, inequalities up to a positive one
+    or as the interval of their variable) and finally
     sympy in a worker process. A solution text given instead of an answer
     is graded by its extracted answer. Anything that cannot be shown equal
     (parse failure, refused input, timeout) is False; nothing raises. See
@@ -179,6 +180,8 @@ def answers_equivalent(a, b, *, timeout=DEFAULT_TIMEOUT):
     >>> answers_equivalent("(1,2)", "[1,2]")
     False
     >>> answers_equivalent("(p,q)=(3,2)", "(3, 2)")
+    True
+    >>> answers_equivalent("-2 < x \\\\le 7", "(-2, 7]")
     True
     """
     if not isinstance(a, str) or not isinstance(b, str):

@@ -6,7 +6,11 @@ Rules, in the order they are tried (the first that yields an answer wins):
    matched with nesting; `\\boxed 5` accepted; an empty last box means
    no answer). Boxes just before it that
    are separated from it only by commas, `and`, spacing or math
-   delimiters are part of the answer: `\\boxed{1}, \\boxed{2}` is `1, 2`.
+   delimiters are part of the answer: `\\boxed{1}, \\boxed{2}` is `1, 2`;
+   so are boxes across a short worded gap (at most 50 characters, one
+   sentence, with a list separator and no word that restates, corrects
+   or compares): `\\boxed{1} papers and \\boxed{2} bins` is `1, 2`, but
+   `\\boxed{A}, or \\boxed{B}` (one answer restated) is `B`.
 2. `answer_phrase`: the last answer phrase with an answer after it:
    `Final Answer:`, `The final answer is`, `The answer is`, `Answer:`,
    `Answer` followed by math, and GSM8K's `####`, in any case. What
@@ -16,7 +20,8 @@ Rules, in the order they are tried (the first that yields an answer wins):
    `34`); else, for a prose sentence, its last number or math (as rule
    3-4); else the sentence without trailing prose words (`5 apples`).
 3. `final_math`: the last display or inline math span of the final
-   sentence (with the spans joined to it as in rule 1), when it is the
+   sentence (with the spans joined to it across connectors, as boxes
+   are in rule 1, but not across worded gaps), when it is the
    last candidate in that sentence.
 4. `final_number`: the last standalone number of the final sentence, when
    that sentence is prose (has a word of three letters or more) and the
@@ -60,6 +65,24 @@ _CONNECTOR_RE = re.compile(
     r"(?:\s|,|;|&|~|\$|\\[()\[\],;:! ]|\\q?quad(?![a-zA-Z])"
     r"|\\text\{\s*(?:and|,)?\s*\}|\band\b)*",
     re.IGNORECASE,
+)
+# Boxes also join across short text that separates list items (`\\boxed{1}
+# papers and \\boxed{2} bins`), unless a word in it restates, corrects or
+# compares (`or`, `i.e.`, `not`, `which is`, `=`, `\\approx`, ...).
+_MAX_BOX_GAP_CHARS = 50
+_GAP_SEPARATOR_RE = re.compile(r",|;|&|\band\b", re.IGNORECASE)
+_GAP_DENY_RE = re.compile(
+    r"\b(?:or|not|but|which|that|i\.?e|e\.?g|equivalently|than|instead"
+    r"|rather|is|are|was|were|equals?|gives?|becomes?|means?|so|thus|hence"
+    r"|therefore|then|from|to|vs|versus|approx\w*|about|around|roughly"
+    r"|simplif\w*|written|also|same|correct\w*|wrong|check\w*|final\w*|last"
+    r"|now|answer\w*)\b"
+    r"|[=<>]|\\(?:approx|Rightarrow|implies|to|neq|leq?|geq?|sim)(?![a-zA-Z])",
+    re.IGNORECASE,
+)
+# A label just before the next box (`and $y_2 = \\boxed{...}`).
+_NEXT_LABEL_RE = re.compile(
+    r"(?:[A-Za-z](?:_\{?\w+\}?)?|\([a-z, ]+\))\s*=\s*(?:\$|\\[(\[])?\s*$"
 )
 _COPULA_RE = re.compile(r"(?:\s(?:is|are|was|equals)\s|=)", re.IGNORECASE)
 _PROSE_WORD_RE = re.compile(r"[A-Za-z]{3,}[.,;:!?)]*")
@@ -158,16 +181,29 @@ def _sentences(text, spans):
     return [(s, e) for s, e in bounds if text[s:e].strip()]
 
 
-def _joined(text, parts):
+def _worded_box_gap(gap):
+    """True for the short text between two boxes of one answer: `papers
+    and`, `\\text{ for part (a) and }`, `\\) and \\( y_2 =` (a list
+    separator, no sentence end, no word that restates or compares)."""
+    if len(gap) > _MAX_BOX_GAP_CHARS or _SENTENCE_END_RE.search(gap):
+        return False
+    gap = _NEXT_LABEL_RE.sub("", gap)
+    return bool(_GAP_SEPARATOR_RE.search(gap)) and not _GAP_DENY_RE.search(gap)
+
+
+def _joined(text, parts, worded=False):
     """The last part plus the parts connected to it, as one answer.
 
     Args:
         parts: list of (start, end, content) in text order.
+        worded: bool. Boxes also join across a short worded gap
+            (`_worded_box_gap`).
     """
     group = [parts[-1]]
     for part in reversed(parts[:-1]):
         gap = text[part[1] : group[0][0]]
-        if "\n" in gap or not _CONNECTOR_RE.fullmatch(gap):
+        joins = "\n" not in gap and _CONNECTOR_RE.fullmatch(gap)
+        if not (joins or (worded and _worded_box_gap(gap))):
             break
         group.insert(0, part)
     contents = []
@@ -364,7 +400,7 @@ def extract_answer_record(solution_text):
     text = text[-_MAX_SCAN_CHARS:]
     boxes = _boxes(text)
     if boxes:
-        answer = _joined(text, boxes)
+        answer = _joined(text, boxes, worded=True)
         # An empty last box (`\boxed{}`) states that there is no answer.
         return ExtractedAnswer(answer, "boxed") if answer else _NONE
     spans = _math_spans(text)

@@ -12,6 +12,7 @@ Expression nodes:
     ("add", (n, ...)), ("mul", (n, ...)), ("neg", n), ("div", n, d)
     ("pow", base, exp), ("root", radicand, index), ("fact", n)
     ("fn", name, arg), ("binom", n, k), ("abs", n)
+    ("big", "sum"|"prod", index, low, high, body)  `\\sum_{k=a}^{b}`
 A numeral's base subscript is dropped (`1011_2` is the number 1011): it
 restates the base the question asked for.
 
@@ -20,16 +21,18 @@ Answer structures (the top level):
     free; items are ("expr", node) or tuples), ("set", nodes),
     ("seq", open, close, nodes) (tuples, intervals, and ratios `a:b` with
     ":" as both brackets), ("union", parts), ("matrix", rows),
-    ("map", ((label, item), ...)) (distinct labels, sorted),
     ("eq", lhs, rhs), ("rel", op, lhs, rhs) with op in `<`, `<=`, `!=`.
 
 Read before the structure: a label (`x=`, `a_3=`, `f(x)=`, `(p,q)=`,
-`|AB|=`, `\\frac{NO}{BO}=`) is dropped; in a comma list, distinct labels
-on every item make a map and one label on the first item (or the same
-label on all) labels the whole list; a chain `a = b = c` is its last
-side; `a \\approx b` is `a` (or `b` when `a` is only a label); an
-equation of constants (`5+5+1 = 11`) is its right side; one `\\pm`
-anywhere in an item makes two items.
+`|AB|=`, `\\frac{NO}{BO}=`) is dropped; a comma list of labelled items is
+the list of its values, and labels repeating in blocks (`p=5,q=2,p=7,
+q=2`) make one tuple per block, in the first block's label order; a
+chain `a = b = c` is its last side; `a \\approx b` is `a` (or `b` when
+`a` is only a label); an equation of constants (`5+5+1 = 11`) is its
+right side; one `\\pm` anywhere in an item makes two items. An
+inequality bounding a lone variable or function value by constants
+(`x > 2`, `a \\le x < b`, `x \\neq 3`) is the interval (or union) it
+describes, and a list of such bounds on one variable is their union.
 """
 
 import re
@@ -50,7 +53,9 @@ _GREEK = frozenset(
 )
 # Commands that begin an operand (and so may follow one, multiplying it).
 _ATOM_COMMANDS = (
-    frozenset(("frac", "sqrt", "binom", "pi", "infty")) | _GREEK | FUNCTIONS
+    frozenset(("frac", "sqrt", "binom", "pi", "infty", "sum", "prod"))
+    | _GREEK
+    | FUNCTIONS
 )
 _REL_COMMANDS = {"leq": "<=", "geq": ">=", "neq": "!=", "lt": "<", "gt": ">"}
 
@@ -304,6 +309,8 @@ class _Parser:
             return ("const", "inf")
         if name in _GREEK:
             return ("sym", name)
+        if name in ("sum", "prod"):
+            return self._big_operator(name)
         if name in FUNCTIONS:
             exponent = None
             if self.at("^"):
@@ -321,6 +328,19 @@ class _Parser:
                 node = ("pow", node, exponent)
             return node
         raise ParseError(f"unsupported command \\{name}")
+
+    def _big_operator(self, name):
+        """`\\sum_{k=a}^{b} body`: the body is the product that follows."""
+        self.expect("_")
+        self.expect("{")
+        kind, index = self.take()
+        if kind != "letter":
+            raise ParseError("a sum needs an index variable")
+        self.expect("=")
+        low = self.group("}")
+        self.expect("^")
+        high = self.postfix(self.atom())
+        return ("big", name, index, low, high, self._function_argument())
 
     def _function_argument(self):
         if self.at("("):
@@ -501,22 +521,59 @@ def _structure(tokens):
         raise ParseError("empty answer")
     parts = _split_top(tokens, (",",))
     if len(parts) > 1:
-        return _list([_item(part) for part in parts])
+        items = [_item(part) for part in parts]
+        bound = {_bound_quantity(part, v) for part, (_, v) in zip(parts, items)}
+        if len(bound) == 1 and None not in bound:
+            # `x < -1 or x > 1`: the solution set is the union.
+            pieces = []
+            for _, value in items:
+                pieces.extend(value[1] if value[0] == "union" else [value])
+            return ("union", tuple(pieces))
+        if any(name is not None for name in bound):
+            raise ParseError("relations mixed with values or variables")
+        return _list(items)
     label, value = _item(tokens)
     return value
 
 
+def _bound_quantity(tokens, value):
+    """The quantity an item bounds when it is an inequality read as an
+    interval (`x` for `x > 2` and `0 < x < 1`), else None."""
+    if value[0] not in ("seq", "union"):
+        return None
+    positions = _top_positions(tokens, _is_relation)
+    if not positions or any(tokens[i][1] == "=" for i in positions):
+        return None
+    starts = [0] + [i + 1 for i in positions]
+    ends = positions + [len(tokens)]
+    names = [
+        _label(tokens[a:b])
+        for a, b in zip(starts, ends)
+        if _quantity(tokens[a:b])
+    ]
+    return names[0] if len(names) == 1 else None
+
+
 def _list(items):
-    """A comma list of (label, structure) items: a list or a map."""
+    """A comma list of (label, structure) items: the list of its values.
+
+    Labels are dropped: `k=45, n=2` is the list `45, 2` (a list is a set,
+    so this stays transitive). A label may stand on every item or on the
+    first one only (`a=4, -8, -10`). When the labels repeat in blocks of
+    two or more distinct labels (`p=5, q=2; p=7, q=2`), each block is one
+    solution: the tuple of its values in the first block's label order.
+    """
     labels = [label for label, _ in items]
     named = [label for label in labels if label is not None]
-    if named and len(named) == len(items) and len(set(named)) == len(named):
-        if any(value[0] not in ("expr", "seq") for _, value in items):
-            raise ParseError("a labelled item holds more than one value")
-        return ("map", tuple(sorted(items, key=lambda item: item[0])))
-    if named and not (labels[0] is not None and len(named) == 1):
-        if len(named) != len(items) or len(set(named)) != 1:
+    if named and len(named) != len(items):
+        if not (labels[0] is not None and len(named) == 1):
             raise ParseError("labels on some items only")
+    elif named:
+        blocks = _label_blocks(labels)
+        if blocks is not None:
+            return ("list", tuple(_block_tuple(items, *b) for b in blocks))
+        if len(set(named)) not in (1, len(named)):
+            raise ParseError("repeated labels that are not solution blocks")
     values = []
     for _, value in items:
         if value[0] in ("expr", "seq"):
@@ -526,6 +583,38 @@ def _list(items):
         else:
             raise ParseError(f"a {value[0]} inside a list")
     return ("list", tuple(values))
+
+
+def _label_blocks(labels):
+    """(start, order) of each solution block of a labelled list, or None.
+
+    Blocks are consecutive runs of k >= 2 distinct labels, all with the
+    first block's labels; `order` maps a label to its tuple position.
+    """
+    if labels[0] not in labels[1:]:
+        return None
+    k = labels.index(labels[0], 1)
+    first = labels[:k]
+    if k < 2 or len(labels) % k or len(set(first)) != k:
+        return None
+    order = {label: position for position, label in enumerate(first)}
+    blocks = []
+    for start in range(0, len(labels), k):
+        block = labels[start : start + k]
+        if len(set(block)) != k or set(block) != set(first):
+            return None
+        blocks.append((start, order))
+    return blocks
+
+
+def _block_tuple(items, start, order):
+    """One solution block as the tuple of its values in label order."""
+    values = [None] * len(order)
+    for label, value in items[start : start + len(order)]:
+        if value[0] != "expr":
+            raise ParseError("a solution block holds more than one value")
+        values[order[label]] = value[1]
+    return ("seq", "(", ")", tuple(values))
 
 
 def _item(tokens):
@@ -560,11 +649,14 @@ def _before_approximation(tokens):
 
 
 def _has_symbol(node):
+    """True when a tree holds a variable."""
     if not isinstance(node, tuple) or not node:
         return False
     if node[0] == "sym":
         return True
-    return any(_has_symbol(child) for child in node[1:])
+    # A node is (kind, *args), and an argument may be a tuple of nodes.
+    children = node[1:] if isinstance(node[0], str) else node
+    return any(_has_symbol(child) for child in children)
 
 
 # Commands that may appear in a label: names and decorations, not
@@ -647,17 +739,100 @@ def _encloses(values):
     return depth == 0
 
 
+_INEQUALITIES = {"<": (1, False), "<=": (1, True), ">": (-1, False)}
+_INEQUALITIES[">="] = (-1, True)
+_INFINITY = ("const", "inf")
+
+
+def _operator(token):
+    op = token[1]
+    return _REL_COMMANDS.get(op[1:], op) if op.startswith("\\") else op
+
+
+def _quantity(tokens):
+    """True for a lone quantity a relation can bound: a variable (`x`,
+    `a_1`, `\\theta`) or a function value (`f(x)`), not a tuple, ratio
+    or absolute value."""
+    if not tokens or tokens[0][1] == "(":
+        return False
+    if any(value in (",", "|", ":", "\\|") for _, value in tokens):
+        return False
+    return _label(tokens) is not None
+
+
+def _interval(low, low_closed, high, high_closed):
+    return (
+        "seq",
+        "[" if low_closed else "(",
+        "]" if high_closed else ")",
+        (low, high),
+    )
+
+
+def excluded_point(point):
+    """The solution set of `x \\neq point`: two open half-lines."""
+    return (
+        "union",
+        (
+            _interval(("neg", _INFINITY), False, point, False),
+            _interval(point, False, _INFINITY, False),
+        ),
+    )
+
+
+def _bounded(direction, closed, bound):
+    """The interval of `x` where `x op bound` (direction 1: `<`, -1: `>`,
+    0: `\\neq`, two half-lines)."""
+    if not direction:
+        return excluded_point(bound)
+    if direction > 0:
+        return _interval(("neg", _INFINITY), False, bound, closed)
+    return _interval(bound, closed, _INFINITY, False)
+
+
 def _relation(tokens, positions):
+    """A relation; one bounding a lone quantity is read as its interval.
+
+    `x > 2` is `(2, \\infty)` and `a \\le x < b` is `[a, b)`: the quantity
+    is dropped, as a label is. Other relations stay relations.
+    """
+    ops = [_operator(tokens[i]) for i in positions]
+    if len(positions) == 2:
+        return _chain(tokens, positions, ops)
     if len(positions) != 1:
         raise ParseError("chained relations are not supported")
-    i = positions[0]
-    op = tokens[i][1]
-    op = _REL_COMMANDS.get(op[1:], op) if op.startswith("\\") else op
+    i, op = positions[0], ops[0]
     lhs = _single_expression(tokens[:i])
     rhs = _single_expression(tokens[i + 1 :])
+    if op in _INEQUALITIES or op == "!=":
+        direction, closed = _INEQUALITIES.get(op, (0, False))
+        if _quantity(tokens[:i]) and not _has_symbol(rhs):
+            return _bounded(direction, closed, rhs)
+        if _quantity(tokens[i + 1 :]) and not _has_symbol(lhs):
+            return _bounded(-direction, closed, lhs)
     if op == "=":
         return ("eq", lhs, rhs)
     # `a > b` is stored as `b < a` so that both directions compare equal.
     if op in (">", ">="):
         return ("rel", "<" if op == ">" else "<=", rhs, lhs)
     return ("rel", op, lhs, rhs)
+
+
+def _chain(tokens, positions, ops):
+    """`a < x \\le b` (or `b > x > a`) with a lone quantity `x` in the
+    middle and constant ends: the interval `(a, b]`. Other chains (an
+    ordering `a < b < c`, `0 < 2x < 4`) are not parsed."""
+    if not all(op in _INEQUALITIES for op in ops):
+        raise ParseError("unsupported chained relation")
+    (d1, c1), (d2, c2) = (_INEQUALITIES[op] for op in ops)
+    i, j = positions
+    middle = tokens[i + 1 : j]
+    if d1 != d2 or not _quantity(middle):
+        raise ParseError("unsupported chained relation")
+    first = _single_expression(tokens[:i])
+    last = _single_expression(tokens[j + 1 :])
+    if _has_symbol(first) or _has_symbol(last):
+        raise ParseError("a chain with variable ends")
+    if d1 < 0:
+        first, c1, last, c2 = last, c2, first, c1
+    return _interval(first, c1, last, c2)

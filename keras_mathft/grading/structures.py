@@ -2,8 +2,9 @@
 
 `parse.parse_answer` gives a structure of plain trees; `canonical_form`
 merges notations of one object (a column vector and a tuple, a braced set
-and a bare list) and wraps every expression in a `Leaf` that carries its
-exact key and numeric fingerprint. Then:
+and a bare list, a set of one value and the value, an inequality linear
+in one variable and its interval) and wraps every expression in a `Leaf`
+that carries its exact key and numeric fingerprint. Then:
 
 - `structure_key` is hashable and equal for equivalent structures
   whenever their parts' exact keys settle it (used for hashing in
@@ -14,10 +15,17 @@ exact key and numeric fingerprint. Then:
 Kinds: ("expr", Leaf), ("text", words), ("list", parts) (a set: order
 free, duplicates dropped; a part is an "expr" or a "seq"), ("seq", open,
 close, leaves), ("matrix", rows of leaves), ("union", structures),
-("map", ((label, part), ...)), ("eq", lhs, rhs), ("rel", op, lhs, rhs).
+("eq", lhs, rhs), ("rel", op, lhs, rhs).
 """
 
+from fractions import Fraction
+
 from keras_mathft.grading import canonical
+from keras_mathft.grading import parse
+
+_TWO = ("num", Fraction(2))
+_PI = ("const", "pi")
+_INFINITY = ("const", "inf")
 
 
 def _is_inf(node):
@@ -76,19 +84,67 @@ def canonical_form(structure):
         return structure[:3] + (_leaves(structure[3]),)
     if kind == "union":
         return ("union", tuple(map(canonical_form, structure[1])))
-    if kind == "map":
-        return (
-            "map",
-            tuple(
-                (label, canonical_form(part)) for label, part in structure[1]
-            ),
-        )
+    if kind == "rel":
+        interval = _solved_interval(structure)
+        if interval is not None:
+            return canonical_form(interval)
     return structure
+
+
+def _constant_node(poly, scale):
+    """The tree of a constant polynomial (rationals, square roots and
+    powers of π) times `scale`, or None if `poly` is not such a constant."""
+    terms = []
+    for (imag, radicand, gens), coeff in sorted(poly.items(), key=repr):
+        if imag or any(name != "pi" for name, _ in gens):
+            return None
+        factors = [("num", coeff * scale)]
+        if radicand != 1:
+            factors.append(("root", ("num", Fraction(radicand)), _TWO))
+        for _, exponent in gens:
+            factors.append(("pow", _PI, ("num", Fraction(exponent))))
+        terms.append(
+            factors[0] if len(factors) == 1 else ("mul", tuple(factors))
+        )
+    if not terms:
+        return ("num", Fraction(0))
+    return terms[0] if len(terms) == 1 else ("add", tuple(terms))
+
+
+def _solved_interval(structure):
+    """`2x > 4`, `x - 2 > 0`: a strict or weak inequality that is linear in
+    one variable with a rational coefficient, as the interval of that
+    variable (`(2, \\infty)`); None for any other relation."""
+    _, op, lhs, rhs = structure
+    poly = canonical.exact_poly(difference(rhs, lhs))  # rhs - lhs > 0
+    if not poly:
+        return None
+    variable = [m for m in poly if any(name != "pi" for name, _ in m[2])]
+    if len(variable) != 1:
+        return None
+    imag, radicand, gens = variable[0]
+    if imag or radicand != 1 or len(gens) != 1 or gens[0][1] != 1:
+        return None
+    if "(" in gens[0][0]:
+        return None  # an opaque generator (a function, a quotient), no variable
+    slope = poly[variable[0]]
+    constant = {m: c for m, c in poly.items() if m != variable[0]}
+    # slope * x + constant > 0, so x > -constant / slope when slope > 0.
+    bound = _constant_node(constant, -1 / slope)
+    if bound is None:
+        return None
+    if op == "!=":
+        return parse.excluded_point(bound)
+    closed = op == "<="
+    if slope > 0:
+        return ("seq", "[" if closed else "(", ")", (bound, _INFINITY))
+    return ("seq", "(", "]" if closed else ")", (("neg", _INFINITY), bound))
 
 
 def _deduplicated(parts):
     """A list is the set of its values: parts with the key of an earlier
-    part go (parts without a key stay, as nothing cheap can merge them)."""
+    part go (parts without a key stay, as nothing cheap can merge them),
+    and a set of one value is that value (`\\{1\\}` and `1, 1` are `1`)."""
     seen, kept = set(), []
     for part in parts:
         key = structure_key(part)
@@ -97,6 +153,8 @@ def _deduplicated(parts):
                 continue
             seen.add(key)
         kept.append(part)
+    if len(kept) == 1:
+        return kept[0]
     return ("list", tuple(kept))
 
 
@@ -139,11 +197,6 @@ def structure_key(s):
         if any(None in row for row in keys):
             return None
         return ("matrix", keys)
-    if kind == "map":
-        keys = _all_keys([part for _, part in s[1]])
-        if keys is None:
-            return None
-        return ("map", tuple(zip((label for label, _ in s[1]), keys)))
     if kind == "eq":
         key = _scaled_key(difference(s[1], s[2]), positive=False)
         return None if key is None else ("eq", key)
@@ -237,12 +290,6 @@ def tasks(sa, sb):
             [c for row in sa[1] for c in row],
             [c for row in sb[1] for c in row],
             _leaf_tasks,
-        )
-    if kind == "map":
-        if [label for label, _ in sa[1]] != [label for label, _ in sb[1]]:
-            return None
-        return _ordered_tasks(
-            [part for _, part in sa[1]], [part for _, part in sb[1]], tasks
         )
     if kind == "union":
         ka, kb = structure_key(sa), structure_key(sb)

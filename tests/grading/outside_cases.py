@@ -32,10 +32,10 @@ POLICIES = {
     "exact_numbers": "no float tolerance: a rounded value is another number",
     "percent_is_number": "10% is 10, not 0.1",
     "tuple_not_list": "a tuple is ordered, a list or set is not",
-    "relation_not_interval": "a relation never equals an interval",
-    "box_join": "boxes join only across commas, `and` and spacing",
-    "labels_map": "distinct labels make a map, never equal to a bare list",
-    "unsupported_notation": "sums, clock times: compared as strings only",
+    "relation_not_interval": "only a bound on a lone variable is an interval",
+    "box_join": "boxes join across list separators, never across `+`",
+    "clock_times": "clock times compare as written: no time arithmetic",
+    "symmetric": "verdicts are symmetric; the source's two orders differ",
     "unclosed_box": "a box without its closing brace holds no answer",
     "source_label_wrong": "the values differ (1 - 1/e is not 1 + 1/e)",
     "units_dropped": "unit words after a number go, spaced or not",
@@ -333,9 +333,8 @@ MV_ALL = [
         "$-2 \\\\le x \\\\le 7$",
         "$x \\in [-2,7]$",
         True,
-        "relation_not_interval",
     ),
-    ("$x \\in [-2,7]$", "$-2 \\\\le x \\\\le 7$", False),
+    ("$x \\in [-2,7]$", "$-2 \\\\le x \\\\le 7$", False, "symmetric"),
     ("$4$", "$4\\sqrt{2}$", False),
     ("$\text{13}$", "$13$", False),
 ]
@@ -378,11 +377,11 @@ MV_NUMINA_CASES = [
         "$\\boxed{\\{-12, -11, -10, -8, -7, -6\\}}$",
         True,
     ),
-    ("$AB=4,CD=5$", "$\\boxed{4, 5}$", True, "labels_map"),
+    ("$AB=4,CD=5$", "$\\boxed{4, 5}$", True),
     ("$(11,7)or(7,11)$", "$\\boxed{(7,11),\\ (11,7)}$", True),
     ("$S_{MBCN}:S=7:32$", "$\\boxed{7:32}$", True),
     ("$\\frac{NO}{BO}=\\frac{1}{\\sqrt{6}}$", "$\\frac{1}{\\sqrt{6}}$", True),
-    ("$p=5,q=2;p=7,q=2$", "$(5,2),(7,2)$", True, "labels_map"),
+    ("$p=5,q=2;p=7,q=2$", "$(5,2),(7,2)$", True),
     ("$(p,q,r)=(3,2,7)$", "$(3,2,7)$", True),
     ("$V_{1}:V_{2}=11:21$", "$11:21$", True),
     (
@@ -407,7 +406,6 @@ MV_NUMINA_CASES = [
         "\\boxed{x = -5,\\ p = \\frac{14}{3}} ",
         "$\\boxed{-5, \\frac{14}{3}}$",
         True,
-        "labels_map",
     ),
     ("\\boxed{a=4,\\,-8,\\,-10}", "$\\boxed{-10,-8,4}$", True),
     (
@@ -422,7 +420,7 @@ MV_NUMINA_CASES = [
         "$p=-1,p=\\frac{15}{8}$",
         True,
     ),
-    ("$0<f(x)<1$", "$(0,1)$", True, "relation_not_interval"),
+    ("$0<f(x)<1$", "$(0,1)$", True),
     ("\\(\\boxed{6 \\text{ and } 8}\\)", "$\\boxed{6,8}$", True),
     ("$\\text{Even}$", "$Even$", True),
 ]
@@ -435,7 +433,7 @@ MV_OPEN_THOUGHTS = [
         True,
     ),
     ("$$f(y) = y$$", "$$f(y) = y$$", True),
-    ("$$-793 < a < 10$$", "$$(-793, 10)$$", True, "relation_not_interval"),
+    ("$$-793 < a < 10$$", "$$(-793, 10)$$", True),
     (
         "$$\\text{The midpoints form a regular hexagon}$$",
         "$$\\text{The midpoints form a regular hexagon}$$",
@@ -475,7 +473,6 @@ MV_OPEN_THOUGHTS = [
         "$$(3, 3), (1, 1)$$",
         "$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$",
         True,
-        "box_join",
     ),
     ("$$k \\ge 2$$", "$$\\boxed{k \\ge 2}$$", True),
     (
@@ -494,14 +491,12 @@ MV_OPEN_THOUGHTS = [
         "$\\boxed{10^{\\frac{\\sqrt{13} - 5}{6}}} \\quad \\text{and} \\quad "
         "\\boxed{10^{-\\frac{5 + \\sqrt{13}}{6}}}$",
         True,
-        "labels_map",
     ),
     (
         "$y_{1}=-2 x^{2}+4 x+3, y_{2}=3 x^{2}+12 x+10$",
         "\\($y_1 = \\boxed{-2(x - 1)^2 + 5} \\) and \\( y_2 = \\boxed{3(x + 2"
         ")^2 - 2} \\) ",
         True,
-        "labels_map",
     ),
     (
         "$x_{1}=\\frac{1}{2}+\\frac{31\\sqrt{5}}{216},\\quadx_{2}=\\frac{1}{2"
@@ -509,13 +504,11 @@ MV_OPEN_THOUGHTS = [
         "$\\boxed{\\dfrac{108 + 31\\sqrt{5}}{216}} \\quad \\text{and} \\quad "
         "\\boxed{\\dfrac{108 - 31\\sqrt{5}}{216}}$",
         True,
-        "labels_map",
     ),
     (
         "\\boxed{1} papers and \\boxed{2} bins",
         "$\\boxed{1,2}$",
         True,
-        "box_join",
     ),
     ("\\boxed{1} no no no no no \\boxed{2}", "$\\boxed{1,2}$", False),
 ]
@@ -540,7 +533,6 @@ MV_YUJIANLL = [
         "$F_n = \\sum_{k=0}^{n-1} F_k F_{n-k-1}$",
         "$F_n = \\sum_{k=0}^{n-1} F_{n-k-1} F_k$",
         True,
-        "unsupported_notation",
     ),
     ("$19, 46, and 82$", "$19, 46, \\text{ and } 82$", True),
     ("$19, 46, and 82$", "$21, 36, and 82$", False),
@@ -587,8 +579,8 @@ MARIO = [
     ("10weeks", "10", True),
     ("10 weeks", "10", True),
     ("10 cm^2", "10", True),
-    ("20:34", "20:34:00", True, "unsupported_notation"),
-    ("20:34", "08:34 \\text{P.M.}", True, "unsupported_notation"),
+    ("20:34", "20:34:00", True, "clock_times"),
+    ("20:34", "08:34 \\text{P.M.}", True, "clock_times"),
     ("10cm", "10", False, "units_dropped"),
     ("10m", "10", False),
     ("10", "\\$10", True),
@@ -623,7 +615,7 @@ MARIO = [
     ("x \\in [0.5, \\infty)", "[1/2, \\infty)", True),
     ("[-3,2]", "(-3,2)", False),
     ("[1, 2)", "[x, y)", False),
-    ("x = 1, y = 2, z = 3", "1, 2, 3", True, "labels_map"),
+    ("x = 1, y = 2, z = 3", "1, 2, 3", True),
     ("f(x) = 2x + 3", "2x + 3", True),
     ("f(x) = 2x + 3", "y = 2x + 3", True),
 ]

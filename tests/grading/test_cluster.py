@@ -103,9 +103,12 @@ def test_64_answers_match_pairwise_grading(seed):
 
 
 # Answers whose pairwise verdicts touch every rule that merges notations:
-# labels, maps and same-label lists, chains and `\approx`, worded and
-# semicolon lists, sets with repeats, base subscripts, units, percents,
-# thousands separators, tuples against vectors, equations and relations.
+# labels, labelled lists and solution blocks, chains and `\approx`,
+# worded and semicolon lists, sets with repeats and of one value, base
+# subscripts, units, percents, thousands separators, tuples against
+# vectors, equations, relations read as intervals (single, chained, `\in`,
+# solved, `\neq`, unions) against intervals, tuples and vectors written
+# with the same brackets, joined boxes, and sums.
 TRANSITIVITY_POOL = [
     "5",
     "x=5",
@@ -178,6 +181,62 @@ TRANSITIVITY_POOL = [
     "(C)",
     r"\text{east}",
     "East",
+    # Relations and intervals.
+    "1<x<2",
+    "2>x>1",
+    r"1 \le x \le 2",
+    r"x \in [1,2]",
+    r"x \in (1,2)",
+    "(1,2]",
+    r"1 < x \le 2",
+    "[1,2)",
+    "x<2",
+    "2>x",
+    "2x<4",
+    r"(-\infty,2)",
+    r"x \le 2",
+    r"(-\infty,2]",
+    "y>2",
+    "x-2>0",
+    r"[2,\infty)",
+    r"x \neq 3",
+    r"2x \neq 6",
+    r"(-\infty,3)\cup(3,\infty)",
+    r"x<-1 \text{ or } x>1",
+    r"(-\infty,-1)\cup(1,\infty)",
+    r"(-\infty,-1),(1,\infty)",
+    "x>a",
+    r"(a,\infty)",
+    "x>a+1",
+    "x-a>1",
+    "0<f(x)<1",
+    "(0,1)",
+    "0<y<1",
+    # Labelled lists and solution blocks.
+    "k = 45, n = 2",
+    "n = 2, k = 45",
+    "k=2, n=45",
+    "45, 2",
+    "(45,2)",
+    "p=1,q=2;p=3,q=4",
+    r"x=1,y=2 \text{ or } x=3,y=4",
+    "(1,2),(3,4)",
+    "(3,4),(2,1)",
+    "(2,1),(4,3)",
+    "1,2,3,4",
+    r"\{1\}",
+    "1",
+    "1,1",
+    r"x = 1 \text{ or } x = 1",
+    # Joined boxes, sums, equations of a variable.
+    r"\boxed{1} papers and \boxed{2} bins",
+    r"\boxed{1}, which is \boxed{2}",
+    r"\boxed{1,2}",
+    r"\sum_{k=1}^{n} F_k F_{n-k}",
+    r"\sum_{k=1}^{n} F_{n-k} F_k",
+    r"\sum_{k=0}^{n} F_k F_{n-k}",
+    "x+1=3",
+    "3",
     None,
     "",
     "garbage{",
@@ -199,6 +258,27 @@ def _labels(clusters):
         for member in cluster.members:
             label[member] = number
     return label
+
+
+def test_pool_verdicts_are_an_equivalence():
+    # Brute force over every pair and triple of the pool: the verdicts are
+    # reflexive, symmetric and transitive, so no clustering of these forms
+    # can depend on which pairs union-find happens to compare.
+    answers = [a for a in TRANSITIVITY_POOL if a is not None]
+    n = len(answers)
+    same = [[False] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(n):
+            same[i][j] = answers_equivalent(answers[i], answers[j], timeout=30)
+    for i in range(n):
+        assert same[i][i] or not answers[i].strip(), answers[i]
+        for j in range(n):
+            assert same[i][j] == same[j][i], (answers[i], answers[j])
+            if not same[i][j]:
+                continue
+            for k in range(n):
+                if same[j][k]:
+                    assert same[i][k], (answers[i], answers[j], answers[k])
 
 
 @settings(max_examples=120, deadline=None)

@@ -277,6 +277,9 @@ EQUATIONS = [
     ("2x-y+3=0", "y = 2x + 3", False),
     ("x-5=0", "x=5", False),
     ("x-5=0", "5", False),
+    ("x+1=3", "3", False),  # `x+1` is no label: an equation, not its side
+    ("(x+1)=3", "3", False),
+    ("2+x=3", "3", False),
     ("x-5=0", "2x-10=0", True),
     ("x^2+y^2=1", "y^2+x^2=1", True),
     ("x^2+y^2=1", "x^2+y^2=2", False),
@@ -284,7 +287,10 @@ EQUATIONS = [
     ("x+y=1", "x-y=1", False),
 ]
 
-# Inequalities: direction may flip, strictness must match.
+# Inequalities: direction may flip, strictness must match. One bounding a
+# lone variable (`x > 2`, `a < x \le b`), or linear in one variable with a
+# rational slope (`2x > 4`), is the interval of that variable; the
+# variable is dropped, as a label is.
 INEQUALITIES = [
     ("x>2", "2<x", True),
     ("x>2", "x>2", True),
@@ -294,10 +300,51 @@ INEQUALITIES = [
     ("x>2", r"x \geq 2", False),
     ("2x>4", "x>2", True),
     ("-x<-2", "x>2", True),
-    ("x>2", "(2,\\infty)", False),  # relation vs interval never match
+    ("x-2>0", "x>2", True),
     (r"x \neq 3", r"3 \neq x", True),
+    (r"2x \neq 6", r"x \neq 3", True),
     ("1<x<3", "1 < x < 3", True),
-    ("1<x<3", "3>x>1", False),  # limitation: chains are not parsed
+    ("1<x<3", "3>x>1", True),  # both are the interval (1, 3)
+    ("1<x<3", "1<x<4", False),
+    # Relations against intervals (issue 14 follow-up).
+    ("x>2", "(2,\\infty)", True),  # anchor: Math-Verify True
+    ("x>2", "[2,\\infty)", False),
+    (r"x \geq 2", r"[2, \infty)", True),
+    (r"x \geq 2", r"(2, \infty)", False),
+    (r"x \le 5", r"(-\infty, 5]", True),
+    (r"x \le 5", r"(-\infty, 5)", False),
+    ("x>2", "y>2", True),  # the variable is dropped, as a label
+    ("2x>4", "(2,\\infty)", True),
+    (r"2x > 2\sqrt{2}", r"(\sqrt{2}, \infty)", True),
+    (r"3 - x \geq 1", r"(-\infty, 2]", True),
+    (r"-2 \le x \le 7", "[-2,7]", True),
+    (r"-2 \le x \le 7", r"x \in [-2,7]", True),
+    (r"-2 \le x \le 7", "(-2,7)", False),
+    (r"-2 < x \le 7", "(-2,7]", True),
+    (r"-2 < x \le 7", "[-2,7)", False),
+    (r"7 \geq x > -2", "(-2,7]", True),
+    ("-793 < a < 10", "(-793, 10)", True),
+    ("0<f(x)<1", "(0,1)", True),  # a function value is a quantity
+    (r"-c < x < c", "(-c, c)", False),  # variable ends: not an interval
+    ("a<b<c", "a<d<c", False),  # an ordering, not the interval (a, c)
+    (r"-\infty < x < 2", r"(-\infty, 2)", True),
+    # A consequence of reading `(1, 2)` as written: an interval written
+    # as a chain equals the column vector that equals the tuple.
+    ("1<x<2", r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", True),
+    ("1<x<2", "[1,2]", False),
+    (r"x \neq 3", r"(-\infty, 3) \cup (3, \infty)", True),
+    (r"x<-1 \text{ or } x>1", r"(-\infty,-1) \cup (1,\infty)", True),
+    (r"x \le -1, x \ge 1", r"(-\infty,-1] \cup [1,\infty)", True),
+    (r"x<-1 \text{ or } x>1", r"(-\infty,-1),(1,\infty)", False),
+    (r"x>2, y<3", r"(2,\infty) \cup (-\infty,3)", False),
+    # Nothing is solved beyond one linear variable: these stay relations.
+    ("x>a", "(a,\\infty)", False),  # which side is the variable?
+    ("x>a+1", "x-a>1", True),
+    ("|x|<3", "(-3,3)", False),
+    (r"1 \le |z| \le 2", "[1,2]", False),
+    ("x^2>4", "4<x^2", True),
+    ("x^2>4", r"(2,\infty)", False),
+    ("0<2x<4", "(0,2)", False),  # a chain bounds a lone variable only
 ]
 
 # Tuples and ordered pairs: order and arity matter.
@@ -379,6 +426,10 @@ SETS = [
     ("1,1,2", "1,2", True),  # a list is a set: repeats go
     ("1,1,2", "1,2,2", True),
     ("1,1,2", "1,3", False),
+    (r"\{1\}", "1", True),  # a set of one value is that value
+    ("1,1", "1", True),
+    (r"x = 3 \text{ or } x = 3", "3", True),
+    (r"\{1\}", r"\{1,2\}", False),
     (r"\emptyset", r"\varnothing", False),
 ]
 
@@ -481,6 +532,19 @@ SYMBOLIC = [
     (r"\sin(2x)", r"\sin x\cos x", False),
     (r"\log(ab)", r"\log a + \log b", False),  # not valid for all a, b
     (r"\ln(e^2)", "2", False),  # e is a variable here
+    # Sums and products compare by index, bounds and body, never evaluated.
+    (
+        r"F_n = \sum_{k=0}^{n-1} F_k F_{n-k-1}",
+        r"F_n = \sum_{k=0}^{n-1} F_{n-k-1} F_k",
+        True,
+    ),
+    (r"\sum_{k=1}^{n} k^2", r"\sum_{k=1}^{n} k^{2}", True),
+    (r"\sum_{k=1}^{n} k^2", r"\sum_{k=1}^{n+1} k^2", False),
+    (r"\sum_{k=1}^{n} k^2", r"\sum_{k=0}^{n} k^2", False),
+    (r"\sum_{k=1}^{n} k", r"\frac{n(n+1)}{2}", False),
+    (r"\sum_{k=1}^{n} k", r"\sum_{j=1}^{n} j", False),  # no renaming
+    (r"\prod_{k=1}^{n} k", "n!", False),
+    (r"\prod_{k=1}^{n} k", r"\sum_{k=1}^{n} k", False),
     (r"|x|", r"\sqrt{x^2}", False),
     (r"\sqrt{x^2}", "x", False),
     (r"2^x \cdot 2^x", r"4^x", True),
@@ -556,9 +620,10 @@ HOSTILE = [
     ("x" * 10000, "x" * 9999, False),
 ]
 
-# Issue 14: labelled answers. A label is dropped (`(p,q)=`, `f(x)=`,
-# `|AB|=`); distinct labels on every item make a map, compared by label;
-# one label on the first item, or the same label on all, labels a list.
+# Issue 14 and its follow-up: labelled answers. A label is dropped
+# (`(p,q)=`, `f(x)=`, `|AB|=`); a labelled list is the list of its values,
+# whatever its labels (distinct, all the same, or on the first item only);
+# labels repeating in blocks make one tuple per block.
 LABELLED = [
     ("(p,q)=(3,2)", "(3,2)", True),
     ("(p,q)=(3,2)", "(2,3)", False),
@@ -569,12 +634,28 @@ LABELLED = [
     ("A:B=1", "1", True),
     (r"\frac{NO}{BO}=\frac{1}{\sqrt{6}}", r"\frac{1}{\sqrt{6}}", True),
     ("k = 45, n = 2", "n=2, k=45", True),
-    ("k = 45, n = 2", "k=2, n=45", False),
-    ("k = 45, n = 2", "45, 2", False),  # a map is not a bare list
+    ("k = 45, n = 2", "45, 2", True),  # a labelled list is its values
+    # The trade-off (README): a list is a set, so with labels dropped the
+    # swapped values are the same list.
+    ("k = 45, n = 2", "k=2, n=45", True),
+    ("k = 45, n = 2", "(45, 2)", False),  # a tuple is not a list
+    ("k = 45, n = 2", "45, 3", False),
     ("a_3 = 2, a_{37} = 19", r"a_{37} = 19, \quad a_3 = 2", True),
-    ("a_3 = 2, a_{37} = 19", "a_3 = 19, a_{37} = 2", False),
-    ("x=1, y=2", "(1,2)", False),  # a map is not a tuple either
-    (r"x = -5,\ p = \frac{14}{3}", r"-5, \frac{14}{3}", False),
+    ("a_3 = 2, a_{37} = 19", "a_3 = 19, a_{37} = 2", True),
+    ("a_3 = 2, a_{37} = 19", "19, 2", True),
+    ("x=1, y=2", "(1,2)", False),
+    ("x=1, y=2, z=3", "1, 2, 3", True),
+    ("AB=4, CD=5", "4, 5", True),
+    (r"x = -5,\ p = \frac{14}{3}", r"-5, \frac{14}{3}", True),
+    (r"x = -5,\ p = \frac{14}{3}", r"-5, \frac{13}{3}", False),
+    # Labels repeating in blocks: one ordered solution per block.
+    ("p=5,q=2;p=7,q=2", "(5,2),(7,2)", True),
+    ("p=5,q=2;p=7,q=2", "(7,2),(5,2)", True),
+    ("p=5,q=2;p=7,q=2", "(2,5),(2,7)", False),
+    ("p=5,q=2;p=7,q=2", "5,2,7", False),
+    ("p=5,q=2;p=7,q=2", "q=2,p=5;q=2,p=7", False),  # labels in written order
+    (r"x=1, y=2 \text{ or } x=3, y=4", "(1,2),(3,4)", True),
+    ("x=1, y=2, x=3", "1, 2, 3", False),  # not blocks: compared as written
     ("x = 1, x = 2", "2, 1", True),  # one label on all: a solution list
     (r"a=4,\,-8,\,-10", "-10,-8,4", True),  # the label covers the list
     ("(x,y)=(5,8), (8,5)", "(8,5),(5,8)", True),
@@ -658,6 +739,19 @@ IN_SENTENCES = [
     ),
     (r"The solution set is $(2, \infty)$.", r"(2,\infty)", True),
     (r"So $\boxed{1}$ and $\boxed{2}$.", r"\{1,2\}", True),
+    # Boxes join across short worded gaps, never across a restatement.
+    (r"\boxed{1} papers and \boxed{2} bins", r"\boxed{1,2}", True),
+    (
+        r"\boxed{(3, 3)} \text{ for part (a) and } \boxed{(1, 1)}",
+        "(3, 3), (1, 1)",
+        True,
+    ),
+    (r"$y_1 = \boxed{2x+1}$ and $y_2 = \boxed{3}$", "y_1=1+2x, y_2=3", True),
+    (r"\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}", "15.975", True),
+    (r"so $\boxed{3}$, which is $\boxed{4}$", "4", True),
+    (r"so $\boxed{3}$, which is $\boxed{4}$", "3, 4", False),
+    (r"\boxed{3}. Then \boxed{4}", "4", True),
+    (r"\boxed{3} + \boxed{4}", "3, 4", False),
     ("the number is not 10 which is 1,000.99€", "1000.99", True),
     ("the number is not 10 which is 1,000.99€", "10", False),
 ]

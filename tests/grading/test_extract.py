@@ -99,7 +99,7 @@ def test_extraction_is_linear_time(text):
 
 # Issue 14: the fallback order for text with no box, and which rule fired.
 RECORDS = [
-    # 1. boxed, with boxes joined across connectors only.
+    # 1. boxed, with boxes joined across connectors and short worded gaps.
     (r"so $\boxed{5}$.", "5", "boxed"),
     (r"$\boxed{1}\boxed{2}$", "1, 2", "boxed"),
     (r"\boxed{1} and \boxed{2} and \boxed{3}", "1, 2, 3", "boxed"),
@@ -108,7 +108,32 @@ RECORDS = [
         "k = 45, n = 2",
         "boxed",
     ),
-    (r"\boxed{1} papers and \boxed{2} bins", "2", "boxed"),
+    (r"\boxed{1} papers and \boxed{2} bins", "1, 2", "boxed"),
+    (
+        r"$\boxed{(3, 3)} \text{ for part (a) and } \boxed{(1, 1)}$",
+        "(3, 3), (1, 1)",
+        "boxed",
+    ),
+    (r"$y_1 = \boxed{2x}$ and $y_2 = \boxed{3}$", "2x, 3", "boxed"),
+    (
+        r"$(p,q) = \boxed{(1,2)}$; $(r,s) = \boxed{(3,4)}$",
+        "(1,2), (3,4)",
+        "boxed",
+    ),
+    # ... but not across a restatement, a comparison, a sentence end, a
+    # long gap, an operator, or a gap without a list separator.
+    (r"\boxed{3}, which is \boxed{4}", "4", "boxed"),
+    (r"\boxed{3}, i.e. \boxed{4}", "4", "boxed"),
+    (r"\boxed{3}, not \boxed{4}", "4", "boxed"),
+    (r"\boxed{3} and so \boxed{4}", "4", "boxed"),
+    (r"\boxed{3} and finally \boxed{4}", "4", "boxed"),
+    (r"\boxed{3} and $x = \boxed{4}$", "3, 4", "boxed"),
+    (r"\boxed{3}, and $x + 1 = \boxed{4}$", "4", "boxed"),
+    (r"\boxed{3} \approx \boxed{3.0}", "3.0", "boxed"),
+    (r"\boxed{3}. Then \boxed{4}", "4", "boxed"),
+    (r"\boxed{3} + \boxed{4}", "4", "boxed"),
+    (r"\boxed{3} apples \boxed{4}", "4", "boxed"),
+    (r"\boxed{3} " + "x" * 50 + r" and \boxed{4}", "4", "boxed"),
     (r"$\boxed{15\frac{39}{40}},$ or $\boxed{\frac{639}{40}}$", None, "boxed"),
     (r"\boxed{5}\n\n\boxed{6}", "6", "boxed"),  # a paragraph apart
     (r"\boxed{\boxed{7}}", r"\boxed{7}", "boxed"),

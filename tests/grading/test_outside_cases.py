@@ -27,9 +27,10 @@ def test_outside_row(gold, prediction, source_says, policy):
 
 
 def test_most_outside_rows_agree_with_their_source():
-    # Issue 14: 55% of such third-party rows agreed before; every row we
-    # now decide differently names its documented policy.
+    # Issue 14: 55% of such third-party rows agreed before, 85.8% after
+    # it; the target is 90%, and every row we decide differently names
+    # its documented policy.
     rows = [row for rows in ALL.values() for row in rows]
     agreed = sum(1 for row in rows if len(row) == 3)
     assert len(rows) >= 250
-    assert agreed / len(rows) >= 0.85
+    assert agreed / len(rows) >= 0.90

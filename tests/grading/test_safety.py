@@ -39,6 +39,12 @@ HOSTILE = [
     r"\boxed{" * 1000,
     "\x00\x01\ud800",
     r"\begin{pmatrix}" + "1&" * 3000 + r"\end{pmatrix}",
+    "1<x<" * 2000 + "2",
+    r"\sum_{k=1}^{" * 1000,
+    r"\sum_{k=1}^{n}" * 300 + "k",
+    "p=1,q=2;" * 500,
+    r"\boxed{1} papers and " * 2000,
+    r"x \neq " * 2000 + "3",
 ]
 # Token soup: random LaTeX-ish strings that reach the parser.
 TOKENS = [
@@ -119,6 +125,24 @@ TOKENS = [
     "{,}",
     "<|im_start|>",
     "I hope it is correct.",
+    # Follow-up paths: relations read as intervals, solution blocks,
+    # worded box gaps, sums.
+    ">",
+    r"\le",
+    r"\ge",
+    r"\neq",
+    r"\in",
+    "x<",
+    "<x<",
+    "p=",
+    "q=",
+    r"\sum_{k=1}^{n}",
+    r"\prod_{k=0}^{",
+    r"\sum_",
+    " papers and ",
+    r"\text{ for part (a) and }",
+    ", which is ",
+    r"\boxed{1} and \boxed{",
 ]
 ANSWERS = st.one_of(
     st.sampled_from(HOSTILE),
