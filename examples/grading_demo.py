@@ -53,8 +53,8 @@ for solution in solutions:
 
 Cheap checks first (strings, normalized strings, exact canonical forms);
 only what they cannot settle goes to sympy in a worker process, within
-one wall-clock deadline per call. Every verdict is symmetric; labelled
-values compare by label, and a map of labels is never a bare list.
+one wall-clock deadline per call. Every verdict is symmetric; a labelled
+list is the list of its values, and a tuple (ordered) is never a list.
 """
 
 pairs = [
