@@ -11,7 +11,8 @@
 - Adapters: `problems_from_rows` / `to_hf_dataset` for Hugging Face
   `datasets` (optional); `HendrycksMath`, the TFDS builder registered as
   `"hendrycks_math"` (manual folder), and `problems_from_tfds`.
-- Prompts: `PromptTemplate`.
+- Prompts: `PromptTemplate`; `few_shot_template` and
+  `few_shot_stop_strings` for base models.
 - Tokenization: `tokenize_pairs` (response-only loss mask),
   `tokenize_prompts` (`padding_side`, `truncation`), `token_id_lists`,
   `pad_token_id`, and `make_sft_dataset` (bucketed tf.data batches).
@@ -41,6 +42,8 @@ from keras_mathft.data.prm800k import correct_solutions
 from keras_mathft.data.prm800k import load_prm800k
 from keras_mathft.data.prm800k import steps_to_solution
 from keras_mathft.data.prompts import PromptTemplate
+from keras_mathft.data.prompts import few_shot_stop_strings
+from keras_mathft.data.prompts import few_shot_template
 from keras_mathft.data.prompts import sft_pairs
 from keras_mathft.data.records import MathProblem
 from keras_mathft.data.splits import load_paper_split

@@ -90,6 +90,83 @@ class PromptTemplate:
         return template
 
 
+def few_shot_template(exemplars, template=None, separator="\n\n"):
+    """A template whose generation prompt starts with solved examples.
+
+    A base (not instruction-tuned) model continues text: shown a few
+    problems in the template's format, each followed by its reference
+    solution, it writes the next solution in the same style. It then
+    tends to go on with a new problem, so sample with
+    `stop_strings=few_shot_stop_strings(template, separator)`.
+
+    Args:
+        exemplars: list of `MathProblem`, shown in order.
+        template: the `PromptTemplate` to extend, or `None` for the default.
+        separator: str. Text between an exemplar's solution and what
+            follows it.
+
+    Returns:
+        A `PromptTemplate` with the same evaluation template and labels.
+
+    Example:
+
+    >>> from keras_mathft.data.records import MathProblem
+    >>> shot = MathProblem("1+1?", "1+1=2", "2")
+    >>> print(few_shot_template([shot]).generation_prompt("2+2?"))
+    Problem:
+    1+1?
+    <BLANKLINE>
+    Solution:
+    1+1=2
+    <BLANKLINE>
+    Problem:
+    2+2?
+    <BLANKLINE>
+    Solution:
+    <BLANKLINE>
+    """
+    template = PromptTemplate.get(template)
+    if not exemplars:
+        raise ValueError(
+            "`exemplars` must hold at least one solved problem. "
+            f"Received: {exemplars!r}"
+        )
+    shots = "".join(
+        template.generation_prompt(e.problem) + e.solution.strip() + separator
+        for e in exemplars
+    )
+    # The generation template is filled by one pass over `{problem}`, so an
+    # exemplar's own braces stay as they are; only a literal `{problem}` in
+    # an exemplar would be ambiguous.
+    if "{problem}" in shots:
+        raise ValueError(
+            "An exemplar contains the text `{problem}`, which the template "
+            "reserves. Received: an exemplar with `{problem}`"
+        )
+    return dataclasses.replace(template, generation=shots + template.generation)
+
+
+def few_shot_stop_strings(template=None, separator="\n\n"):
+    """Where a few-shot continuation starts a new problem.
+
+    Args:
+        template: the `PromptTemplate` given to `few_shot_template`.
+        separator: the separator given to it.
+
+    Returns:
+        A list with one str: `separator` plus the template's text before
+        `{problem}`, trailing whitespace removed.
+
+    Example:
+
+    >>> few_shot_stop_strings()
+    ['\\n\\nProblem:']
+    """
+    template = PromptTemplate.get(template)
+    head = template.generation.split("{problem}")[0].rstrip()
+    return [separator + head] if head else [separator]
+
+
 def _fill(template, **values):
     # One pass over the template, not str.format: problems are full of LaTeX
     # braces, and text inside a value must never be substituted again.

@@ -52,8 +52,10 @@ SIZES = {
         max_level=3,
     ),
 }
-# Problem counts that mean "all of them" when left unset with real data.
+# Problem counts (and the level cap) that mean "all of them" when left
+# unset with real data.
 _ALL_WITH_REAL_DATA = (
+    "max_level",
     "num_train_problems",
     "num_test_problems",
     "num_eval_train_problems",
@@ -78,7 +80,7 @@ _INT_BOUNDS = {
     # from it, and NumPy seeds must fit in 32 bits.
     "seed": (0, 2**31 - 1, "seeds of the run's streams are offsets of it"),
     "lora_rank": (1, 4096, "a larger rank is no longer low-rank"),
-    "max_level": (1, 5, "the embedded task's levels"),
+    "max_level": (1, 5, "MATH and the embedded task have levels 1 to 5"),
     "num_train_problems": (1, 10**6, "MATH has 12,000"),
     "num_test_problems": (1, 10**6, "MATH has 5,000"),
     "num_eval_train_problems": (1, 10**6, "MATH has 12,000"),
@@ -142,7 +144,8 @@ class RecipeConfig:
     solutions: str = "math"
     prm800k_path: str | None = None
     style: str = "detailed"
-    # Hardest embedded-task level (1 to 5) in train and test problems.
+    # Hardest level (1 to 5) of the train and test problems, embedded task
+    # or MATH (with MATH, unset means every level).
     max_level: int | None = None
     num_train_problems: int | None = None
     num_test_problems: int | None = None
@@ -452,7 +455,8 @@ class RecipeConfig:
     def resolved(self, name):
         """Returns field `name`, falling back to the `size` default.
 
-        With `data="math"`, unset problem counts are `None` (every problem).
+        With `data="math"`, unset problem counts and `max_level` are `None`
+        (every problem).
         """
         value = getattr(self, name)
         if value is not None:

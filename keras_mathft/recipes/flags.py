@@ -24,7 +24,7 @@ HELP = {
     "prm800k_path": "PRM800K label file (default: <data_dir>/prm800k/data/"
     "phase2_train.jsonl).",
     "style": "Embedded-task solution style: detailed or terse.",
-    "max_level": "Hardest embedded-task level, 1 to 5.",
+    "max_level": "Hardest problem level, 1 to 5 (embedded task or MATH).",
     "num_train_problems": "Training problems (unset: size / all).",
     "num_test_problems": "Test problems (unset: size / all).",
     "num_eval_train_problems": "Training problems sampled to build the "

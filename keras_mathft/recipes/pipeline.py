@@ -340,14 +340,21 @@ def load_problems(config):
     The embedded task draws `num_train_problems` seeded problems and
     `num_test_problems` more from another seed, leaving out any whose text
     is a training problem, so the test set is held out. With
-    `data="math"` the paper's 12K/500 split is read from `data_dir` and
-    the chosen solutions are attached.
+    `data="math"` the paper's 12K/500 split is read from `data_dir`, kept
+    to levels up to `max_level` (when set), cut to the first problems of
+    each split, and the chosen solutions are attached.
     """
     num_train = config.resolved("num_train_problems")
     num_test = config.resolved("num_test_problems")
     if config.data == "embedded":
         return _embedded_problems(config, num_train, num_test)
     train, test = _load_math(config)
+    max_level = config.resolved("max_level")
+    if max_level is not None:
+        train, test = (
+            [p for p in split if p.level is not None and p.level <= max_level]
+            for split in (train, test)
+        )
     if num_train is not None:
         train = train[:num_train]
     if num_test is not None:

@@ -74,6 +74,7 @@ def evaluate(
     seed=0,
     equivalent=None,
     cluster_fn=None,
+    bootstrap=0,
 ):
     """Accuracy of every metric and re-ranker, overall, per level and subject.
 
@@ -97,6 +98,10 @@ def evaluate(
             `grading.answers_equivalent`.
         cluster_fn: optional `answers -> clusters`; defaults to
             `grading.cluster_answers`.
+        bootstrap: int. When positive, `overall["intervals"]` gives each
+            metric's 95% percentile interval over this many resamplings
+            of the problems (with replacement); metric names as in
+            `pass@k`, `maj1@N`, and re-ranker names.
 
     Returns:
         A JSON-ready dict with `overall`, `by_level`, `by_subject` and
@@ -137,39 +142,30 @@ def evaluate(
             item["greedy"] = a is not None and bool(equivalent(a, p.answer))
         items.append(item)
 
+    ks = [k for k in n_values if k <= num]
+    for it in items:
+        it["outcomes"] = _outcomes(it, methods, ks, num, top_k)
+
     def summarize(subset):
         out = {"num_problems": len(subset)}
         if not subset:
             return out
+
+        def mean(name):
+            return float(np.mean([it["outcomes"][name] for it in subset]))
+
         if greedy is not None:
-            out["pass@1"] = float(np.mean([it["greedy"] for it in subset]))
-        ks = [k for k in n_values if k <= num]
-        out["pass@k"] = {
-            str(k): float(
-                np.mean(
-                    [
-                        pass_at_k(num, int(it["correct"].sum()), k)
-                        for it in subset
-                    ]
-                )
-            )
-            for k in ks
-        }
-        out[f"maj1@{num}"] = float(
-            np.mean([_pick(it, methods["maj1"])[0] for it in subset])
-        )
-        out[f"maj{top_k}@{num}"] = float(
-            np.mean(
-                [_majk(it["correct"], it["clusters"], top_k) for it in subset]
-            )
-        )
-        out["methods"] = {}
-        for name, fn in methods.items():
-            picks = [_pick(it, fn) for it in subset]
-            out["methods"][name] = {
-                "accuracy": float(np.mean([p[0] for p in picks])),
-                "evaluator_calls": float(np.mean([p[1] for p in picks])),
+            out["pass@1"] = mean("pass@1")
+        out["pass@k"] = {str(k): mean(f"pass@{k}") for k in ks}
+        out[f"maj1@{num}"] = mean(f"maj1@{num}")
+        out[f"maj{top_k}@{num}"] = mean(f"maj{top_k}@{num}")
+        out["methods"] = {
+            name: {
+                "accuracy": mean(name),
+                "evaluator_calls": mean(f"{name}:calls"),
             }
+            for name in methods
+        }
         return out
 
     report = {
@@ -182,7 +178,34 @@ def evaluate(
         "by_subject": _grouped(items, lambda p: p.subject, summarize),
         "curves": _curves(items, methods, num, n_values, trials, seed, top_k),
     }
+    if bootstrap:
+        report["overall"]["intervals"] = _bootstrap(items, bootstrap, seed)
     return report
+
+
+def _outcomes(item, methods, ks, num, top_k):
+    """Each metric's value on one problem; a metric is their mean."""
+    correct = item["correct"]
+    out = {f"pass@{k}": pass_at_k(num, int(correct.sum()), k) for k in ks}
+    if "greedy" in item:
+        out["pass@1"] = float(item["greedy"])
+    out[f"maj1@{num}"] = _pick(item, methods["maj1"])[0]
+    out[f"maj{top_k}@{num}"] = _majk(correct, item["clusters"], top_k)
+    for name, fn in methods.items():
+        out[name], out[f"{name}:calls"] = _pick(item, fn)
+    return out
+
+
+def _bootstrap(items, rounds, seed, level=0.95):
+    """Percentile intervals of each metric over resampled problems."""
+    names = [n for n in items[0]["outcomes"] if not n.endswith(":calls")]
+    values = np.asarray([[it["outcomes"][n] for n in names] for it in items])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(items), size=(rounds, len(items)))
+    means = values[draws].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(means, [tail, 100 - tail], axis=0)
+    return {n: [float(a), float(b)] for n, a, b in zip(names, low, high)}
 
 
 def _pick(item, fn):

@@ -149,6 +149,10 @@ class SolutionSampler:
         stop_token_ids: "auto" (`default_stop_token_ids`: end of text and
             end of turn, e.g. Gemma's `<eos>` and `<end_of_turn>`), None
             (never stop early) or a sequence of token ids.
+        stop_strings: sequence of str. A row also ends once its text
+            contains one of them (a few-shot prompt's next `"\n\nProblem:"`,
+            say); the text is cut before it. Checked on the host between
+            decode blocks, so a smaller `block_steps` wastes fewer steps.
         jit_compile: bool. XLA-compile on TensorFlow.
         schedule: `"continuous"` or `"static"`.
         block_steps: int. Most decode steps between two refills.
@@ -172,6 +176,7 @@ class SolutionSampler:
         max_prompt_length=None,
         share_prefix=True,
         stop_token_ids="auto",
+        stop_strings=(),
         jit_compile=True,
         schedule="continuous",
         block_steps=64,
@@ -219,6 +224,14 @@ class SolutionSampler:
         if stop_token_ids == "auto":
             stop_token_ids = default_stop_token_ids(tokenizer)
         self.stop_token_ids = tuple(int(t) for t in stop_token_ids or ())
+        if isinstance(stop_strings, str) or not all(
+            isinstance(x, str) and x for x in stop_strings
+        ):
+            raise ValueError(
+                "`stop_strings` must be a list of non-empty strings. "
+                f"Received: stop_strings={stop_strings!r}"
+            )
+        self.stop_strings = tuple(stop_strings)
         self.pad_token_id = int(getattr(tokenizer, "pad_token_id", 0) or 0)
         self.programs = DecodePrograms(
             self.causal_lm,
@@ -474,12 +487,19 @@ class SolutionSampler:
                 np.array(ops.convert_to_numpy(x)) for x in out
             )
             counters["slot_steps"] += int(steps) * rows
+            host = None
+            if self.stop_strings:
+                host = np.asarray(ops.convert_to_numpy(generated))
+                for slot in range(rows):
+                    n = position[slot] - start[slot] + 1
+                    if not done[slot] and self._stop_index(host[slot, :n]):
+                        done[slot] = True
             ended = [
                 slot
                 for slot in range(rows)
                 if done[slot] and scheduler.active[slot] is not None
             ]
-            if ended:
+            if ended and host is None:
                 host = np.asarray(ops.convert_to_numpy(generated))
             for slot in ended:
                 i, s = scheduler.finish(slot)
@@ -553,6 +573,39 @@ class SolutionSampler:
             n = row_lengths[r]
             yield int(problem_idx[r]), int(sample_idx[r]), out[r, n : n + new]
 
+    def _detokenize(self, tokens):
+        text = self.preprocessor.tokenizer.detokenize([list(tokens)])[0]
+        if not isinstance(text, str):
+            text = ops.convert_to_numpy(text).item()
+            text = text.decode("utf-8") if isinstance(text, bytes) else text
+        return text
+
+    def _stop_index(self, tokens):
+        """Tokens up to the one that completes a stop string, else None.
+
+        The first stop token ends the text before any stop string is
+        looked for, as it does on the device.
+        """
+        tokens = [int(t) for t in tokens]
+        for j, t in enumerate(tokens):
+            if t in self.stop_token_ids:
+                tokens = tokens[:j]
+                break
+
+        def stopped(n):
+            text = self._detokenize(tokens[:n])
+            return any(x in text for x in self.stop_strings)
+
+        if not self.stop_strings or not stopped(len(tokens)):
+            return None
+        # A prefix's text is a prefix of the text, so "contains a stop
+        # string" flips once: find the shortest such prefix.
+        low, high = 1, len(tokens)
+        while low < high:
+            mid = (low + high) // 2
+            low, high = (low, mid) if stopped(mid) else (mid + 1, high)
+        return low
+
     def _to_sample(self, problem_id, sample_index, generated):
         generated = [int(t) for t in generated]
         finished = False
@@ -563,10 +616,12 @@ class SolutionSampler:
                 break
         else:
             num_tokens = len(generated)
-        text = self.preprocessor.tokenizer.detokenize([generated])[0]
-        if not isinstance(text, str):
-            text = ops.convert_to_numpy(text).item()
-            text = text.decode("utf-8") if isinstance(text, bytes) else text
+        text = self._detokenize(generated)
+        stop = self._stop_index(generated)
+        if stop is not None:
+            num_tokens, finished = stop, True
+            found = (text.find(x) for x in self.stop_strings)
+            text = text[: min(i for i in found if i >= 0)]
         return Sample(
             problem_id=problem_id,
             sample_index=sample_index,

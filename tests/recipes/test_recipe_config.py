@@ -75,6 +75,20 @@ def test_math_data_checks(tmp_path):
         RecipeConfig(data="math", data_dir=str(tmp_path), style="terse")
 
 
+@pytest.mark.real_data
+def test_math_levels_filter_both_splits(shared_data):
+    from keras_mathft.recipes.pipeline import load_problems
+
+    config = RecipeConfig(data="math", data_dir=str(shared_data))
+    assert config.resolved("max_level") is None
+    train, test = load_problems(config.replace(max_level=2))
+    # MATH500 holds 43 level-1 and 90 level-2 problems.
+    assert len(test) == 43 + 90
+    assert {p.level for p in train} == {p.level for p in test} == {1, 2}
+    _, few = load_problems(config.replace(max_level=1, num_test_problems=7))
+    assert len(few) == 7 and {p.level for p in few} == {1}
+
+
 def test_sizes_resolve_and_overrides_win():
     config = RecipeConfig(size="quick", num_samples=4, top_k_clusters=4)
     assert config.resolved("num_samples") == 4

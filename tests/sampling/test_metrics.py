@@ -162,3 +162,33 @@ def test_evaluate_without_scores_reports_majority_only():
         cluster_fn=exact_clusters,
     )
     assert list(out["overall"]["methods"]) == ["maj1"]
+
+
+def test_bootstrap_intervals_hold_the_mean_and_shrink_to_a_point():
+    problems, samples, greedy = make_data(num_problems=6)
+    kwargs = dict(
+        greedy=greedy,
+        n_values=(1, 8),
+        trials=2,
+        equivalent=equal,
+        cluster_fn=exact_clusters,
+    )
+    out = evaluate(problems, samples, bootstrap=400, **kwargs)
+    o = out["overall"]
+    assert "intervals" not in evaluate(problems, samples, **kwargs)["overall"]
+    for name, value in [
+        ("pass@1", o["pass@1"]),
+        ("maj1@8", o["maj1@8"]),
+        ("pass@8", o["pass@k"]["8"]),
+        ("rr_top_k", o["methods"]["rr_top_k"]["accuracy"]),
+    ]:
+        low, high = o["intervals"][name]
+        assert 0.0 <= low <= value <= high <= 1.0, name
+    # Greedy is right on half the problems: resampling 6 of them spreads.
+    assert o["intervals"]["pass@1"][1] - o["intervals"]["pass@1"][0] > 0.2
+    # Every problem the same: every resampling gives the same mean.
+    same = evaluate(
+        problems[:1] * 5, samples[:1] * 5, bootstrap=50, **kwargs
+    )["overall"]
+    low, high = same["intervals"]["maj1@8"]
+    assert low == high == same["maj1@8"]

@@ -178,6 +178,38 @@ def test_rows_stop_at_end_token(gpt2_lm, monkeypatch, schedule):
             assert s.text == "" and s.num_tokens == 1 and s.finished
 
 
+def test_stop_strings_cut_rows_the_same_on_every_schedule(solver):
+    kwargs = dict(seed=4, n=4, new=12)
+    free = draw(solver, **kwargs)
+    # A character that some rows write after their first few tokens.
+    stop = free[0][0].text[4]
+    cut = {}
+    for schedule, extra in (
+        ("static", {}),
+        ("continuous", dict(block_steps=2, max_rows_per_chunk=3)),
+    ):
+        cut[schedule] = draw(
+            solver, schedule=schedule, stop_strings=[stop], **kwargs, **extra
+        )
+    assert tokens(cut["continuous"]) == tokens(cut["static"])
+    stopped = 0
+    for free_group, cut_group in zip(free, cut["static"]):
+        for a, b in zip(free_group, cut_group):
+            if stop in a.text:
+                stopped += 1
+                assert b.text == a.text[: a.text.index(stop)]
+                assert b.finished and b.num_tokens < a.num_tokens
+            else:
+                assert (b.text, b.num_tokens) == (a.text, a.num_tokens)
+    assert stopped >= 1
+
+
+@pytest.mark.parametrize("bad", ["\n", [""], [3]])
+def test_stop_strings_must_be_a_list_of_strings(gpt2_lm, bad):
+    with pytest.raises(ValueError, match="stop_strings"):
+        SolutionSampler(gpt2_lm, stop_strings=bad)
+
+
 def test_continuous_keeps_slots_busy_and_prefills_each_prompt_once(solver):
     kwargs = dict(max_rows_per_chunk=8)
     stats = {}
