@@ -351,8 +351,9 @@ def load_problems(config):
     train, test = _load_math(config)
     max_level = config.resolved("max_level")
     if max_level is not None:
+        # Unrated problems (level 0, "Level ?") are left out too.
         train, test = (
-            [p for p in split if p.level is not None and p.level <= max_level]
+            [p for p in split if 1 <= (p.level or 0) <= max_level]
             for split in (train, test)
         )
     if num_train is not None:
