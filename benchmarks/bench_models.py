@@ -75,7 +75,7 @@ def load_ssft(run_dir):
         stored = json.load(f)
     stored.pop("resolved", None)
     config = config_lib.RecipeConfig(**{**stored, "run_dir": run_dir})
-    run = pipeline._Pipeline(config, verbose=0)
+    run = pipeline._Run(config, pipeline.pipeline_stages(config), verbose=0)
     return run.solver("ssft"), run.problems[1]
 
 

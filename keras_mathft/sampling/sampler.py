@@ -143,7 +143,8 @@ class SolutionSampler:
         memory_budget_bytes: optional int. When set, rows are also limited
             so that their KV cache fits in this many bytes.
         max_prompt_length: optional int. Longest prompt in tokens; longer
-            prompts raise. Defaults to the preprocessor's `sequence_length`.
+            prompts raise. By default any prompt that leaves room for
+            `max_new_tokens` within the model's `max_sequence_length`.
         share_prefix: bool. Prefill each prompt once and share its cache
             (True), or prefill every row (False; for tests and benchmarks).
         stop_token_ids: "auto" (`default_stop_token_ids`: end of text and
@@ -214,9 +215,7 @@ class SolutionSampler:
         self.prompt_template = prompt_template or PromptTemplate()
         self.max_rows_per_chunk = int(max_rows_per_chunk)
         self.memory_budget_bytes = memory_budget_bytes
-        self.max_prompt_length = max_prompt_length or getattr(
-            self.preprocessor, "sequence_length", None
-        )
+        self.max_prompt_length = max_prompt_length
         self.share_prefix = share_prefix
         self.schedule = schedule
         self.block_steps = int(block_steps)
@@ -250,19 +249,31 @@ class SolutionSampler:
     # === Host side ===
 
     def _tokenize(self, prompts):
-        limit = self.max_prompt_length or 4096
-        out = self.preprocessor.generate_preprocess(
-            prompts, sequence_length=limit + 1
-        )
-        token_ids = np.asarray(ops.convert_to_numpy(out["token_ids"]))
-        mask = np.asarray(ops.convert_to_numpy(out["padding_mask"]))
-        lengths = mask.sum(axis=1).astype("int32")
+        limit = self.max_prompt_length
+        if limit is None:
+            limit = getattr(self.causal_lm.backbone, "max_sequence_length", 0)
+            limit = limit or 2**15
+        # Pad to the preprocessor's length first and widen only when a
+        # prompt is cut: padding every batch to the model's longest
+        # context would cost more than the prompts themselves.
+        width = getattr(self.preprocessor, "sequence_length", None) or 512
+        while True:
+            width = min(width, limit + 1)
+            out = self.preprocessor.generate_preprocess(
+                prompts, sequence_length=width
+            )
+            mask = np.asarray(ops.convert_to_numpy(out["padding_mask"]))
+            lengths = mask.sum(axis=1).astype("int32")
+            if not lengths.size or lengths.max() < width or width > limit:
+                break
+            width *= 2
         if lengths.size and lengths.max() > limit:
             raise ValueError(
                 f"A prompt is longer than `max_prompt_length={limit}` tokens; "
                 "raise `max_prompt_length` or shorten the problem. "
                 f"Received: a prompt of {int(lengths.max())}+ tokens"
             )
+        token_ids = np.asarray(ops.convert_to_numpy(out["token_ids"]))
         return [t[:n] for t, n in zip(token_ids, lengths)]
 
     def _total_length(self, prompt_bucket, longest, max_new_tokens):

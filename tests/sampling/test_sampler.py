@@ -336,3 +336,24 @@ def test_too_long_prompt_raises(gpt2_lm):
     sampler = SolutionSampler(gpt2_lm, max_prompt_length=8)
     with pytest.raises(ValueError, match="max_prompt_length"):
         sampler.sample(PROBLEMS, num_samples=1, verbose=False)
+
+
+def test_prompts_may_exceed_the_preprocessor_length_not_the_model(gpt2_lm):
+    # The preprocessor holds 48 tokens and the model 96; this prompt has
+    # about 70.
+    problem = "What is " + "1+" * 27 + "1?"
+    sampler = SolutionSampler(gpt2_lm, stop_token_ids=None)
+    [[sample]] = sampler.sample(
+        [problem],
+        num_samples=1,
+        temperature=0.0,
+        max_new_tokens=4,
+        verbose=False,
+    )
+    assert sample.num_tokens == 4
+    with pytest.raises(ValueError, match="max_prompt_length=60"):
+        SolutionSampler(gpt2_lm, max_prompt_length=60).sample(
+            [problem], num_samples=1, verbose=False
+        )
+    with pytest.raises(ValueError, match="max_prompt_length"):
+        sampler.sample([problem * 3], num_samples=1, verbose=False)

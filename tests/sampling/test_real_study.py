@@ -1,0 +1,107 @@
+"""The real-model study's report, recomputed from its stored samples.
+
+`benchmarks/real_model.py` sampled Gemma 3 270M (few-shot base model and
+after LoRA SSFT) on MATH500 problems and stored every test sample's text
+and evaluator score in `real_study/`. Here the answers are extracted and
+graded again and the metrics recomputed, so real model output stays in
+the suite without running the model: a change in extraction, grading,
+clustering or the re-rankers that moves a figure of the study fails
+here. After an intended change, rerun the study's report stage
+(`benchmarks/real_model.py --stages=report --study_out=...`).
+"""
+
+import json
+import pathlib
+
+import pytest
+
+from keras_mathft import grading
+from keras_mathft.data import MathProblem
+from keras_mathft.sampling import Sample
+from keras_mathft.sampling import evaluate
+from keras_mathft.sampling import evaluator_auc
+
+STUDY = pathlib.Path(__file__).parent / "real_study" / "gemma3_270m_cpu.jsonl"
+
+
+def load_study():
+    with open(STUDY, encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f]
+    return lines[0]["header"], lines[1:]
+
+
+def sample(problem_id, index, text):
+    return Sample(problem_id, index, text, grading.extract_answer(text), 1)
+
+
+def setting(rows):
+    problems = [
+        MathProblem(
+            "",
+            "",
+            r["reference"],
+            r["subject"],
+            r["level"],
+            r["problem_id"],
+        )
+        for r in rows
+    ]
+    greedy = [sample(r["problem_id"], 0, r["greedy"]) for r in rows]
+    samples = [
+        [sample(r["problem_id"], i, t) for i, t in enumerate(r["samples"])]
+        for r in rows
+    ]
+    scores = [r["scores"] for r in rows]
+    return problems, greedy, samples, None if None in scores else scores
+
+
+@pytest.fixture(scope="module")
+def study():
+    return load_study()
+
+
+@pytest.mark.parametrize("name", ["base_few_shot", "ssft_lora"])
+def test_report_recomputes_from_stored_samples(study, name):
+    header, rows = study
+    problems, greedy, samples, scores = setting(
+        [r for r in rows if r["setting"] == name]
+    )
+    num = header["settings"]["num_samples"]
+    top_k = header["settings"]["top_k_clusters"]
+    result = evaluate(
+        problems,
+        samples,
+        greedy=greedy,
+        scores=scores,
+        top_k=top_k,
+        top_n=top_k,
+        n_values=[n for n in (1, 2, 4, 8, 16, 32, 64) if n <= num],
+        trials=16,
+        seed=0,
+        bootstrap=1000,
+    )
+    assert result["overall"] == pytest.approx(
+        header["results"][name]["overall"]
+    )
+    if scores is not None:
+        correct = [
+            [
+                s.answer is not None
+                and bool(grading.answers_equivalent(s.answer, p.answer))
+                for s in group
+            ]
+            for p, group in zip(problems, samples)
+        ]
+        assert evaluator_auc(correct, scores) == pytest.approx(
+            header["evaluator_auc"]
+        )
+
+
+def test_study_is_real_output(study):
+    header, rows = study
+    num = header["settings"]["num_samples"]
+    assert {r["setting"] for r in rows} == {"base_few_shot", "ssft_lora"}
+    for r in rows:
+        assert len(r["samples"]) == num
+        assert r["problem_id"].startswith("test/")
+        assert 1 <= r["level"] <= header["settings"]["max_level"]
