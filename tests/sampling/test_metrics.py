@@ -187,8 +187,6 @@ def test_bootstrap_intervals_hold_the_mean_and_shrink_to_a_point():
     # Greedy is right on half the problems: resampling 6 of them spreads.
     assert o["intervals"]["pass@1"][1] - o["intervals"]["pass@1"][0] > 0.2
     # Every problem the same: every resampling gives the same mean.
-    same = evaluate(
-        problems[:1] * 5, samples[:1] * 5, bootstrap=50, **kwargs
-    )["overall"]
-    low, high = same["intervals"]["maj1@8"]
-    assert low == high == same["maj1@8"]
+    same = evaluate(problems[:1] * 5, samples[:1] * 5, bootstrap=50, **kwargs)
+    low, high = same["overall"]["intervals"]["maj1@8"]
+    assert low == high == same["overall"]["maj1@8"]
