@@ -54,6 +54,9 @@ flags.DEFINE_string(
     "JSONL of the test samples; defaults to <run_dir>/study.jsonl.",
 )
 flags.DEFINE_integer("bootstrap", 1000, "Bootstrap resamplings.")
+flags.DEFINE_string(
+    "stop_after", None, "Recipe stage to stop after (to run it in parts)."
+)
 flags.DEFINE_multi_string(
     "set", [], "Override a size setting, e.g. --set=num_test_problems=4."
 )
@@ -243,10 +246,10 @@ def setting_result(test, greedy, samples, scores, config):
     return result
 
 
-def study_rows(test, settings):
+def study_rows(test, outputs):
     """One JSON row per (setting, test problem): what the replay needs."""
     rows = []
-    for name, (greedy, samples, scores) in settings.items():
+    for name, (greedy, samples, scores) in outputs.items():
         for i, p in enumerate(test):
             rows.append(
                 {
@@ -283,10 +286,10 @@ def run_report(config, test):
         _aligned(os.path.join(recipe_dir, "test_samples", "store"), test),
         _read(os.path.join(recipe_dir, "test_scores", "scores.json")),
     )
-    settings = {"base_few_shot": base, "ssft_lora": tuned}
+    outputs = {"base_few_shot": base, "ssft_lora": tuned}
     results = {
         name: setting_result(test, *value, config)
-        for name, value in settings.items()
+        for name, value in outputs.items()
     }
     recipe_report = _read(os.path.join(recipe_dir, "report", "report.json"))
     timings = {
@@ -315,8 +318,9 @@ def run_report(config, test):
             name: {"overall": r["overall"]} for name, r in results.items()
         }
         header["evaluator_auc"] = out["evaluator_auc"]
+        header["bootstrap"] = FLAGS.bootstrap
         f.write(json.dumps({"header": header}) + "\n")
-        for row in study_rows(test, settings):
+        for row in study_rows(test, outputs):
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print_summary(out)
 
@@ -378,7 +382,7 @@ def main(argv):
     if "base" in FLAGS.stages:
         run_base(config, test)
     if "recipe" in FLAGS.stages:
-        run_pipeline(config, verbose=2)
+        run_pipeline(config, verbose=2, stop_after=FLAGS.stop_after)
     if "report" in FLAGS.stages:
         run_report(config, test)
 

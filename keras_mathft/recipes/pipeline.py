@@ -33,6 +33,7 @@ import os
 import time
 
 import keras
+import numpy as np
 from absl import logging
 
 from keras_mathft import data as data_lib
@@ -341,8 +342,10 @@ def load_problems(config):
     `num_test_problems` more from another seed, leaving out any whose text
     is a training problem, so the test set is held out. With
     `data="math"` the paper's 12K/500 split is read from `data_dir`, kept
-    to levels up to `max_level` (when set), cut to the first problems of
-    each split, and the chosen solutions are attached.
+    to levels up to `max_level` (when set), cut to a seeded draw of
+    `num_train_problems` training problems (in file order) and the first
+    `num_test_problems` test problems, and the chosen solutions are
+    attached.
     """
     num_train = config.resolved("num_train_problems")
     num_test = config.resolved("num_test_problems")
@@ -356,8 +359,12 @@ def load_problems(config):
             [p for p in split if 1 <= (p.level or 0) <= max_level]
             for split in (train, test)
         )
-    if num_train is not None:
-        train = train[:num_train]
+    if num_train is not None and num_train < len(train):
+        # MATH's files run subject by subject: a seeded draw, not the first
+        # files, keeps every subject in a subset.
+        rng = np.random.default_rng(config.seed)
+        keep = np.sort(rng.choice(len(train), num_train, replace=False))
+        train = [train[i] for i in keep]
     if num_test is not None:
         test = test[:num_test]
     return _with_solutions(config, train), test

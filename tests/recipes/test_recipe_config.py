@@ -85,8 +85,17 @@ def test_math_levels_filter_both_splits(shared_data):
     # MATH500 holds 43 level-1 and 90 level-2 problems.
     assert len(test) == 43 + 90
     assert {p.level for p in train} == {p.level for p in test} == {1, 2}
-    _, few = load_problems(config.replace(max_level=1, num_test_problems=7))
+    small = config.replace(max_level=1, num_test_problems=7)
+    _, few = load_problems(small)
     assert len(few) == 7 and {p.level for p in few} == {1}
+    # A training subset is a seeded draw across subjects, not the first
+    # (algebra) files.
+    draw = load_problems(small.replace(num_train_problems=50))[0]
+    assert len(draw) == 50 and len({p.subject for p in draw}) >= 5
+    again = load_problems(small.replace(num_train_problems=50))[0]
+    other = load_problems(small.replace(num_train_problems=50, seed=1))[0]
+    assert [p.unique_id for p in draw] == [p.unique_id for p in again]
+    assert [p.unique_id for p in draw] != [p.unique_id for p in other]
 
 
 def test_sizes_resolve_and_overrides_win():
