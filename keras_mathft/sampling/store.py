@@ -467,7 +467,9 @@ def sample_to_store(
         model: a `MathSolver` or keras-hub `CausalLM`.
         problems: list of `MathProblem` (with unique ids) or strings.
         store: a `SampleStore` or a directory.
-        problems_per_shard: int. Problems per shard: the unit of resumption.
+        problems_per_shard: int. Problems per shard: the unit of
+            resumption. The sampler decodes every remaining problem in one
+            stream and commits a shard whenever that many have finished.
         process_index, num_processes: ints. This process's shard.
         sample_fn: optional callable `problems -> list of lists of Sample`
             replacing the model (tests, other engines).
@@ -514,49 +516,70 @@ def sample_to_store(
         done = _completed(store._keys, num_samples)
         todo = [(i, p) for i, p in mine if problem_id(p, i) not in done]
         if sample_fn is None:
-            from keras_mathft.sampling.sampler import sample_solutions
+            from keras_mathft.sampling.sampler import get_sampler
 
-            def sample_fn(batch):
-                return sample_solutions(
-                    model,
-                    batch,
-                    num_samples=num_samples,
-                    temperature=temperature,
-                    top_p=top_p,
-                    top_k=top_k,
-                    max_new_tokens=max_new_tokens,
-                    seed=seed,
-                    verbose=verbose,
-                    **sampler_kwargs,
-                )
+            # One stream over every problem left: the sampler's slots stay
+            # full across shard boundaries, and finished problems are
+            # committed as soon as a shard's worth is done.
+            stream = get_sampler(model, **sampler_kwargs).iter_problems(
+                [p for _, p in todo],
+                num_samples=num_samples,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=top_k,
+                max_new_tokens=max_new_tokens,
+                seed=seed,
+                verbose=verbose,
+            )
+        else:
+            stream = _batched(sample_fn, todo, problems_per_shard)
+        ready = []
+        for k, samples in stream:
+            i, p = todo[k]
+            ready.append(_checked(samples, problem_id(p, i), num_samples))
+            if len(ready) == problems_per_shard:
+                _write_groups(store, ready, process_index)
+                ready = []
+        if ready:
+            _write_groups(store, ready, process_index)
+    return store
 
-        for start in range(0, len(todo), problems_per_shard):
-            part = todo[start : start + problems_per_shard]
-            results = list(sample_fn([p for _, p in part]))
-            if len(results) != len(part):
-                raise ValueError(
-                    "The sampler must return one list of samples per "
-                    f"problem. Received: {len(results)} lists for "
-                    f"{len(part)} problems"
-                )
-            flat = []
-            for (i, p), samples in zip(part, results):
-                pid = problem_id(p, i)
-                samples = [_with_id(s, pid) for s in samples]
-                got = sorted(s.sample_index for s in samples)
-                if got != list(range(num_samples)):
-                    raise ValueError(
-                        f"The sampler must return {num_samples} samples "
-                        f"(indices 0 .. {num_samples - 1}) per problem. "
-                        f"Received: indices {got[:8]} for problem {pid!r}"
-                    )
-                # A problem stored in part (e.g. by hand) gets the rest.
-                flat.extend(
-                    s
-                    for s in samples
-                    if (s.problem_id, s.sample_index) not in store._keys
-                )
-            store.write_shard(flat, process_index=process_index)
+
+def _batched(sample_fn, todo, size):
+    """`(position in todo, samples)` from `sample_fn` on batches of todo."""
+    for start in range(0, len(todo), size):
+        part = todo[start : start + size]
+        results = list(sample_fn([p for _, p in part]))
+        if len(results) != len(part):
+            raise ValueError(
+                "The sampler must return one list of samples per "
+                f"problem. Received: {len(results)} lists for "
+                f"{len(part)} problems"
+            )
+        yield from enumerate(results, start)
+
+
+def _checked(samples, pid, num_samples):
+    samples = [_with_id(s, pid) for s in samples]
+    got = sorted(s.sample_index for s in samples)
+    if got != list(range(num_samples)):
+        raise ValueError(
+            f"The sampler must return {num_samples} samples "
+            f"(indices 0 .. {num_samples - 1}) per problem. "
+            f"Received: indices {got[:8]} for problem {pid!r}"
+        )
+    return samples
+
+
+def _write_groups(store, groups, process_index):
+    # A problem stored in part (e.g. by hand) gets the rest.
+    flat = [
+        s
+        for samples in groups
+        for s in samples
+        if (s.problem_id, s.sample_index) not in store._keys
+    ]
+    store.write_shard(flat, process_index=process_index)
     return store
 
 

@@ -6,13 +6,16 @@ import pathlib
 import shutil
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
 from keras_mathft.data import MathProblem
 from keras_mathft.sampling import Sample
 from keras_mathft.sampling import SampleStore
+from keras_mathft.sampling import SolutionSampler
 from keras_mathft.sampling import merge_stores
+from keras_mathft.sampling import sample_solutions
 from keras_mathft.sampling import sample_to_store
 from keras_mathft.sampling import shard_problems
 
@@ -128,7 +131,31 @@ def test_real_model_resume_draws_the_same_samples(tmp_path, gpt2_lm):
         verbose=False,
         stop_token_ids=None,
     )
-    full = sample_to_store(gpt2_lm, problems, tmp_path / "full", **kwargs)
+    # One decoding stream over every problem, however many shards: the
+    # sampler's slots never drain at a shard boundary.
+    with mock.patch.object(
+        SolutionSampler,
+        "iter_problems",
+        autospec=True,
+        side_effect=SolutionSampler.iter_problems,
+    ) as streams:
+        full = sample_to_store(gpt2_lm, problems, tmp_path / "full", **kwargs)
+    assert streams.call_count == 1
+    assert len(full.shard_paths()) == 3
+    assert full.by_problem() == {
+        p.unique_id: group
+        for p, group in zip(
+            problems,
+            sample_solutions(
+                gpt2_lm,
+                problems,
+                seed=0,
+                **{
+                    k: v for k, v in kwargs.items() if k != "problems_per_shard"
+                },
+            ),
+        )
+    }
     shutil.copytree(tmp_path / "full", tmp_path / "cut")
     cut = SampleStore(tmp_path / "cut")
     cut.shard_paths()[-1].unlink()
