@@ -167,7 +167,7 @@ def run_base(config, test):
         block_steps=16,
         max_prompt_length=BASE_PROMPT_TOKENS,
     )
-    timings = {}
+    path = os.path.join(FLAGS.run_dir, "base", "timings.json")
     for name, n, temperature in (
         ("greedy", 1, 0.0),
         ("samples", config.num_samples, config.temperature),
@@ -182,17 +182,15 @@ def run_base(config, test):
             top_p=config.top_p,
             max_new_tokens=config.max_new_tokens,
             seed=config.seed + (0 if n == 1 else 2),
-            problems_per_shard=max(1, 64 // n),
+            problems_per_shard=8,
             **sampler_kwargs,
         )
-        timings[f"base_{name}"] = time.perf_counter() - start
-    path = os.path.join(FLAGS.run_dir, "base", "timings.json")
-    previous = _read(path) or {}
-    # A resumed stage adds its time to the earlier run's.
-    for key, value in timings.items():
-        previous[key] = previous.get(key, 0.0) + value
-    with open(path, "w") as f:
-        json.dump(previous, f, indent=1)
+        # A resumed stage adds its time to the earlier runs'.
+        timings = _read(path) or {}
+        key = f"base_{name}"
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
+        with open(path, "w") as f:
+            json.dump(timings, f, indent=1)
 
 
 def _read(path):
