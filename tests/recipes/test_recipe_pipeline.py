@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import pytest
 from pipeline_child import KILLED
 from pipeline_child import TINY
@@ -93,6 +94,24 @@ def test_killed_run_resumes_to_the_same_report(tmp_path):
     # A finished run is only read back.
     config = RecipeConfig(run_dir=str(resumed), **TINY)
     assert run_pipeline(config, verbose=0) == report
+
+
+@pytest.mark.skipif(
+    keras.config.backend() != "jax",
+    reason="the TensorFlow-free path is the JAX backend's",
+)
+def test_jax_run_without_tensorflow_gives_the_same_report(tmp_path):
+    # A JAX-only machine: in one child every TensorFlow import fails (a
+    # meta-path finder raises), the other is a normal JAX run; both pinned
+    # to one CPU each. The recipe runs, never imports TensorFlow (the
+    # child checks `sys.modules`) and gives the normal run's report.
+    normal = tmp_path / "normal"
+    blocked = tmp_path / "no_tensorflow"
+    first = _start_child(normal, cpu=0)
+    second = _start_child(blocked, "no_tensorflow", cpu=1)
+    assert _exit_code(first) == 0
+    assert _exit_code(second) == 0
+    assert _report_files(blocked) == _report_files(normal)
 
 
 def test_multitask_pipeline(tmp_path, capsys):
