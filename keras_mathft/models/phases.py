@@ -18,6 +18,7 @@ import os
 
 import keras
 
+from keras_mathft._progress import ProgbarLogger
 from keras_mathft.models.checkpoint import TrainingCheckpoint
 from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.solver import OBJECTIVES
@@ -355,6 +356,12 @@ def fit_phases(
             **compile_kw,
         )
         phase_callbacks, done = list(callbacks or []), 0
+        if not any(
+            isinstance(c, keras.callbacks.ProgbarLogger)
+            for c in phase_callbacks
+        ):
+            # Line progress when stdout is not a terminal (logs, nohup).
+            phase_callbacks.append(ProgbarLogger())
         if checkpoint_dir is not None:
             checkpoint = TrainingCheckpoint(
                 os.path.join(checkpoint_dir, phase.name)

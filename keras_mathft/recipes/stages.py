@@ -23,6 +23,7 @@ from keras_mathft import sampling
 from keras_mathft._files import read_json
 from keras_mathft._files import write_json_atomic
 from keras_mathft._files import write_text_atomic
+from keras_mathft.recipes.tensorboard import log_report
 
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -406,6 +407,8 @@ def _report(context):
         else "SSFT generator, evaluator re-ranking"
     )
     sampling.write_report(result, directory, title=title)
+    if config.tensorboard is not None:
+        log_report(config.tensorboard, result)
     return {"report": str(directory / "report.md")}
 
 

@@ -9,6 +9,7 @@ import keras
 import pytest
 from pipeline_child import KILLED
 from pipeline_child import TINY
+from test_tensorboard import read_scalars
 
 from keras_mathft import data
 from keras_mathft import models
@@ -116,7 +117,10 @@ def test_jax_run_without_tensorflow_gives_the_same_report(tmp_path):
 
 def test_multitask_pipeline(tmp_path, capsys):
     config = RecipeConfig(
-        run_dir=str(tmp_path), multitask=True, **{**TINY, "sft_steps": 2}
+        run_dir=str(tmp_path / "run"),
+        tensorboard=str(tmp_path / "tb"),
+        multitask=True,
+        **{**TINY, "sft_steps": 2},
     )
     assert stage_names(config)[3:5] == [
         "multitask_evaluation",
@@ -132,6 +136,21 @@ def test_multitask_pipeline(tmp_path, capsys):
     assert "| Pass@1 (greedy) |" in printed and "RR.Top-2" in printed
     with pytest.raises(ValueError, match="`stop_after` must be one of"):
         run_pipeline(config, stop_after="evaluator")
+    # --tensorboard: a loss per step of each training stage, the report's
+    # scalars and curves; where a run logs is not one of its settings.
+    scalars = read_scalars(tmp_path / "tb")
+    assert [s for s, _ in scalars["ssft/loss"]] == [1, 2]
+    assert len(scalars["multitask_evaluation/loss"]) == TINY["evaluator_steps"]
+    assert scalars["report/test_sample_accuracy"][0][1] == pytest.approx(
+        recipe["test_sample_accuracy"]
+    )
+    # AUC is undefined (None, not logged) when every sample is wrong.
+    auc = [v for _, v in scalars.get("report/evaluator_auc", [])]
+    assert auc == pytest.approx(
+        [] if recipe["evaluator_auc"] is None else [recipe["evaluator_auc"]]
+    )
+    assert [s for s, _ in scalars["accuracy_vs_n/maj1"]] == [1, 2, 4]
+    assert "tensorboard" not in recipe["config"]
 
 
 def test_local_preset_with_lora(tmp_path):
