@@ -15,21 +15,106 @@ Every flag is a field of `keras_mathft.recipes.RecipeConfig`; run with
 again with the same flags.
 """
 
+import atexit
+import glob
 import os
+import re
 import sys
+import threading
+
+# Start-up noise that C++ libraries print straight to stderr (fd 2), past
+# Python's logging: INFO lines of TensorFlow (oneDNN, cuda drivers, CPU
+# features; TF 2.21 prints them before `TF_CPP_MIN_LOG_LEVEL` applies,
+# and keras-hub imports TensorFlow even on JAX) and of the SentencePiece
+# inside TF Text. Warnings and errors of every library stay.
+_NOISE = re.compile(
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|^I\d{4} [\d:.]+ +\d+ [\w.]+\.cc:\d+\]"
+    r"|^[\w.]+\.cc\(\d+\) LOG\(INFO\)"
+    r"|^To enable the following instructions: .* rebuild TensorFlow"
+)
+# Without an NVIDIA device, TensorFlow's CUDA probing errors are noise:
+# there is no GPU to use.
+_NO_GPU_NOISE = re.compile(
+    r"failed call to cuInit|Unable to register cu(DNN|FFT|BLAS) factory"
+)
+
+
+def _quiet_startup():
+    """Filters fd 2 through a thread that drops the lines above.
+
+    Only in this CLI (a library must not change its user's streams);
+    `KMFT_RAW_STDERR=1` turns it off.
+    """
+    if os.environ.get("KMFT_RAW_STDERR") == "1":
+        return
+    has_gpu = bool(glob.glob("/dev/nvidia[0-9]*"))
+    sys.stderr.flush()
+    original = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward():
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                _forward(original, line + b"\n", has_gpu)
+        if pending:
+            _forward(original, pending, has_gpu)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+
+    def restore():
+        # The last lines (a traceback) go through before the process ends.
+        sys.stderr.flush()
+        os.dup2(original, 2)  # Closes the pipe's last write end.
+        thread.join(timeout=5)
+
+    atexit.register(restore)
+
+
+def _forward(fd, line, has_gpu):
+    text = line.decode("utf-8", "replace")
+    if _NOISE.search(text) or (not has_gpu and _NO_GPU_NOISE.search(text)):
+        return
+    os.write(fd, line)
+
+
+def _quiet_logging():
+    """After flag parsing: absl shows INFO only when asked (`-v 0`)."""
+    from absl import flags
+    from absl import logging
+
+    # JAX logs "Unable to initialize backend 'tpu'" (and the like) at
+    # INFO while it looks for accelerators.
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+_quiet_startup()
 
 from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
 
 from keras_mathft import recipes  # noqa: E402
 
 recipes.define_flags()
+flags.DEFINE_integer(
+    "progress",
+    2,
+    "0: silent, 1: stage lines and the table, 2: also progress bars "
+    "(plain lines when stdout is not a terminal).",
+)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    _quiet_logging()
     try:
         config = recipes.config_from_flags()
         recipes.check_run_directory(config)
@@ -37,7 +122,7 @@ def main(argv):
         print(f"train.py: {error}", file=sys.stderr)
         return 2
     print(f"Run directory: {config.run_dir}", flush=True)
-    recipes.run_pipeline(config)
+    recipes.run_pipeline(config, verbose=flags.FLAGS.progress)
     return 0
 
 

@@ -15,7 +15,11 @@
   `few_shot_stop_strings` for base models.
 - Tokenization: `tokenize_pairs` (response-only loss mask),
   `tokenize_prompts` (`padding_side`, `truncation`), `token_id_lists`,
-  `pad_token_id`, and `make_sft_dataset` (bucketed tf.data batches).
+  `pad_token_id`.
+- Batches for `fit`: `make_sft_dataset` (length-bucketed) and
+  `make_array_dataset`, one seeded NumPy plan (`ArrayBatches`) fed by
+  `tf.data` on TensorFlow and as a `keras.utils.PyDataset` elsewhere, so
+  JAX runs never import TensorFlow.
 - Length buckets, the one rule every padded shape follows:
   `linear_bucket_lengths`, `geometric_bucket_lengths`, `bucket_length`,
   `assign_buckets`.
@@ -34,6 +38,8 @@ from keras_mathft.data.hendrycks_math import problem_from_row
 from keras_mathft.data.hf_adapter import problem_from_hf_row
 from keras_mathft.data.hf_adapter import problems_from_rows
 from keras_mathft.data.hf_adapter import to_hf_dataset
+from keras_mathft.data.pipelines import ArrayBatches
+from keras_mathft.data.pipelines import make_array_dataset
 from keras_mathft.data.pipelines import make_sft_dataset
 from keras_mathft.data.prm800k import PRM800KCompletion
 from keras_mathft.data.prm800k import PRM800KRecord

@@ -23,9 +23,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     number of finished epochs and their losses. Frozen weights (a LoRA
     base) are not saved. On `on_train_begin` the last save is restored, so
     `fit(..., initial_epoch=checkpoint.epochs_done())` on a freshly built
-    model picks up where a killed one stopped; with a repeated
-    `tf.data.Dataset`, skip the batches already seen to get the same
-    batches as an uninterrupted run.
+    model picks up where a killed one stopped; with a repeated dataset
+    (`tf.data.Dataset` or `data.ArrayBatches`), skip the batches already
+    seen to get the same batches as an uninterrupted run.
 
     A save is one atomic commit: the arrays go to a new, synced file named
     after the epoch, then `state.json` (the manifest: epochs done, losses,
@@ -46,15 +46,15 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     Any Keras model; run it again after a kill and it goes on:
 
     >>> import numpy as np
-    >>> import tensorflow as tf
+    >>> from keras_mathft import data
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> model.compile("adam", loss="mse")
-    >>> data = tf.data.Dataset.from_tensor_slices(
-    ...     (np.ones((8, 2)), np.ones((8, 1)))).batch(4).repeat()
+    >>> batches = data.make_array_dataset(
+    ...     (np.ones((8, 2)), np.ones((8, 1))), batch_size=4, repeat=True)
     >>> checkpoint = TrainingCheckpoint("runs/ssft/checkpoint")
     >>> done = checkpoint.epochs_done()
     >>> history = model.fit(
-    ...     data.skip(done * 2),
+    ...     batches.skip(done * 2),
     ...     epochs=3,
     ...     initial_epoch=done,
     ...     steps_per_epoch=2,

@@ -18,6 +18,7 @@ import os
 
 import keras
 
+from keras_mathft._progress import ProgbarLogger
 from keras_mathft.models.checkpoint import TrainingCheckpoint
 from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.solver import OBJECTIVES
@@ -280,15 +281,19 @@ def fit_phases(
     `fit_phases` again on a freshly built model (e.g. after a lost notebook
     session) loads the finished phases' weights instead of training them
     and resumes the interrupted phase at its last finished epoch, with its
-    optimizer state. A `tf.data.Dataset` is advanced past the batches that
-    phase has seen when `steps` is set, so the schedule sees the same
-    batches as an uninterrupted run; other inputs restart their epoch.
+    optimizer state. A dataset with `skip` (a `tf.data.Dataset`, or the
+    `data.ArrayBatches` that `data.make_sft_dataset` gives off TensorFlow)
+    is advanced past the batches that phase has seen when `steps` is set,
+    so the schedule sees the same batches as an uninterrupted run; other
+    inputs restart their epoch.
 
     Args:
         model: a `MathSolver`.
         phases: a sequence of `TrainingPhase`.
         datasets: a mapping from dataset key (see `TrainingPhase.dataset`) to
-            what `fit` takes (a `tf.data.Dataset`, a Python generator, or a
+            what `fit` takes (what `data.make_sft_dataset` or
+            `data.make_array_dataset` returns, a `tf.data.Dataset`, a
+            `keras.utils.PyDataset`, a Python generator, or an
             `(x, y, sample_weight)` tuple of arrays).
         callbacks: optional list of Keras callbacks, given to every phase.
         verbose: passed to `fit`.
@@ -307,7 +312,6 @@ def fit_phases(
     Generation -> evaluation -> generation on a tiny decoder, resumable
     from `checkpoint_dir`:
 
-    >>> import tensorflow as tf
     >>> from keras_mathft import data, models
     >>> lm = models.build_causal_lm(
     ...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
@@ -319,10 +323,11 @@ def fit_phases(
     >>> pairs = [models.EvaluatorPair(p.problem, p.solution, "3")
     ...          for p in problems]
     >>> datasets = {
-    ...     "generation": tf.data.Dataset.from_tensor_slices(
-    ...         sft.as_tuple()).batch(4).repeat(),
-    ...     "evaluation": tf.data.Dataset.from_tensor_slices(
-    ...         models.pair_inputs(solver, pairs, 64)).batch(4).repeat(),
+    ...     "generation": data.make_array_dataset(
+    ...         sft.as_tuple(), batch_size=4, repeat=True),
+    ...     "evaluation": data.make_array_dataset(
+    ...         models.pair_inputs(solver, pairs, 64), batch_size=4,
+    ...         repeat=True),
     ... }
     >>> histories = fit_phases(
     ...     solver,
@@ -351,6 +356,12 @@ def fit_phases(
             **compile_kw,
         )
         phase_callbacks, done = list(callbacks or []), 0
+        if not any(
+            isinstance(c, keras.callbacks.ProgbarLogger)
+            for c in phase_callbacks
+        ):
+            # Line progress when stdout is not a terminal (logs, nohup).
+            phase_callbacks.append(ProgbarLogger())
         if checkpoint_dir is not None:
             checkpoint = TrainingCheckpoint(
                 os.path.join(checkpoint_dir, phase.name)
@@ -361,7 +372,8 @@ def fit_phases(
                 histories.append((phase, None))
                 continue
             phase_callbacks.append(checkpoint)
-            # Only a `tf.data.Dataset` can be advanced past seen batches.
+            # A `tf.data.Dataset` or `data.ArrayBatches` can be advanced
+            # past the batches already seen.
             if done and phase.steps and hasattr(data, "skip"):
                 data = data.skip(done * phase.steps)
         fit_kw = dict(
@@ -375,7 +387,9 @@ def fit_phases(
             x, y, sample_weight = (tuple(data) + (None, None))[:3]
             history = model.fit(x, y, sample_weight=sample_weight, **fit_kw)
         else:
-            history = model.fit(data, **fit_kw)
+            # Datasets come in the order they define (Keras would reorder
+            # the batches of a finite PyDataset).
+            history = model.fit(data, shuffle=False, **fit_kw)
         histories.append((phase, history))
     return histories
 
@@ -387,8 +401,8 @@ def _total_steps(phase, data):
     batches = None
     if hasattr(data, "cardinality"):  # A tf.data.Dataset of known size.
         batches = int(data.cardinality())
-    elif hasattr(data, "__len__") and not isinstance(data, tuple):
-        batches = len(data)  # A keras.utils.PyDataset.
+    elif isinstance(data, keras.utils.PyDataset):
+        batches = data.num_batches  # `None` when it repeats.
     return batches * phase.epochs if batches and batches > 0 else None
 
 

@@ -10,6 +10,8 @@
   each reads, writes and runs).
 - `define_flags` / `config_from_flags`: absl flags, one per config field.
 - `RunDirectory`, `write_json_atomic`: the run directory helpers.
+- `LossLogger`, `log_report`: TensorBoard logs without TensorFlow (what
+  `tensorboard=DIR` writes).
 """
 
 from keras_mathft._files import write_json_atomic
@@ -25,3 +27,5 @@ from keras_mathft.recipes.pipeline import stage_names
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import Stage
 from keras_mathft.recipes.stages import pipeline_stages
+from keras_mathft.recipes.tensorboard import LossLogger
+from keras_mathft.recipes.tensorboard import log_report

@@ -1,6 +1,7 @@
 """The recipe's settings, checked before any work starts."""
 
 import dataclasses
+import importlib.util
 import math
 import os
 
@@ -130,6 +131,9 @@ class RecipeConfig:
     """
 
     run_dir: str = "runs/default"
+    # Folder for TensorBoard event files (losses, AUC, accuracy over N);
+    # where a run logs changes none of its results.
+    tensorboard: str | None = None
     size: str = "default"
     seed: int = 0
     # Model: a keras-hub preset name, `hf://...`, `kaggle://...` or a local
@@ -238,6 +242,7 @@ class RecipeConfig:
                 f"would mean the current folder. Received: {self.run_dir!r}"
             )
         check_run_dir_path(self.run_dir)
+        _check_tensorboard(self.tensorboard)
         for name in ("data_dir", "prm800k_path"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -477,6 +482,22 @@ class RecipeConfig:
     def replace(self, **changes):
         """Returns a copy with `changes` applied (and validated)."""
         return dataclasses.replace(self, **changes)
+
+
+def _check_tensorboard(directory):
+    if directory is None:
+        return
+    if not isinstance(directory, str) or not directory.strip():
+        raise ValueError(
+            "`tensorboard` must name a folder for the event files "
+            f"(--tensorboard=DIR), or be unset. Received: {directory!r}"
+        )
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ValueError(
+            "`tensorboard` needs the tensorboard package: pip install "
+            "'keras_mathft[tensorboard]', or leave --tensorboard unset. "
+            f"Received: tensorboard={directory!r}"
+        )
 
 
 def _check_dtype(dtype):

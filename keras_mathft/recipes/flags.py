@@ -11,6 +11,8 @@ from keras_mathft.recipes.config import RecipeConfig
 
 HELP = {
     "run_dir": "Run directory; a stopped run restarts where it stopped.",
+    "tensorboard": "Folder for TensorBoard logs: training loss per step, "
+    "evaluator AUC and accuracy over N (needs the tensorboard extra).",
     "size": "Offline default size: quick (smoke test) or default.",
     "seed": "Seed of data, weight initialisation, batches and sampling.",
     "preset": "keras-hub preset name, hf://..., kaggle://... or a local "

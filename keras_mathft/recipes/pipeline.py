@@ -45,12 +45,13 @@ from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import check_prerequisites
 from keras_mathft.recipes.stages import pipeline_stages
+from keras_mathft.recipes.tensorboard import LossLogger
 
 CONFIG_FILE = "config.json"
 TIMINGS_FILE = "timings.json"
 _TEST_SEED_OFFSET = 1_000_003
-# Fields that never change a result: where the run lives.
-_NOT_COMPARED = ("run_dir",)
+# Fields that never change a result: where the run lives and logs.
+_NOT_COMPARED = ("run_dir", "tensorboard")
 
 
 def stage_names(config):
@@ -297,12 +298,17 @@ class _Run:
                 done * phase.steps,
                 total,
             )
+        callbacks = []
+        if self.config.tensorboard is not None:
+            callbacks.append(LossLogger(self.config.tensorboard, stage))
         models.fit_phases(
             solver,
             [phase],
             {phase.dataset or phase.name: dataset},
+            callbacks=callbacks,
             checkpoint_dir=checkpoints,
-            verbose=2 if self.verbose >= 2 else 0,
+            # A bar per checkpoint interval (plain lines off a terminal).
+            verbose=1 if self.verbose >= 2 else 0,
         )
         solver.save_weights(weights_path)
         losses = checkpoint.losses()

@@ -14,7 +14,6 @@ import math
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from keras_mathft import data as data_lib
@@ -24,6 +23,7 @@ from keras_mathft import sampling
 from keras_mathft._files import read_json
 from keras_mathft._files import write_json_atomic
 from keras_mathft._files import write_text_atomic
+from keras_mathft.recipes.tensorboard import log_report
 
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -261,12 +261,14 @@ def _evaluator_dataset(context, solver):
         elements, count = x, len(pairs)
         info = {"pairs": count}
     info["sequence_length"] = int(x["token_ids"].shape[-1])
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(elements)
-        .shuffle(count, seed=config.seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(config.resolved("evaluator_batch_size"), drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
+    batch_size = config.resolved("evaluator_batch_size")
+    dataset = data_lib.make_array_dataset(
+        elements,
+        batch_size=batch_size,
+        seed=config.seed,
+        repeat=True,
+        # Fewer rows than a batch: each batch holds them all.
+        drop_remainder=count >= batch_size,
     )
     return dataset, info
 
@@ -405,6 +407,8 @@ def _report(context):
         else "SSFT generator, evaluator re-ranking"
     )
     sampling.write_report(result, directory, title=title)
+    if config.tensorboard is not None:
+        log_report(config.tensorboard, result)
     return {"report": str(directory / "report.md")}
 
 

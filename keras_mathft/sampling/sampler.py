@@ -666,7 +666,10 @@ class _Progress:
         self.problems = 0
         self.bar = None
         if verbose:
-            self.bar = keras.utils.Progbar(
+            # Line progress when stdout is not a terminal (logs, nohup).
+            from keras_mathft._progress import progress_bar
+
+            self.bar = progress_bar(
                 num_problems,
                 unit_name="problem",
                 stateful_metrics=["problems/s", "tokens/s", "slot use"],

@@ -5,9 +5,11 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import pytest
 from pipeline_child import KILLED
 from pipeline_child import TINY
+from test_tensorboard import read_scalars
 
 from keras_mathft import data
 from keras_mathft import models
@@ -95,9 +97,30 @@ def test_killed_run_resumes_to_the_same_report(tmp_path):
     assert run_pipeline(config, verbose=0) == report
 
 
+@pytest.mark.skipif(
+    keras.config.backend() != "jax",
+    reason="the TensorFlow-free path is the JAX backend's",
+)
+def test_jax_run_without_tensorflow_gives_the_same_report(tmp_path):
+    # A JAX-only machine: in one child every TensorFlow import fails (a
+    # meta-path finder raises), the other is a normal JAX run; both pinned
+    # to one CPU each. The recipe runs, never imports TensorFlow (the
+    # child checks `sys.modules`) and gives the normal run's report.
+    normal = tmp_path / "normal"
+    blocked = tmp_path / "no_tensorflow"
+    first = _start_child(normal, cpu=0)
+    second = _start_child(blocked, "no_tensorflow", cpu=1)
+    assert _exit_code(first) == 0
+    assert _exit_code(second) == 0
+    assert _report_files(blocked) == _report_files(normal)
+
+
 def test_multitask_pipeline(tmp_path, capsys):
     config = RecipeConfig(
-        run_dir=str(tmp_path), multitask=True, **{**TINY, "sft_steps": 2}
+        run_dir=str(tmp_path / "run"),
+        tensorboard=str(tmp_path / "tb"),
+        multitask=True,
+        **{**TINY, "sft_steps": 2},
     )
     assert stage_names(config)[3:5] == [
         "multitask_evaluation",
@@ -113,6 +136,21 @@ def test_multitask_pipeline(tmp_path, capsys):
     assert "| Pass@1 (greedy) |" in printed and "RR.Top-2" in printed
     with pytest.raises(ValueError, match="`stop_after` must be one of"):
         run_pipeline(config, stop_after="evaluator")
+    # --tensorboard: a loss per step of each training stage, the report's
+    # scalars and curves; where a run logs is not one of its settings.
+    scalars = read_scalars(tmp_path / "tb")
+    assert [s for s, _ in scalars["ssft/loss"]] == [1, 2]
+    assert len(scalars["multitask_evaluation/loss"]) == TINY["evaluator_steps"]
+    assert scalars["report/test_sample_accuracy"][0][1] == pytest.approx(
+        recipe["test_sample_accuracy"]
+    )
+    # AUC is undefined (None, not logged) when every sample is wrong.
+    auc = [v for _, v in scalars.get("report/evaluator_auc", [])]
+    assert auc == pytest.approx(
+        [] if recipe["evaluator_auc"] is None else [recipe["evaluator_auc"]]
+    )
+    assert [s for s, _ in scalars["accuracy_vs_n/maj1"]] == [1, 2, 4]
+    assert "tensorboard" not in recipe["config"]
 
 
 def test_local_preset_with_lora(tmp_path):
