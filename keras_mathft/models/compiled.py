@@ -47,8 +47,8 @@ def compile_inference_function(model, fn, jit_compile=None, donate=()):
 
         def function(*args):
             state = (
-                [v.value for v in model.trainable_variables],
-                [v.value for v in model.non_trainable_variables],
+                [_local(v.value) for v in model.trainable_variables],
+                [_local(v.value) for v in model.non_trainable_variables],
             )
             return compiled(state, *args)
 
@@ -68,6 +68,35 @@ def compile_inference_function(model, fn, jit_compile=None, donate=()):
 
         return no_grad_function
     return fn
+
+
+def _local(value):
+    """This process's copy of a weight replicated over several processes.
+
+    Inference functions run per process (each samples or scores its own
+    problems): under a `DataParallel` spanning several JAX processes a
+    weight is replicated on every device, so its shards on this process's
+    devices already form a whole local array; no data moves.
+
+    Raises:
+        ValueError: when the weight is sharded across processes.
+    """
+    if getattr(value, "is_fully_addressable", True):
+        return value
+    import jax
+
+    if not value.is_fully_replicated:
+        raise ValueError(
+            "Inference runs per process and needs every weight whole on "
+            "each host; train with `keras.distribution.DataParallel` across "
+            f"hosts. Received: a weight sharded as {value.sharding}"
+        )
+    shards = value.addressable_shards
+    mesh = jax.sharding.Mesh([s.device for s in shards], ("local",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return jax.make_array_from_single_device_arrays(
+        value.shape, sharding, [s.data for s in shards]
+    )
 
 
 def _stateless(model, fn):

@@ -710,9 +710,53 @@ def _pow2_at_least(n):
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-def _data_parallel_size():
-    """Devices along the batch axis of the active `keras.distribution`."""
+def _row_distribution():
+    """The distribution sampling shards its rows over: this process's part.
+
+    Sampling is per process: each process samples its own problems
+    (`sample_to_store` shards them by process), so under a distribution
+    whose mesh spans several processes (JAX's distributed runtime, one
+    process per host) the rows go over this process's devices only, and
+    the model's replicated weights are read from their local copies
+    (`models.compile_inference_function`).
+
+    Raises:
+        ValueError: when the distribution spans several processes and is
+            not a `DataParallel` (weights sharded across hosts).
+    """
     dist = keras.distribution.distribution()
+    if dist is None or keras.config.backend() != "jax":
+        return dist
+    import jax
+
+    devices = dist.device_mesh.backend_mesh.devices.flat
+    local = [d for d in devices if d.process_index == jax.process_index()]
+    if len(local) == dist.device_mesh.backend_mesh.devices.size:
+        return dist
+    if not isinstance(dist, keras.distribution.DataParallel):
+        raise ValueError(
+            "Sampling runs per process; across processes it needs weights "
+            "replicated on every host: use `keras.distribution.DataParallel`"
+            f". Received: {type(dist).__name__}"
+        )
+    key = tuple(d.id for d in local)
+    if _LOCAL_DISTRIBUTIONS.get(id(dist), (None,))[0] != key:
+        names = [f"{d.platform}:{d.id}" for d in local]
+        _LOCAL_DISTRIBUTIONS[id(dist)] = (
+            key,
+            keras.distribution.DataParallel(
+                devices=names, auto_shard_dataset=False
+            ),
+        )
+    return _LOCAL_DISTRIBUTIONS[id(dist)][1]
+
+
+_LOCAL_DISTRIBUTIONS = {}  # id(global distribution) -> (devices, local one)
+
+
+def _data_parallel_size():
+    """Devices along the batch axis sampling shards rows over."""
+    dist = _row_distribution()
     name = getattr(dist, "batch_dim_name", None)
     if dist is None or name is None:
         return 1
@@ -727,7 +771,7 @@ def _distribute(array):
     compiled function, so each device decodes its own rows.
     """
     tensor = ops.convert_to_tensor(array)
-    dist = keras.distribution.distribution()
+    dist = _row_distribution()
     if dist is None:
         return tensor
     layout = dist.get_data_layout(tensor.shape)

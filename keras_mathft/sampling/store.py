@@ -4,6 +4,7 @@ import collections
 import contextlib
 import json
 import pathlib
+import sys
 
 from absl import logging
 
@@ -422,6 +423,20 @@ def merge_stores(sources, destination, problems_per_shard=256):
     return out
 
 
+def this_process():
+    """`(process_index, num_processes)` of this process in a JAX cluster.
+
+    Read from JAX's distributed runtime when JAX is loaded (after
+    `jax.distributed.initialize` or `keras.distribution.initialize`, one
+    process per host); `(0, 1)` otherwise. Never imports JAX itself, so
+    stores stay free of keras, jax and tensorflow.
+    """
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return 0, 1
+    return jax.process_index(), jax.process_count()
+
+
 def shard_problems(problems, process_index, num_processes):
     """This process's share of `problems` (round-robin by position)."""
     if not 0 <= process_index < num_processes:
@@ -443,8 +458,8 @@ def sample_to_store(
     max_new_tokens=256,
     seed=0,
     problems_per_shard=32,
-    process_index=0,
-    num_processes=1,
+    process_index=None,
+    num_processes=None,
     verbose=True,
     sample_fn=None,
     **sampler_kwargs,
@@ -470,7 +485,10 @@ def sample_to_store(
         problems_per_shard: int. Problems per shard: the unit of
             resumption. The sampler decodes every remaining problem in one
             stream and commits a shard whenever that many have finished.
-        process_index, num_processes: ints. This process's shard.
+        process_index, num_processes: ints. This process's shard; `None`
+            takes this process's place in JAX's distributed runtime
+            (`jax.process_index()`, `jax.process_count()`: one process per
+            host on a TPU pod slice), or 0 of 1 when JAX is not loaded.
         sample_fn: optional callable `problems -> list of lists of Sample`
             replacing the model (tests, other engines).
         Other args: as in `sample_solutions`.
@@ -499,6 +517,9 @@ def sample_to_store(
     """
     if not isinstance(store, SampleStore):
         store = SampleStore(store)
+    here, count = this_process()
+    process_index = here if process_index is None else process_index
+    num_processes = count if num_processes is None else num_processes
     indexed = _unique_problems(list(problems))
     with store.writing(process_index):
         store.check_meta(

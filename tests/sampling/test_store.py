@@ -6,6 +6,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import types
 from unittest import mock
 
 import pytest
@@ -18,6 +19,7 @@ from keras_mathft.sampling import merge_stores
 from keras_mathft.sampling import sample_solutions
 from keras_mathft.sampling import sample_to_store
 from keras_mathft.sampling import shard_problems
+from keras_mathft.sampling import store as store_lib
 
 from . import store_child
 
@@ -117,6 +119,22 @@ def test_shard_problems_partitions():
     assert sorted(sum(parts, [])) == list(range(10))
     with pytest.raises(ValueError, match="Received"):
         shard_problems(range(10), 3, 3)
+
+
+def test_process_defaults_follow_jax_when_loaded(tmp_path, monkeypatch):
+    # Process 1 of 3 in a JAX cluster (the runtime itself is tested in
+    # tests/test_multiprocess.py): its namespace, every third problem.
+    cluster = types.SimpleNamespace(
+        process_index=lambda: 1, process_count=lambda: 3
+    )
+    monkeypatch.setitem(sys.modules, "jax", cluster)
+    store_child.main(str(tmp_path), None, None)
+    names = {p.name[:10] for p in SampleStore(tmp_path).shard_paths()}
+    assert names == {"shard-p001"}
+    ids = {s.problem_id for s in SampleStore(tmp_path).load()}
+    assert ids == {p.unique_id for p in store_child.PROBLEMS[1::3]}
+    monkeypatch.delitem(sys.modules, "jax")
+    assert store_lib.this_process() == (0, 1)
 
 
 def test_real_model_resume_draws_the_same_samples(tmp_path, gpt2_lm):
