@@ -146,6 +146,7 @@ def run_tf(workdir, process_id, num_processes):
     with strategy.scope():
         model = build()
     model._maybe_symbolic_build = _local_symbolic_build(model, strategy)
+    strategy.reduce = _scalar_safe_reduce(strategy)
     # tf.distribute has no bool AddN kernel (see backend_worker).
     result = {"losses": train(model, workdir, mask="int32")}
     result["devices"] = strategy.num_replicas_in_sync
@@ -157,8 +158,9 @@ def _local_symbolic_build(model, strategy):
 
     Keras 3.15 builds a model created under a strategy from the first
     batch averaged across replicas (`strategy.reduce("MEAN", batch)`),
-    which `MultiWorkerMirroredStrategy` refuses for a dict of inputs; the
-    build needs shapes only, so this worker's own values do.
+    which `MultiWorkerMirroredStrategy` refuses for a dict of inputs
+    (keras-team/keras#20329, open); the build needs shapes only, so this
+    worker's own values do.
     """
     import keras
 
@@ -174,6 +176,25 @@ def _local_symbolic_build(model, strategy):
             model._symbolic_build(data_batch=data_batch)
 
     return build
+
+
+def _scalar_safe_reduce(strategy):
+    """`strategy.reduce` that takes `axis=0` of a scalar as no axis.
+
+    Keras 3.15 averages each metric across workers with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails for scalar
+    results under `MultiWorkerMirroredStrategy` (tensorflow/tensorflow
+    #72388); across replicas only is what it means.
+    """
+    reduce = strategy.reduce
+
+    def reduce_scalars_too(reduce_op, value, axis):
+        local = strategy.experimental_local_results(value)
+        if axis is not None and all(v.shape.rank == 0 for v in local):
+            axis = None
+        return reduce(reduce_op, value, axis)
+
+    return reduce_scalars_too
 
 
 def main(mode, workdir):

@@ -6,9 +6,9 @@ free ports, one deadline, every worker killed on failure). Training is
 compared with the same steps run here on the global batch; sampling with
 worker 0 sampling every problem alone after the cluster's run, which
 reuses its compiled sampler (`tests/sampling/test_store.py` shows that
-data-parallel sampling draws the samples of plain sampling). JAX runs two CPU devices per
-process, so the global mesh (4 devices) shards both within a process and
-across processes, as on a TPU host with several chips.
+data-parallel sampling draws the samples of plain sampling). JAX runs two
+CPU devices per process, so the global mesh (4 devices) shards both within
+a process and across processes, as on a TPU host with several chips.
 """
 
 import json
@@ -34,10 +34,15 @@ BACKEND = keras.config.backend()
 def assert_same_training(workdir, results, mode, mask):
     model = build()
     expected = worker.train(model, str(workdir), mask=mask)
-    for result in results:
-        assert result["devices"] == {"jax": 4, "tf": 2}[mode]
-        assert len(result["losses"]) == worker.STEPS
-        np.testing.assert_allclose(result["losses"], expected, rtol=1e-5)
+    losses = [result["losses"] for result in results]
+    assert [r["devices"] for r in results] == [{"jax": 4, "tf": 2}[mode]] * 2
+    if mode == "tf":
+        # Keras 3.15 logs each worker's own loss tracker under
+        # MultiWorkerMirroredStrategy; the global loss is their mean.
+        losses = [np.mean(losses, axis=0)]
+    for loss in losses:
+        assert len(loss) == worker.STEPS
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
     got = np.load(workdir / f"weights-{mode}.npz")
     want = worker.weights(model)
     assert len(got.files) == len(want)
