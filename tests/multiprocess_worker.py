@@ -77,6 +77,9 @@ def weights(model):
     return values
 
 
+_SAMPLING_MODEL = None
+
+
 def sample(directory, **kwargs):
     """Samples `PROBLEMS` with a tiny GPT-2 into the store at `directory`."""
     from sampling.conftest import tiny_gpt2
@@ -84,10 +87,17 @@ def sample(directory, **kwargs):
     from keras_mathft.models import MathSolver
     from keras_mathft.sampling import sample_to_store
 
+    global _SAMPLING_MODEL
     # A MathSolver keeps its sampler, so every shard reuses one compile.
-    model = MathSolver(tiny_gpt2())
+    if _SAMPLING_MODEL is None:
+        _SAMPLING_MODEL = MathSolver(tiny_gpt2())
     store = sample_to_store(
-        model, PROBLEMS, directory, problems_per_shard=2, **SAMPLING
+        _SAMPLING_MODEL,
+        PROBLEMS,
+        directory,
+        problems_per_shard=2,
+        **SAMPLING,
+        **kwargs,
     )
     store.close()
     return store
@@ -120,6 +130,10 @@ def run_jax(workdir, process_id, num_processes):
     multihost_utils.sync_global_devices("sampled")
     if process_id == 0:
         merge_stores([store.directory], os.path.join(workdir, "merged"))
+        # The reference: this process alone samples every problem (its
+        # compiled sampler is reused, so this costs no compilation).
+        one = os.path.join(workdir, "one")
+        sample(one, process_index=0, num_processes=1)
     result["seconds"] = seconds
     return model, result
 
@@ -131,10 +145,56 @@ def run_tf(workdir, process_id, num_processes):
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():
         model = build()
+    model._maybe_symbolic_build = _local_symbolic_build(model, strategy)
+    strategy.reduce = _scalar_safe_reduce(strategy)
     # tf.distribute has no bool AddN kernel (see backend_worker).
     result = {"losses": train(model, workdir, mask="int32")}
     result["devices"] = strategy.num_replicas_in_sync
     return model, result
+
+
+def _local_symbolic_build(model, strategy):
+    """Keras' pre-`fit` build, from this worker's part of the first batch.
+
+    Keras 3.15 builds a model created under a strategy from the first
+    batch averaged across replicas (`strategy.reduce("MEAN", batch)`),
+    which `MultiWorkerMirroredStrategy` refuses for a dict of inputs
+    (keras-team/keras#20329, open); the build needs shapes only, so this
+    worker's own values do.
+    """
+    import keras
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0],
+                    next(it),
+                )
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    return build
+
+
+def _scalar_safe_reduce(strategy):
+    """`strategy.reduce` that takes `axis=0` of a scalar as no axis.
+
+    Keras 3.15 averages each metric across workers with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails for scalar
+    results under `MultiWorkerMirroredStrategy` (tensorflow/tensorflow
+    #72388); across replicas only is what it means.
+    """
+    reduce = strategy.reduce
+
+    def reduce_scalars_too(reduce_op, value, axis):
+        local = strategy.experimental_local_results(value)
+        if axis is not None and all(v.shape.rank == 0 for v in local):
+            axis = None
+        return reduce(reduce_op, value, axis)
+
+    return reduce_scalars_too
 
 
 def main(mode, workdir):

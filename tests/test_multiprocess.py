@@ -2,10 +2,13 @@
 TensorFlow's `MultiWorkerMirroredStrategy`.
 
 Each backend starts one 2-process cluster (`local_cluster.run_cluster`:
-free ports, one deadline, every worker killed on failure) and compares it
-with the same work done in this process. JAX runs two CPU devices per
-process, so the global mesh (4 devices) shards both within a process and
-across processes, as on a TPU host with several chips.
+free ports, one deadline, every worker killed on failure). Training is
+compared with the same steps run here on the global batch; sampling with
+worker 0 sampling every problem alone after the cluster's run, which
+reuses its compiled sampler (`tests/sampling/test_store.py` shows that
+data-parallel sampling draws the samples of plain sampling). JAX runs two
+CPU devices per process, so the global mesh (4 devices) shards both within
+a process and across processes, as on a TPU host with several chips.
 """
 
 import json
@@ -31,10 +34,15 @@ BACKEND = keras.config.backend()
 def assert_same_training(workdir, results, mode, mask):
     model = build()
     expected = worker.train(model, str(workdir), mask=mask)
-    for result in results:
-        assert result["devices"] == {"jax": 4, "tf": 2}[mode]
-        assert len(result["losses"]) == worker.STEPS
-        np.testing.assert_allclose(result["losses"], expected, rtol=1e-5)
+    losses = [result["losses"] for result in results]
+    assert [r["devices"] for r in results] == [{"jax": 4, "tf": 2}[mode]] * 2
+    if mode == "tf":
+        # Keras 3.15 logs each worker's own loss tracker under
+        # MultiWorkerMirroredStrategy; the global loss is their mean.
+        losses = [np.mean(losses, axis=0)]
+    for loss in losses:
+        assert len(loss) == worker.STEPS
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
     got = np.load(workdir / f"weights-{mode}.npz")
     want = worker.weights(model)
     assert len(got.files) == len(want)
@@ -70,7 +78,7 @@ def test_jax_two_processes_train_like_one(jax_cluster):
 
 
 @jax_only
-def test_jax_two_processes_sample_like_one(jax_cluster, tmp_path):
+def test_jax_two_processes_sample_like_one(jax_cluster):
     workdir, _ = jax_cluster
     shared = SampleStore(workdir / "store")
     # Each process wrote its own namespace, holding its share only.
@@ -83,7 +91,7 @@ def test_jax_two_processes_sample_like_one(jax_cluster, tmp_path):
             for line in path.read_text().splitlines()
         }
         assert ids == {str(i) for i in mine}
-    expected = worker.sample(tmp_path / "one").load()
+    expected = SampleStore(workdir / "one").load()
     merged = SampleStore(workdir / "merged").load()
     key = lambda s: (s.problem_id, s.sample_index)  # noqa: E731
     assert sorted(merged, key=key) == sorted(expected, key=key)

@@ -739,19 +739,15 @@ def _row_distribution():
             "replicated on every host: use `keras.distribution.DataParallel`"
             f". Received: {type(dist).__name__}"
         )
-    key = tuple(d.id for d in local)
-    if _LOCAL_DISTRIBUTIONS.get(id(dist), (None,))[0] != key:
-        names = [f"{d.platform}:{d.id}" for d in local]
-        _LOCAL_DISTRIBUTIONS[id(dist)] = (
-            key,
-            keras.distribution.DataParallel(
-                devices=names, auto_shard_dataset=False
-            ),
+    names = tuple(f"{d.platform}:{d.id}" for d in local)
+    if names not in _LOCAL_DISTRIBUTIONS:
+        _LOCAL_DISTRIBUTIONS[names] = keras.distribution.DataParallel(
+            devices=list(names), auto_shard_dataset=False
         )
-    return _LOCAL_DISTRIBUTIONS[id(dist)][1]
+    return _LOCAL_DISTRIBUTIONS[names]
 
 
-_LOCAL_DISTRIBUTIONS = {}  # id(global distribution) -> (devices, local one)
+_LOCAL_DISTRIBUTIONS = {}  # this process's devices -> DataParallel over them
 
 
 def _data_parallel_size():
