@@ -75,7 +75,9 @@ SIZES = {
     "cpu": dict(
         max_level=2,
         num_test_problems=40,
-        num_samples=8,
+        # The base model's test samples are drawn at BASE_SAMPLES; both
+        # settings are compared on their first `num_samples`.
+        num_samples=4,
         num_train_problems=160,
         num_eval_train_problems=24,
         num_train_samples=8,
@@ -110,6 +112,7 @@ SIZES = {
     ),
 }
 BASE_PROMPT_TOKENS = 1536  # the few-shot prompt plus a long test problem
+BASE_SAMPLES = {"cpu": 8, "gpu": 64}
 
 
 def gguf_path():
@@ -175,7 +178,7 @@ def run_base(config, test):
     path = os.path.join(FLAGS.run_dir, "base", "timings.json")
     for name, n, temperature in (
         ("greedy", 1, 0.0),
-        ("samples", config.num_samples, config.temperature),
+        ("samples", BASE_SAMPLES[FLAGS.size], config.temperature),
     ):
         start = time.perf_counter()
         sampling.sample_to_store(
@@ -223,17 +226,17 @@ def extraction_counts(samples):
     return dict(sorted(counts.items()))
 
 
-def setting_result(test, greedy, samples, scores, config):
+def setting_result(test, greedy, samples, scores, config, num=None):
     from keras_mathft import sampling
 
-    num = config.num_samples
+    num = num or config.num_samples
     result = sampling.evaluate(
         test,
         samples,
         greedy=greedy,
         scores=scores,
-        top_k=config.top_k_clusters,
-        top_n=config.top_k_clusters,
+        top_k=min(config.top_k_clusters, num),
+        top_n=min(config.top_k_clusters, num),
         n_values=[n for n in (1, 2, 4, 8, 16, 32, 64) if n <= num],
         trials=16,
         seed=config.seed,
@@ -289,11 +292,19 @@ def run_report(config, test):
         _aligned(os.path.join(recipe_dir, "test_samples", "store"), test),
         _read(os.path.join(recipe_dir, "test_scores", "scores.json")),
     )
-    outputs = {"base_few_shot": base, "ssft_lora": tuned}
+    num = config.num_samples
+    outputs = {
+        "base_few_shot": (base[0], [g[:num] for g in base[1]], None),
+        "ssft_lora": tuned,
+    }
     results = {
         name: setting_result(test, *value, config)
         for name, value in outputs.items()
     }
+    # The base model's whole draw, for maj1 and pass@N at its own N.
+    results["base_few_shot_all_samples"] = setting_result(
+        test, *base, config, num=len(base[1][0])
+    )
     recipe_report = _read(os.path.join(recipe_dir, "report", "report.json"))
     timings = {
         **(_read(os.path.join(base_dir, "timings.json")) or {}),
@@ -318,26 +329,27 @@ def run_report(config, test):
     with open(study_out, "w", encoding="utf-8") as f:
         header = {k: out[k] for k in ("size", "settings", "backend")}
         header["results"] = {
-            name: {"overall": r["overall"]} for name, r in results.items()
+            name: {"overall": results[name]["overall"]} for name in outputs
         }
         header["evaluator_auc"] = out["evaluator_auc"]
         header["bootstrap"] = FLAGS.bootstrap
         f.write(json.dumps({"header": header}) + "\n")
-        for row in study_rows(test, outputs):
+        # Every sample drawn is kept (the base model's whole draw).
+        kept = {**outputs, "base_few_shot": base}
+        for row in study_rows(test, kept):
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print_summary(out)
 
 
 def print_summary(out):
-    num = out["settings"]["num_samples"]
-    k = out["settings"]["top_k_clusters"]
     print(f"machine: {out['machine']}  backend: {out['backend']}")
     print(
-        f"| setting | pass@1 | maj1@{num} | pass@{num} | RR.Top-{k} "
-        f"| RR.All | extraction failures (greedy, samples) |"
+        "| setting | N | pass@1 | maj1@N | pass@N | RR.Top-K | RR.All "
+        "| no answer (greedy, samples) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, r in out["results"].items():
+        num = r["num_samples"]
         o, ci = r["overall"], r["overall"]["intervals"]
 
         def cell(value, key):
@@ -345,20 +357,16 @@ def print_summary(out):
             return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
 
         methods = o["methods"]
-        rr = (
-            (
-                cell(methods["rr_top_k"]["accuracy"], "rr_top_k"),
-                cell(methods["rr_all"]["accuracy"], "rr_all"),
-            )
-            if "rr_top_k" in methods
-            else ("-", "-")
-        )
-        fails = (
-            r["extraction"]["greedy"].get("None", 0),
-            r["extraction"]["samples"].get("None", 0),
-        )
+        rr = ["-", "-"]
+        if "rr_top_k" in methods:
+            rr = [
+                cell(methods[m]["accuracy"], m) for m in ("rr_top_k", "rr_all")
+            ]
+        fails = [
+            r["extraction"][k].get("None", 0) for k in ("greedy", "samples")
+        ]
         print(
-            f"| {name} | {cell(o['pass@1'], 'pass@1')} | "
+            f"| {name} | {num} | {cell(o['pass@1'], 'pass@1')} | "
             f"{cell(o[f'maj1@{num}'], f'maj1@{num}')} | "
             f"{cell(o['pass@k'][str(num)], f'pass@{num}')} | {rr[0]} | "
             f"{rr[1]} | {fails[0]}, {fails[1]} |"
