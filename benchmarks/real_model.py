@@ -282,21 +282,20 @@ def run_report(config, test):
         _aligned(os.path.join(base_dir, "samples"), test),
         None,
     )
-    tuned = (
-        [
-            g[0]
-            for g in _aligned(
-                os.path.join(recipe_dir, "test_greedy", "store"), test
-            )
-        ],
-        _aligned(os.path.join(recipe_dir, "test_samples", "store"), test),
-        _read(os.path.join(recipe_dir, "test_scores", "scores.json")),
-    )
     num = config.num_samples
-    outputs = {
-        "base_few_shot": (base[0], [g[:num] for g in base[1]], None),
-        "ssft_lora": tuned,
-    }
+    outputs = {"base_few_shot": (base[0], [g[:num] for g in base[1]], None)}
+    # The recipe's settings join once its test stages are done.
+    if os.path.exists(os.path.join(recipe_dir, "test_scores", "DONE.json")):
+        outputs["ssft_lora"] = (
+            [
+                g[0]
+                for g in _aligned(
+                    os.path.join(recipe_dir, "test_greedy", "store"), test
+                )
+            ],
+            _aligned(os.path.join(recipe_dir, "test_samples", "store"), test),
+            _read(os.path.join(recipe_dir, "test_scores", "scores.json")),
+        )
     results = {
         name: setting_result(test, *value, config)
         for name, value in outputs.items()
@@ -306,6 +305,7 @@ def run_report(config, test):
         test, *base, config, num=len(base[1][0])
     )
     recipe_report = _read(os.path.join(recipe_dir, "report", "report.json"))
+    recipe = (recipe_report or {}).get("recipe", {})
     timings = {
         **(_read(os.path.join(base_dir, "timings.json")) or {}),
         **(_read(os.path.join(recipe_dir, TIMINGS_FILE)) or {}),
@@ -319,8 +319,8 @@ def run_report(config, test):
         "exemplars": EXEMPLARS,
         "test_problems": [p.unique_id for p in test],
         "results": results,
-        "evaluator_auc": recipe_report["recipe"]["evaluator_auc"],
-        "stages": recipe_report["recipe"]["stages"],
+        "evaluator_auc": recipe.get("evaluator_auc"),
+        "stages": recipe.get("stages"),
         "seconds": timings,
     }
     with open(os.path.join(FLAGS.run_dir, "results.json"), "w") as f:
