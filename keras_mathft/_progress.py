@@ -22,7 +22,15 @@ LINE_INTERVAL = 10.0
 def is_interactive(stream):
     """Whether `stream` is a terminal or a notebook cell's output."""
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+    return bool(isatty and isatty()) or _in_notebook()
+
+
+def _in_notebook():
+    # A running kernel, not just an imported `ipykernel` (a test process
+    # that executes notebooks imports it too).
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def progress_bar(target, unit_name="step", stateful_metrics=None, **kw):
