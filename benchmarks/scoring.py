@@ -99,15 +99,17 @@ def random_texts(tokenizer):
 
 def tokens_run(solver, problems, solutions, share_prefix):
     """Token positions each path runs through the model (padding included)."""
-    from keras_mathft.models import scorer as scorer_lib
-    from keras_mathft.models.compiled import bucket_length
+    from keras_mathft.data import geometric_bucket
     from keras_mathft.models.evaluator_data import evaluation_texts
     from keras_mathft.models.evaluator_data import token_id_lists
 
     texts = evaluation_texts(solver.prompt_template, problems, solutions)
     lengths = [len(t) + 1 for t in token_id_lists(solver.tokenizer, texts)]
     if not share_prefix:
-        return sum(bucket_length(n, FLAGS.sequence_length) for n in lengths)
+        return sum(
+            geometric_bucket(n, minimum=64, maximum=FLAGS.sequence_length)
+            for n in lengths
+        )
     by_problem = {}
     for p, n in zip(problems, lengths):
         by_problem.setdefault(p, []).append(n)
@@ -119,8 +121,8 @@ def tokens_run(solver, problems, solutions, share_prefix):
     for (problem, rows), head in zip(by_problem.items(), head_lengths):
         suffix = [n - head for n in rows]
         batches = -(-len(rows) // FLAGS.batch_size)
-        total += batches * scorer_lib.score_bucket(head)
-        total += len(rows) * scorer_lib.score_bucket(max(suffix))
+        total += batches * geometric_bucket(head, minimum=16)
+        total += len(rows) * geometric_bucket(max(suffix), minimum=16)
     return total
 
 

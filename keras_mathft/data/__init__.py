@@ -22,11 +22,12 @@
   JAX runs never import TensorFlow.
 - Length buckets, the one rule every padded shape follows:
   `linear_bucket_lengths`, `geometric_bucket_lengths`, `bucket_length`,
-  `assign_buckets`.
+  `geometric_bucket`, `assign_buckets`.
 """
 
 from keras_mathft.data.bucketing import assign_buckets
 from keras_mathft.data.bucketing import bucket_length
+from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.bucketing import geometric_bucket_lengths
 from keras_mathft.data.bucketing import linear_bucket_lengths
 from keras_mathft.data.errors import DataFormatError

@@ -2,7 +2,8 @@
 
 The one rule: a bucket set is an ascending tuple of lengths ending at the
 largest length allowed, and a length `n` is padded to the smallest bucket
-that holds it (`bucket_length`; `assign_buckets` for many rows). Fewer
+that holds it (`bucket_length`; `assign_buckets` for many rows;
+`geometric_bucket` when the set has no natural end). Fewer
 buckets mean fewer compiled shapes, more buckets less padding. The sets
 come from two builders:
 
@@ -114,6 +115,39 @@ def bucket_length(length, bucket_lengths):
     """
     index = assign_buckets([length], bucket_lengths)[0]
     return int(bucket_lengths[index])
+
+
+def geometric_bucket(length, minimum=8, midpoints=False, maximum=None):
+    """The smallest geometric bucket length that holds `length`.
+
+    For lengths whose set of buckets has no natural end (a prompt, a row
+    count): `bucket_length` on `geometric_bucket_lengths(..., cap=False)`.
+    The sampler uses `midpoints=True` (8, 12, 16, 24, ...), the scorer
+    powers of two from 16, evaluator batches powers of two from 64 capped
+    at the sequence length.
+
+    Args:
+        length: int.
+        minimum: int >= 1, the first bucket. Defaults to 8.
+        midpoints: bool, as in `geometric_bucket_lengths`. Defaults to
+            `False`.
+        maximum: optional int. Caps the result, also for a longer
+            `length` (whose rows the caller truncates).
+
+    Returns:
+        int.
+
+    Example:
+
+    >>> [geometric_bucket(n, midpoints=True) for n in (1, 9, 13, 17)]
+    [8, 12, 16, 24]
+    >>> geometric_bucket(300, minimum=64, maximum=256)
+    256
+    """
+    lengths = geometric_bucket_lengths(
+        max(int(length), minimum), minimum, midpoints, cap=False
+    )
+    return lengths[-1] if maximum is None else min(lengths[-1], maximum)
 
 
 def assign_buckets(lengths, bucket_lengths):

@@ -209,11 +209,3 @@ class CompiledFunctions:
 
     def __len__(self):
         return len(self._functions)
-
-
-def bucket_length(length, sequence_length, smallest=64):
-    """The smallest power-of-two bucket (>= `smallest`) holding `length`."""
-    bucket = smallest
-    while bucket < length and bucket < sequence_length:
-        bucket *= 2
-    return min(bucket, sequence_length)

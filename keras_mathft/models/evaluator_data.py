@@ -18,9 +18,9 @@ import random
 import numpy as np
 from keras import ops
 
+from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.tokenization import token_id_lists
 from keras_mathft.data.tokenization import tokenize_prompts
-from keras_mathft.models.compiled import bucket_length
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,7 +265,9 @@ def bucketed_scores(
     extra = 0 if getattr(tokenizer, "start_token_id", None) is None else 1
     buckets = {}
     for i, ids in enumerate(token_id_lists(tokenizer, texts)):
-        length = bucket_length(len(ids) + extra, sequence_length)
+        length = geometric_bucket(
+            len(ids) + extra, minimum=64, maximum=sequence_length
+        )
         buckets.setdefault(length, []).append(i)
     scores = np.zeros((len(texts),), "float32")
     for length, rows in sorted(buckets.items()):

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.tokenization import tokenize_prompts
 from keras_mathft.models import losses
 from keras_mathft.models.cache_layout import CacheLayout
@@ -25,16 +26,6 @@ from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.compiled import per_row_map
 from keras_mathft.models.evaluator_data import bucketed_scores
 from keras_mathft.models.evaluator_data import evaluation_texts
-
-
-def score_bucket(n, minimum=16):
-    """The smallest power of two >= max(n, minimum).
-
-    The scorer's one length-bucket rule (prefix and candidate lengths):
-    coarse, because every (prefix, candidate) bucket pair is a compiled
-    function.
-    """
-    return 1 << (max(int(n), minimum) - 1).bit_length()
 
 
 class SolutionScorer:
@@ -140,7 +131,7 @@ class SolutionScorer:
         groups = _prefixes_per_batch(chunks, batch_size)
         # One prefix length per call, the candidates' length per batch: few
         # compiled shapes, little padding (batches go shortest first).
-        prefix_len = score_bucket(max(c.prefix for c in chunks))
+        prefix_len = geometric_bucket(max(c.prefix for c in chunks), minimum=16)
         prefix_len = min(prefix_len, model_max)
         for batch in _batches(chunks, batch_size, groups, model_max):
             rows = [r for chunk in batch for r in chunk.rows]
@@ -154,7 +145,7 @@ class SolutionScorer:
     ):
         solver = self.solver
         prefix_max = max(c.prefix for c in batch)
-        suffix_len = score_bucket(max(c.longest for c in batch))
+        suffix_len = geometric_bucket(max(c.longest for c in batch), minimum=16)
         # Learned position tables (GPT-2) must hold every padded row.
         suffix_len = int(min(suffix_len, model_max - prefix_max))
         correct, incorrect = solver.label_token_ids

@@ -154,11 +154,28 @@ def check_run_directory(config):
         **_comparable(config.get_config()),
         "resolved": config.resolved_settings(),
     }
-    return RunDirectory(config.run_dir, config=settings)
+    ignores = {stage.name: stage.ignores for stage in pipeline_stages(config)}
+
+    def stage_settings(stage, settings):
+        ignored = ignores.get(stage, ())
+        return {
+            k: _without(v, ignored) if k == "resolved" else v
+            for k, v in _without(settings, ignored).items()
+        }
+
+    return RunDirectory(
+        config.run_dir, config=settings, stage_settings=stage_settings
+    )
 
 
 def _comparable(config):
-    return {k: v for k, v in config.items() if k not in _NOT_COMPARED}
+    return _without(config, _NOT_COMPARED)
+
+
+def _without(settings, names):
+    if not isinstance(settings, dict):
+        return settings
+    return {k: v for k, v in settings.items() if k not in names}
 
 
 class _Run:

@@ -52,7 +52,7 @@ class RunDirectory:
     settings than `config`; a marker that is unreadable or holds other
     settings; and a finished stage whose files went missing, changed size,
     or whose sample store fails its check. A missing `config.json` is
-    restored from the markers when they all hold `config`; without
+    written again when every marker matches `config`; without
     markers, stage folders with no `config.json` are refused, since their
     settings are unknown.
 
@@ -61,6 +61,11 @@ class RunDirectory:
         config: dict or None. The run's settings (JSON values). When
             given, they are stored in `config.json` and in every marker,
             and the folder must hold a run of the same settings.
+        stage_settings: optional `fn(stage, settings) -> settings`, the
+            part of a run's settings that `stage`'s results depend on. A
+            marker is checked on that part only, so a stage folder copied
+            from a run that differs elsewhere is reused. Defaults to all
+            of them.
 
     Raises:
         RunDirectoryError: for the states above.
@@ -78,9 +83,10 @@ class RunDirectory:
     >>> run.close()
     """
 
-    def __init__(self, path, config=None):
+    def __init__(self, path, config=None, stage_settings=None):
         self.path = pathlib.Path(path)
         self.config = None if config is None else _json_copy(config)
+        self._stage_settings = stage_settings or (lambda stage, s: s)
         _create(self.path)
         try:
             self._lock = WriterLock(
@@ -158,13 +164,15 @@ class RunDirectory:
     def _check_config(self, markers):
         path = self.path / CONFIG_FILE
         for stage, marker in markers.items():
-            if marker["config"] != self.config:
+            stored = self._stage_settings(stage, marker["config"])
+            wanted = self._stage_settings(stage, self.config)
+            if stored != wanted:
                 raise RunDirectoryError(
                     f"Stage {stage!r} of the run directory "
                     f"{str(self.path)!r} was run with other settings. Use a "
                     "new `run_dir` (--run_dir) to start another run, or the "
                     "same settings to resume this one. Received: "
-                    + _diff(marker["config"], self.config)
+                    + _diff(stored, wanted)
                 )
         if os.path.lexists(path):
             stored, reason = try_read_json_object(path)
@@ -193,7 +201,8 @@ class RunDirectory:
             )
         if markers:
             logging.warning(
-                "%s was missing; restored from the markers of stages %s.",
+                "%s was missing; wrote the current settings, which the "
+                "markers of stages %s match.",
                 path,
                 sorted(markers),
             )

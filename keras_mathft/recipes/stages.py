@@ -40,12 +40,28 @@ class Stage:
         reads: tuple of artifact names the stage needs.
         writes: dict from artifact name to its path inside the stage's
             folder.
+        ignores: tuple of `RecipeConfig` fields that neither this stage
+            nor the stages it reads from depend on. Its folder may be
+            copied into a run that differs only in them.
     """
 
     name: str
     run: Callable
     reads: tuple = ()
     writes: dict = dataclasses.field(default_factory=dict)
+    ignores: tuple = ()
+
+
+# What only the stages after `evaluator_data` read. A multi-task run and a
+# plain one with the same other settings share their first three stages:
+# copy those folders into the second run's directory and they are skipped.
+_LATER_SETTINGS = (
+    "multitask",
+    "evaluator_steps",
+    "evaluator_learning_rate",
+    "final_sft_steps",
+    "top_k_clusters",
+)
 
 
 def generator_stage(config):
@@ -77,12 +93,13 @@ def pipeline_stages(config):
         else [_training_stage("evaluator", "evaluation", "ssft")]
     )
     return [
-        _training_stage("ssft", "generation", None),
+        _training_stage("ssft", "generation", None, ignores=_LATER_SETTINGS),
         Stage(
             "train_samples",
             _train_samples,
             reads=("ssft.weights",),
             writes={"train.store": "store", "train.labels": "labels.json"},
+            ignores=_LATER_SETTINGS,
         ),
         Stage(
             "evaluator_data",
@@ -92,6 +109,7 @@ def pipeline_stages(config):
                 "evaluator.examples": "examples.jsonl",
                 "evaluator.pairs": "pairs.jsonl",
             },
+            ignores=_LATER_SETTINGS,
         ),
         *middle,
         Stage(
@@ -163,7 +181,7 @@ def check_prerequisites(stages, selected, is_done):
 # === Training stages ===
 
 
-def _training_stage(name, phase, start_from):
+def _training_stage(name, phase, start_from, ignores=()):
     """A stage that trains the phase `phase` of `config.training_phases()`.
 
     It starts from a fresh model (`start_from=None`) or from the weights of
@@ -185,6 +203,7 @@ def _training_stage(name, phase, start_from):
         run,
         reads=reads,
         writes={f"{name}.weights": WEIGHTS_FILE},
+        ignores=ignores,
     )
 
 

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.sampling.decoding import DecodePrograms
 from keras_mathft.sampling.decoding import as_int32
@@ -20,18 +21,6 @@ from keras_mathft.sampling.scheduler import SlotScheduler
 from keras_mathft.sampling.token_choice import decoding_mode
 
 SCHEDULES = ("continuous", "static")
-
-
-def length_bucket(n, minimum=8):
-    """Smallest value of the form 2^k or 3 * 2^(k-1) that is >= n.
-
-    The one bucket rule of the sampler (prompt lengths, new tokens, row
-    counts), so that one compiled function serves many lengths.
-    """
-    b = minimum
-    while b < n:
-        b = b * 3 // 2 if (b & (b - 1)) == 0 else b * 4 // 3
-    return b
 
 
 # End-of-turn markers of chat-tuned checkpoints (Gemma, Llama 3, Qwen); a
@@ -277,7 +266,7 @@ class SolutionSampler:
         return [t[:n] for t, n in zip(token_ids, lengths)]
 
     def _total_length(self, prompt_bucket, longest, max_new_tokens):
-        total = prompt_bucket + length_bucket(max_new_tokens)
+        total = prompt_bucket + geometric_bucket(max_new_tokens, midpoints=True)
         model_max = getattr(
             self.causal_lm.backbone, "max_sequence_length", None
         )
@@ -428,7 +417,7 @@ class SolutionSampler:
 
     def _continuous(self, request, counters):
         prompts = request.prompts
-        buckets = [length_bucket(len(p)) for p in prompts]
+        buckets = [geometric_bucket(len(p), midpoints=True) for p in prompts]
         longest = max(len(p) for p in prompts)
         total = self._total_length(
             max(buckets), longest, request.max_new_tokens
@@ -447,7 +436,7 @@ class SolutionSampler:
         if seen_total >= total and self._row_budget(seen_total) >= seen_rows:
             rows, total = max(rows, seen_rows), seen_total
         self._pool_shape = (rows, total)
-        width = length_bucket(request.max_new_tokens)
+        width = geometric_bucket(request.max_new_tokens, midpoints=True)
         programs = self.programs
         block = programs.decode_block(width, request.choice)
         cache = _distribute_tree(programs.layout.zeros(rows, total))
@@ -524,7 +513,9 @@ class SolutionSampler:
         prompts = request.prompts
         groups = {}
         for i, p in enumerate(prompts):
-            groups.setdefault(length_bucket(len(p)), []).append(i)
+            groups.setdefault(
+                geometric_bucket(len(p), midpoints=True), []
+            ).append(i)
         for prompt_len in sorted(groups):
             longest = max(len(prompts[i]) for i in groups[prompt_len])
             total = self._total_length(

@@ -4,6 +4,7 @@ import pytest
 
 from keras_mathft.data import assign_buckets
 from keras_mathft.data import bucket_length
+from keras_mathft.data import geometric_bucket
 from keras_mathft.data import geometric_bucket_lengths
 from keras_mathft.data import linear_bucket_lengths
 
@@ -40,19 +41,27 @@ def test_a_length_goes_to_the_smallest_bucket_that_holds_it():
         bucket_length(17, (8, 16))
 
 
-def test_the_sampler_and_scorer_rules_are_special_cases():
-    # The sampler's rule (sampling/sampler.py `_bucket`, before the merge):
-    # 2^k and 3 * 2^(k-1) from 8, uncapped.
-    sampler = geometric_bucket_lengths(50, 8, midpoints=True, cap=False)
-    got = [bucket_length(n, sampler) for n in range(1, 51)]
-    expected = [8] * 8 + [12] * 4 + [16] * 4 + [24] * 8 + [32] * 8
+def test_the_sampler_scorer_and_evaluator_rules_by_hand():
+    # The sampler's: 2^k and 3 * 2^(k-1) from 8, uncapped.
+    got = [geometric_bucket(n, midpoints=True) for n in range(0, 51)]
+    expected = [8] * 9 + [12] * 4 + [16] * 4 + [24] * 8 + [32] * 8
     assert got == expected + [48] * 16 + [64] * 2
-    # The scorer's (models/compiled.py `bucket_length`): powers of two
-    # from 64, capped at the sequence length.
-    scorer = geometric_bucket_lengths(160, minimum=64)
-    got = [bucket_length(n, scorer) for n in (1, 64, 65, 128, 129, 160)]
-    assert got == [64, 64, 128, 128, 160, 160]
-    assert geometric_bucket_lengths(50, minimum=64) == (50,)
+    assert geometric_bucket(97, midpoints=True) == 128
+    # The scorer's: powers of two from 16.
+    got = [geometric_bucket(n, minimum=16) for n in (1, 16, 17, 33, 1000)]
+    assert got == [16, 16, 32, 64, 1024]
+    # Evaluator batches: powers of two from 64, capped at the sequence
+    # length, also for longer (truncated) rows.
+    got = [geometric_bucket(n, 64, maximum=160) for n in (1, 65, 129, 999)]
+    assert got == [64, 128, 160, 160]
+    assert geometric_bucket(10, minimum=64, maximum=50) == 50
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 100, 1000, 5000])
+@pytest.mark.parametrize("midpoints", [False, True])
+def test_a_geometric_bucket_is_a_bucket_of_the_uncapped_set(n, midpoints):
+    lengths = geometric_bucket_lengths(n, 8, midpoints, cap=False)
+    assert geometric_bucket(n, 8, midpoints) == bucket_length(n, lengths)
 
 
 @pytest.mark.parametrize("maximum", [1, 15, 16, 17, 100, 160])

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -116,17 +117,27 @@ def test_jax_run_without_tensorflow_gives_the_same_report(tmp_path):
 
 
 def test_multitask_pipeline(tmp_path, capsys):
+    # The first stages of a plain run, copied into the multi-task run's
+    # directory, are reused: they do not depend on the multi-task settings.
+    settings = {**TINY, "sft_steps": 2}
+    plain = RecipeConfig(run_dir=str(tmp_path / "plain"), **settings)
+    run_pipeline(plain, verbose=0, stop_after="evaluator_data")
+    shared = ("ssft", "train_samples", "evaluator_data")
+    for stage in shared:
+        shutil.copytree(tmp_path / "plain" / stage, tmp_path / "run" / stage)
+    markers = {s: _marker(tmp_path / "run", s) for s in shared}
     config = RecipeConfig(
         run_dir=str(tmp_path / "run"),
         tensorboard=str(tmp_path / "tb"),
         multitask=True,
-        **{**TINY, "sft_steps": 2},
+        **settings,
     )
     assert stage_names(config)[3:5] == [
         "multitask_evaluation",
         "multitask_generation",
     ]
     report = run_pipeline(config, verbose=1)
+    assert {s: _marker(tmp_path / "run", s) for s in shared} == markers
     recipe = report["recipe"]
     assert recipe["generator"] == recipe["evaluator"]
     assert recipe["generator"] == "multitask_generation"
@@ -136,10 +147,11 @@ def test_multitask_pipeline(tmp_path, capsys):
     assert "| Pass@1 (greedy) |" in printed and "RR.Top-2" in printed
     with pytest.raises(ValueError, match="`stop_after` must be one of"):
         run_pipeline(config, stop_after="evaluator")
-    # --tensorboard: a loss per step of each training stage, the report's
-    # scalars and curves; where a run logs is not one of its settings.
+    # --tensorboard: a loss per step of each stage trained in this run
+    # (not the copied `ssft`), the report's scalars and curves; where a
+    # run logs is not one of its settings.
     scalars = read_scalars(tmp_path / "tb")
-    assert [s for s, _ in scalars["ssft/loss"]] == [1, 2]
+    assert "ssft/loss" not in scalars
     assert len(scalars["multitask_evaluation/loss"]) == TINY["evaluator_steps"]
     assert scalars["report/test_sample_accuracy"][0][1] == pytest.approx(
         recipe["test_sample_accuracy"]
@@ -151,6 +163,10 @@ def test_multitask_pipeline(tmp_path, capsys):
     )
     assert [s for s, _ in scalars["accuracy_vs_n/maj1"]] == [1, 2, 4]
     assert "tensorboard" not in recipe["config"]
+
+
+def _marker(run_dir, stage):
+    return (run_dir / stage / "DONE.json").read_bytes()
 
 
 def test_local_preset_with_lora(tmp_path):

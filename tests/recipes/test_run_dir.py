@@ -161,6 +161,30 @@ def test_settings_are_kept_in_every_marker(tmp_path):
         check_run_directory(_config(tmp_path, seed=5))
 
 
+def test_a_copied_stage_is_checked_on_the_settings_it_depends_on(tmp_path):
+    plain = check_run_directory(_config(tmp_path / "plain"))
+    for stage in ("ssft", "evaluator"):
+        plain.mark_done(stage)
+    plain.close()
+    # `ssft` does not read the multi-task settings: a multi-task run with
+    # the same other settings reuses its folder.
+    shutil.copytree(tmp_path / "plain" / "ssft", tmp_path / "mt" / "ssft")
+    multitask = {"multitask": True, "final_sft_steps": 3}
+    run = check_run_directory(_config(tmp_path / "mt", **multitask))
+    assert run.is_done("ssft")
+    run.close()
+    # ...and keeps refusing a change it depends on.
+    with pytest.raises(ValueError, match="Stage 'ssft' .* sft_steps: 4 -> 5"):
+        check_run_directory(_config(tmp_path / "mt", **multitask, sft_steps=5))
+    # `evaluator` depends on every setting.
+    (tmp_path / "mt" / "config.json").unlink()
+    shutil.copytree(
+        tmp_path / "plain" / "evaluator", tmp_path / "mt" / "evaluator"
+    )
+    with pytest.raises(ValueError, match="'evaluator' .* multitask: False"):
+        check_run_directory(_config(tmp_path / "mt", multitask=True))
+
+
 def test_stage_folders_without_config_json_are_refused(tmp_path):
     run = check_run_directory(_config(tmp_path))
     (run.stage_dir("ssft") / "checkpoint").mkdir()

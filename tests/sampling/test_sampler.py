@@ -16,7 +16,6 @@ from keras_mathft.sampling import sample_solutions
 from keras_mathft.sampling import sample_to_store
 from keras_mathft.sampling.random_stream import row_keys
 from keras_mathft.sampling.sampler import get_sampler
-from keras_mathft.sampling.sampler import length_bucket
 
 from .conftest import END
 
@@ -61,13 +60,6 @@ def draw(model, seed=0, n=4, new=NEW, **kwargs):
         verbose=False,
         **sample_kwargs,
     )
-
-
-def test_length_bucket_is_monotone_and_covers():
-    values = [length_bucket(n) for n in range(1, 300)]
-    assert all(b >= n for n, b in zip(range(1, 300), values))
-    assert values == sorted(values)
-    assert len(set(values)) <= 12
 
 
 def test_same_seed_reproduces_and_other_seed_differs(solver):
