@@ -521,17 +521,17 @@ def sample_to_store(
     process_index = here if process_index is None else process_index
     num_processes = count if num_processes is None else num_processes
     indexed = _unique_problems(list(problems))
+    # What the samples depend on: stored once, checked on every resume.
+    settings = dict(
+        num_samples=num_samples,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+    )
     with store.writing(process_index):
-        store.check_meta(
-            {
-                "num_samples": num_samples,
-                "temperature": temperature,
-                "top_p": top_p,
-                "top_k": top_k,
-                "max_new_tokens": max_new_tokens,
-                "seed": seed,
-            }
-        )
+        store.check_meta(settings)
         mine = shard_problems(indexed, process_index, num_processes)
         # Verified shards of every namespace; damaged ones do not count.
         done = _completed(store._keys, num_samples)
@@ -543,14 +543,7 @@ def sample_to_store(
             # full across shard boundaries, and finished problems are
             # committed as soon as a shard's worth is done.
             stream = get_sampler(model, **sampler_kwargs).iter_problems(
-                [p for _, p in todo],
-                num_samples=num_samples,
-                temperature=temperature,
-                top_p=top_p,
-                top_k=top_k,
-                max_new_tokens=max_new_tokens,
-                seed=seed,
-                verbose=verbose,
+                [p for _, p in todo], **settings, verbose=verbose
             )
         else:
             stream = _batched(sample_fn, todo, problems_per_shard)
