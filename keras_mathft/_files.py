@@ -1,5 +1,6 @@
 """Atomic file writes: a reader or a killed run never sees half a file."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -17,20 +18,8 @@ def write_text_atomic(path, text):
             created if needed.
         text: str, written as UTF-8.
     """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    with _atomic_file(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def write_json_atomic(path, obj):
@@ -56,21 +45,31 @@ def write_npz_atomic(path, arrays):
     """
     import numpy as np
 
+    with _atomic_file(path, "wb") as f:
+        np.savez(f, **arrays)
+    fsync_directory(pathlib.Path(path).parent)
+
+
+@contextlib.contextmanager
+def _atomic_file(path, mode, **kwargs):
+    """A temporary file beside `path`, synced and renamed onto it on exit.
+
+    On an exception the temporary file is removed and `path` is untouched.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_directory(path.parent)
 
 
 def fsync_directory(path):
