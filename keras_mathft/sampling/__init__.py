@@ -11,8 +11,10 @@
   `weighted_rr_top_k`, `maj1_top_n`) that count evaluator calls, and
   `RERANKERS`, the one registry (`Reranker`: function, label, needs) that
   `evaluate`, the report and the benchmarks read.
-- `pass_at_k`, `evaluate`, `evaluator_auc` and `write_report` for the
-  paper's metrics and accuracy-vs-N curves.
+- `pass_at_k`, `evaluate` and `write_report` for the paper's metrics and
+  accuracy-vs-N curves; `evaluator_auc`, `within_problem_auc` (right vs
+  wrong samples of the same problem, what re-ranking uses) and
+  `expected_calibration_error` for the evaluator's quality.
 
 Only the decoder needs keras: it is imported on first use, so stores,
 re-rankers and metrics load without keras, jax or tensorflow.
@@ -22,7 +24,9 @@ import importlib
 
 from keras_mathft.sampling.metrics import evaluate
 from keras_mathft.sampling.metrics import evaluator_auc
+from keras_mathft.sampling.metrics import expected_calibration_error
 from keras_mathft.sampling.metrics import pass_at_k
+from keras_mathft.sampling.metrics import within_problem_auc
 from keras_mathft.sampling.records import Sample
 from keras_mathft.sampling.report import markdown_table
 from keras_mathft.sampling.report import plot_curves

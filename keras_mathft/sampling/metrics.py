@@ -272,22 +272,117 @@ def evaluator_auc(correct, scores):
     >>> evaluator_auc([[True, False], [False]], [[0.9, 0.2], [0.9]])
     0.75
     """
+    flat_c, flat_s = _flat(correct, scores)
+    wins, pairs = _pair_wins(flat_c, flat_s)
+    return float(wins / pairs) if pairs else None
+
+
+def within_problem_auc(correct, scores):
+    """AUC of evaluator scores over right/wrong pairs of the same problem.
+
+    The chance that a right sample scores above a wrong sample of the
+    same problem (ties count half), pooled over every such (right, wrong)
+    pair of every problem: a problem weighs by its number of pairs, and
+    problems whose samples are all right or all wrong add none. This is
+    what re-ranking one problem's samples uses; `evaluator_auc` also
+    compares samples across problems, so an evaluator that only learns
+    which problems are easy scores well there and not here. `None` when
+    no problem has both kinds.
+
+    Args:
+        correct: list (one per problem) of lists of bools.
+        scores: list (one per problem) of lists of evaluator scores.
+
+    Returns:
+        float in [0, 1], or `None`.
+
+    Example:
+
+    >>> within_problem_auc(
+    ...     [[True, False, False], [True, True], [False, True]],
+    ...     [[0.9, 0.2, 0.9], [0.1, 0.2], [0.3, 0.1]],
+    ... )
+    0.5
+    """
+    if len(correct) != len(scores):
+        raise ValueError(
+            "`correct` and `scores` must hold one list per problem. "
+            f"Received: {len(correct)} and {len(scores)} lists"
+        )
+    wins = pairs = 0
+    for c, s in zip(correct, scores):
+        w, p = _pair_wins(*_flat([c], [s]))
+        wins, pairs = wins + w, pairs + p
+    return float(wins / pairs) if pairs else None
+
+
+def expected_calibration_error(correct, probabilities, num_bins=10):
+    """Expected calibration error of evaluator probabilities P(correct).
+
+    The samples are put in `num_bins` equal-width bins over [0, 1] (a
+    probability of exactly 1 goes in the last one); the error is the mean
+    over bins of |accuracy - mean probability|, each bin weighted by its
+    share of the samples. 0 is perfectly calibrated.
+
+    Args:
+        correct: list (one per problem) of lists of bools.
+        probabilities: list (one per problem) of lists of probabilities
+            in [0, 1], e.g. the evaluator's `score_solutions`.
+        num_bins: int, at least 1.
+
+    Returns:
+        float in [0, 1], or `None` without samples.
+
+    Raises:
+        ValueError: when a probability is outside [0, 1] (or not a
+            number), or `num_bins` is not a positive int.
+
+    Example:
+
+    >>> round(expected_calibration_error(
+    ...     [[True, False], [True, True]], [[0.9, 0.3], [0.65, 0.75]],
+    ...     num_bins=2,
+    ... ), 3)
+    0.25
+    """
+    if isinstance(num_bins, bool) or not isinstance(num_bins, int):
+        raise ValueError(f"`num_bins` must be an int. Received: {num_bins!r}")
+    if num_bins < 1:
+        raise ValueError(f"`num_bins` must be at least 1. Received: {num_bins}")
+    flat_c, flat_p = _flat(correct, probabilities)
+    bad = ~((flat_p >= 0.0) & (flat_p <= 1.0))
+    if bad.any():
+        raise ValueError(
+            "`probabilities` must lie in [0, 1] (evaluator scores that are "
+            "not probabilities have no calibration). Received: "
+            f"{flat_p[bad][:3].tolist()} among {len(flat_p)} values"
+        )
+    if not len(flat_p):
+        return None
+    bins = np.minimum((flat_p * num_bins).astype(int), num_bins - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        members = bins == b
+        gap = flat_c[members].mean() - flat_p[members].mean()
+        error += members.sum() * abs(gap)
+    return float(error / len(flat_p))
+
+
+def _flat(correct, scores):
+    """Flat bool and float64 arrays of nested per-problem lists."""
     flat_c = np.asarray([c for g in correct for c in g], bool)
     flat_s = np.asarray([s for g in scores for s in g], "float64")
-    right, wrong = flat_s[flat_c], flat_s[~flat_c]
-    if len(right) == 0 or len(wrong) == 0:
-        return None
-    order = np.argsort(np.concatenate([right, wrong]), kind="mergesort")
-    values = np.concatenate([right, wrong])[order]
-    ranks = np.empty(len(values))
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[i]:
-            j += 1
-        ranks[i : j + 1] = (i + j) / 2 + 1
-        i = j + 1
-    rank_of = np.empty(len(values))
-    rank_of[order] = ranks
-    u = rank_of[: len(right)].sum() - len(right) * (len(right) + 1) / 2
-    return float(u / (len(right) * len(wrong)))
+    if flat_c.shape != flat_s.shape:
+        raise ValueError(
+            "`correct` and the scores must hold one value per sample. "
+            f"Received: {len(flat_c)} and {len(flat_s)} values"
+        )
+    return flat_c, flat_s
+
+
+def _pair_wins(correct, scores):
+    """`(wins, pairs)`: right-over-wrong pairs won (ties half), and all."""
+    right, wrong = scores[correct], np.sort(scores[~correct])
+    below = np.searchsorted(wrong, right, side="left")
+    tied = np.searchsorted(wrong, right, side="right") - below
+    return float(below.sum() + tied.sum() / 2), len(right) * len(wrong)

@@ -14,7 +14,10 @@ from keras_mathft.data.records import MathProblem
 from keras_mathft.grading import AnswerCluster
 from keras_mathft.sampling import Sample
 from keras_mathft.sampling import evaluate
+from keras_mathft.sampling import evaluator_auc
+from keras_mathft.sampling import expected_calibration_error
 from keras_mathft.sampling import pass_at_k
+from keras_mathft.sampling import within_problem_auc
 from keras_mathft.sampling import write_report
 
 
@@ -190,3 +193,62 @@ def test_bootstrap_intervals_hold_the_mean_and_shrink_to_a_point():
     same = evaluate(problems[:1] * 5, samples[:1] * 5, bootstrap=50, **kwargs)
     low, high = same["overall"]["intervals"]["maj1@8"]
     assert low == high == same["overall"]["maj1@8"]
+
+
+def test_within_problem_auc_pools_pairs_of_the_same_problem():
+    correct = [[True, False, False], [True, True], [False, True, False]]
+    scores = [[0.9, 0.2, 0.9], [0.1, 0.2], [0.3, 0.1, 0.05]]
+    # Problem 0: 0.9 beats 0.2, ties 0.9 -> 1.5 of 2 pairs; problem 1 has
+    # no wrong sample; problem 2: 0.1 loses to 0.3, beats 0.05 -> 1 of 2.
+    assert within_problem_auc(correct, scores) == pytest.approx(2.5 / 4)
+    # Across problems (4 right x 4 wrong): 0.9 wins 3.5, 0.2 wins 1.5 and
+    # each 0.1 beats only 0.05, so the global AUC differs.
+    assert evaluator_auc(correct, scores) == pytest.approx(7 / 16)
+
+
+def test_within_problem_auc_ignores_which_problems_are_easy():
+    # An evaluator that scores problems, not solutions: above chance
+    # globally (each right 0.9 wins 2.5 of 3 pairs, the right 0.1 wins 1),
+    # chance within each problem.
+    correct = [[True, True, False], [False, False, True]]
+    scores = [[0.9, 0.9, 0.9], [0.1, 0.1, 0.1]]
+    assert within_problem_auc(correct, scores) == 0.5
+    assert evaluator_auc(correct, scores) == pytest.approx(6 / 9)
+
+
+def test_aucs_are_none_without_both_kinds():
+    assert within_problem_auc([], []) is None
+    assert (
+        within_problem_auc([[True, True], [False]], [[0.1, 0.2], [0.3]]) is None
+    )
+    assert evaluator_auc([[True, True]], [[0.1, 0.2]]) is None
+    with pytest.raises(ValueError, match="one list per problem"):
+        within_problem_auc([[True]], [[0.5], [0.5]])
+    with pytest.raises(ValueError, match="one value per sample"):
+        within_problem_auc([[True, False]], [[0.5]])
+
+
+def test_expected_calibration_error_by_hand():
+    correct = [[True, False], [True, True]]
+    probabilities = [[0.9, 0.3], [0.65, 0.75]]
+    # Bin [0, .5): {0.3 wrong}, gap 0.3; bin [.5, 1]: three right with mean
+    # 0.7667, gap 0.2333; weighted (1 * 0.3 + 3 * 0.2333) / 4.
+    assert expected_calibration_error(
+        correct, probabilities, num_bins=2
+    ) == pytest.approx(0.25)
+    # One bin: |3/4 - mean probability 0.65|.
+    assert expected_calibration_error(
+        correct, probabilities, num_bins=1
+    ) == pytest.approx(0.1)
+    # Probability exactly 1 lands in the last bin; calibrated -> 0.
+    assert expected_calibration_error([[True, False]], [[1.0, 0.0]]) == 0.0
+    assert expected_calibration_error([], []) is None
+
+
+def test_expected_calibration_error_rejects_non_probabilities():
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        expected_calibration_error([[True, False]], [[1.5, 0.2]])
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        expected_calibration_error([[True]], [[float("nan")]])
+    with pytest.raises(ValueError, match="at least 1"):
+        expected_calibration_error([[True]], [[0.5]], num_bins=0)
