@@ -418,6 +418,14 @@ def _report(context):
         "stages": context.summaries(),
         "test_sample_accuracy": float(np.mean([v for g in correct for v in g])),
         "evaluator_auc": sampling.evaluator_auc(correct, scores),
+        # Re-ranking compares samples of one problem: this AUC is the one
+        # it uses (the global one also rewards knowing easy problems).
+        "evaluator_within_problem_auc": sampling.within_problem_auc(
+            correct, scores
+        ),
+        # Scores are P(correct) from the two label words, so calibrated
+        # or not.
+        "evaluator_ece": sampling.expected_calibration_error(correct, scores),
     }
     directory = context.path("report").parent
     title = (

@@ -9,6 +9,7 @@ importing TensorFlow (`pip install 'keras_mathft[tensorboard]'`).
   `<stage>/loss` (Keras' running mean over the epoch, as in its progress
   bar and `TensorBoard` callback).
 - `log_report`: the report's scalars, `report/evaluator_auc`,
+  `report/evaluator_within_problem_auc`, `report/evaluator_ece`,
   `report/test_sample_accuracy`, `report/pass@1`, and each accuracy
   curve over N as `accuracy_vs_n/<method>` with step N.
 """
@@ -122,6 +123,10 @@ def log_report(directory, report):
     recipe = report.get("recipe", {})
     scalars = {
         "evaluator_auc": recipe.get("evaluator_auc"),
+        "evaluator_within_problem_auc": recipe.get(
+            "evaluator_within_problem_auc"
+        ),
+        "evaluator_ece": recipe.get("evaluator_ece"),
         "test_sample_accuracy": recipe.get("test_sample_accuracy"),
         "pass@1": report["overall"].get("pass@1"),
     }

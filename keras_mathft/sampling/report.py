@@ -56,6 +56,26 @@ def _breakdown(result, key, title):
     return "\n".join(lines) + "\n"
 
 
+# The evaluator's quality, as the recipe reports it (`result["recipe"]`).
+_EVALUATOR_QUALITY = (
+    ("evaluator_auc", "AUC"),
+    ("evaluator_within_problem_auc", "within-problem AUC"),
+    ("evaluator_ece", "ECE"),
+)
+
+
+def _evaluator_line(result):
+    recipe = result.get("recipe", {})
+    if not any(name in recipe for name, _ in _EVALUATOR_QUALITY):
+        return None
+    cells = [
+        f"{label} "
+        + ("n/a" if recipe.get(name) is None else f"{recipe[name]:.3f}")
+        for name, label in _EVALUATOR_QUALITY
+    ]
+    return "Evaluator on the test samples: " + ", ".join(cells) + ".\n"
+
+
 def plot_curves(result, path):
     """Saves accuracy vs N (mean, shaded +- std) for every method as PNG."""
     import matplotlib
@@ -88,6 +108,9 @@ def plot_curves(result, path):
 def write_report(result, directory, title="Sampling and re-ranking"):
     """Writes `report.json`, `report.md` and `accuracy_vs_n.png`.
 
+    A recipe's report (`result["recipe"]`) also gets a line of the
+    evaluator's quality: AUC, within-problem AUC and ECE.
+
     Args:
         result: the dict returned by `metrics.evaluate`.
         directory: output folder (created when missing).
@@ -118,6 +141,7 @@ def write_report(result, directory, title="Sampling and re-ranking"):
         f"# {title}\n",
         f"{result['num_problems']} problems, N = {result['num_samples']}.\n",
         markdown_table(result),
+        *filter(None, [_evaluator_line(result)]),
         "## By level\n",
         _breakdown(result, "by_level", "level"),
         "## By subject\n",

@@ -56,11 +56,19 @@ def test_report_scalars_and_curves(tmp_path):
     report = {
         "overall": {"pass@1": 0.25},
         "curves": {"maj1": {"n": [1, 2, 4], "mean": [0.1, 0.2, 0.4]}},
-        "recipe": {"evaluator_auc": 0.75, "test_sample_accuracy": 0.5},
+        "recipe": {
+            "evaluator_auc": 0.75,
+            "evaluator_within_problem_auc": 0.625,
+            # Undefined values (no right and wrong sample) are not logged.
+            "evaluator_ece": None,
+            "test_sample_accuracy": 0.5,
+        },
     }
     log_report(str(tmp_path), report)
     scalars = read_scalars(tmp_path)
     assert scalars["report/evaluator_auc"] == [(0, 0.75)]
+    assert scalars["report/evaluator_within_problem_auc"] == [(0, 0.625)]
+    assert "report/evaluator_ece" not in scalars
     assert scalars["report/pass@1"] == [(0, 0.25)]
     assert [s for s, _ in scalars["accuracy_vs_n/maj1"]] == [1, 2, 4]
     np.testing.assert_allclose(

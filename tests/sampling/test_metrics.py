@@ -147,7 +147,19 @@ def test_curves_and_breakdowns_and_report(tmp_path):
     assert json.loads(paths["json"].read_text()) == out
     md = paths["markdown"].read_text()
     assert "RR.Top-8" in md and "Pass@1 (greedy)" in md
+    assert "Evaluator on the test samples" not in md
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    # A recipe's report adds the evaluator's quality; undefined is n/a.
+    out["recipe"] = {
+        "evaluator_auc": 0.75,
+        "evaluator_within_problem_auc": 0.5,
+        "evaluator_ece": None,
+    }
+    md = write_report(out, tmp_path)["markdown"].read_text()
+    assert (
+        "Evaluator on the test samples: AUC 0.750, within-problem AUC "
+        "0.500, ECE n/a." in md
+    )
 
 
 def test_evaluate_without_scores_reports_majority_only():
