@@ -18,9 +18,28 @@ Run directories are kept, so a stopped benchmark resumes.
 
     KERAS_BACKEND=jax python benchmarks/findings.py --size=quick \\
         --seeds=0,1,2 --output=benchmarks/findings_quick.json
+
+`--study=evaluator` is study 1 of issue 13: re-ranking against voting as
+the evaluator improves. Per seed one base run trains SSFT, samples the
+evaluator's training problems (the most any sweep point uses) and the
+test problems (greedy and N samples). Every sweep point (training
+problems x pairs per problem x loss, steps scaled to `EPOCHS` passes over
+its pairs or examples) then trains its own evaluator from the base SSFT
+weights on the first problems of the base's samples, scores the base's
+test samples and reports (see `_run_point`). A finished point is one JSON
+file (`<run_root>/<size>/points/<point>/seed<k>.json`), and an unfinished
+one resumes from its stages, so a killed study continues where it was.
+It writes `--markdown` (tables and PNG figures beside it).
+
+    KERAS_BACKEND=jax python benchmarks/findings.py --study=evaluator \\
+        --size=study --seeds=0,1,2 --markdown=benchmarks/findings.md
+    # About a minute on CPU, the machinery only (an untrained decoder):
+    python benchmarks/findings.py --study=evaluator --size=micro \\
+        --seeds=0 --markdown=/tmp/findings.md
 """
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -33,12 +52,35 @@ import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from keras_mathft import models  # noqa: E402
 from keras_mathft import sampling  # noqa: E402
+from keras_mathft._files import read_json  # noqa: E402
+from keras_mathft._files import write_json_atomic  # noqa: E402
 from keras_mathft.recipes import RecipeConfig  # noqa: E402
 from keras_mathft.recipes import load_problems  # noqa: E402
+from keras_mathft.recipes import pipeline  # noqa: E402
+from keras_mathft.recipes import pipeline_stages  # noqa: E402
 from keras_mathft.recipes import run_pipeline  # noqa: E402
 
-flags.DEFINE_enum("size", "quick", ["quick", "default"], "Recipe size.")
+flags.DEFINE_enum(
+    "study",
+    "seeds",
+    ["seeds", "evaluator"],
+    "The three findings over "
+    "seeds, or the evaluator sweep (issue 13, study 1).",
+)
+flags.DEFINE_enum(
+    "size",
+    "quick",
+    ["micro", "quick", "default", "study"],
+    "Recipe size; `micro` and `study` size the evaluator sweep only.",
+)
+flags.DEFINE_string(
+    "markdown", "benchmarks/findings.md", "Evaluator study: its report."
+)
+flags.DEFINE_integer(
+    "bootstrap", 1000, "Evaluator study: bootstrap rounds of the intervals."
+)
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds (data, weights, samples).")
 flags.DEFINE_string("run_root", "runs/findings", "Folder of the runs.")
 flags.DEFINE_string("output", None, "JSON file for every per-seed number.")
@@ -51,6 +93,60 @@ FLAGS = flags.FLAGS
 
 METHODS = tuple(sampling.RERANKERS)
 SHARED_STAGES = ("ssft", "train_samples", "evaluator_data")
+
+# The evaluator sweep. `base`: recipe settings of each seed's base run,
+# fixed before any result (the embedded task at the default size's
+# difficulty); `points`: (evaluator training problems, most pairs per
+# problem, loss); an evaluator trains for `EPOCHS` passes over its pairs
+# (margin) or examples (xent), at least `min_steps`; its within-problem
+# AUC on its training data is measured on the first `train_auc_problems`.
+# The paper's setting is 12K problems x 64 samples, 10 pairs per problem.
+EVALUATOR_STUDY = {
+    "micro": dict(
+        base=dict(
+            size="quick",
+            num_train_problems=64,
+            num_test_problems=6,
+            num_samples=4,
+            num_train_samples=4,
+            top_k_clusters=2,
+            hidden_dim=16,
+            num_layers=1,
+            batch_size=8,
+            evaluator_batch_size=4,
+            sft_steps=4,
+            max_new_tokens=16,
+            checkpoint_every=2,
+            max_level=1,
+        ),
+        points=[(3, 10, "margin"), (6, 10, "xent")],
+        min_steps=2,
+        train_auc_problems=6,
+    ),
+    "study": dict(
+        base=dict(
+            size="default",
+            num_test_problems=300,
+            num_samples=64,
+            num_train_samples=16,
+        ),
+        points=[
+            (problems, 10, loss)
+            for loss in ("margin", "xent")
+            for problems in (200, 1000, 4000)
+        ]
+        # The spread of a fixed number of pairs over problems.
+        + [(5000, 2, "margin"), (10000, 1, "margin")],
+        min_steps=50,
+        train_auc_problems=300,
+    ),
+}
+EPOCHS = 2
+# What each seed's base run does; every point reads its artifacts.
+BASE_STAGES = ("ssft", "train_samples", "test_greedy", "test_samples")
+POINT_STAGES = ("evaluator_data", "evaluator", "test_scores", "report")
+# Per-problem outcomes of a point, bootstrapped for the intervals.
+ACCURACY = ("maj1@N", *METHODS[1:], "majK@N", "pass@N")
 
 
 def _overrides():
@@ -75,15 +171,9 @@ def _overrides():
 def _generator_metrics(config):
     """pass@1, maj1@N and pass@N of a run's generator (no evaluator)."""
     test = load_problems(config)[1]
-    root = config.run_dir
 
     def samples(stage):
-        store = sampling.SampleStore(os.path.join(root, stage, "store"))
-        groups = store.by_problem()
-        return [
-            groups[sampling.records.problem_id(p, i)]
-            for i, p in enumerate(test)
-        ]
+        return _aligned(os.path.join(config.run_dir, stage, "store"), test)
 
     result = sampling.evaluate(
         test,
@@ -221,10 +311,448 @@ def _table(per_seed, n, k):
     return "\n".join(lines)
 
 
+# === Evaluator sweep (issue 13, study 1) ===
+
+
+def _point_name(point):
+    problems, pairs, loss = point
+    return f"p{problems}_pairs{pairs}_{loss}"
+
+
+def _base_config(study, seed, overrides):
+    most = max(problems for problems, _, _ in study["points"])
+    return RecipeConfig(
+        run_dir=os.path.join(FLAGS.run_root, FLAGS.size, f"base_seed{seed}"),
+        seed=seed,
+        **{**study["base"], "num_eval_train_problems": most, **overrides},
+    )
+
+
+def _aligned(store_dir, problems):
+    """A store's samples as one list per problem, in problem order."""
+    groups = sampling.SampleStore(store_dir).by_problem()
+    return [
+        groups[sampling.records.problem_id(p, i)]
+        for i, p in enumerate(problems)
+    ]
+
+
+def _run_point(base, point, study, run_dir):
+    """Trains one sweep point's evaluator and measures it on one seed.
+
+    The point is a recipe run of its own (`run_dir`) whose first stages
+    are the base run's: their files (SSFT weights, the training and test
+    samples) are copied in without their `DONE` markers, which the
+    point's other evaluator settings would not match, and only the
+    evaluator's stages run there, each resumable as in any run.
+    """
+    problems, pairs_per_problem, loss = point
+    train, test = load_problems(base)
+    train = train[:problems]
+    labels = read_json(
+        os.path.join(base.run_dir, "train_samples", "labels.json")
+    )[:problems]
+    train_samples = _aligned(
+        os.path.join(base.run_dir, "train_samples", "store"), train
+    )
+    # Steps follow from the data: count it as the evaluator_data stage will.
+    built = models.build_evaluator_examples(
+        train,
+        [[x.text for x in group] for group in train_samples],
+        labels,
+        max_pairs_per_problem=pairs_per_problem,
+        seed=base.seed,
+    )
+    count = len(built.pairs if loss == "margin" else built.examples)
+    batch = base.resolved("evaluator_batch_size")
+    steps = max(study["min_steps"], math.ceil(EPOCHS * count / batch))
+    config = base.replace(
+        run_dir=run_dir,
+        num_eval_train_problems=problems,
+        max_pairs_per_problem=pairs_per_problem,
+        evaluator_loss=loss,
+        evaluator_steps=steps,
+    )
+    stages = {s.name: s for s in pipeline_stages(config)}
+    # Opened first: it writes the point's config.json, then takes inputs.
+    run = pipeline._Run(config, list(stages.values()), verbose=1)
+    try:
+        for stage in BASE_STAGES:
+            shutil.copytree(
+                os.path.join(base.run_dir, stage),
+                os.path.join(run_dir, stage),
+                ignore=shutil.ignore_patterns("DONE.json", "checkpoint"),
+                dirs_exist_ok=True,
+            )
+        write_json_atomic(run.path("train.labels"), labels)
+        for name in POINT_STAGES:
+            run.run_stage(stages[name])
+        report = read_json(run.path("report"))
+        # Within-problem AUC on the evaluator's own training problems:
+        # high here and low on test means it memorised answers.
+        k = min(problems, study["train_auc_problems"])
+        flat = [
+            (p.problem, x.text)
+            for p, g in zip(train, train_samples[:k])
+            for x in g
+        ]
+        scores = run.solver("evaluator").score_solutions(
+            [q for q, _ in flat],
+            [t for _, t in flat],
+            batch_size=2 * batch,
+            sequence_length=config.resolved("sequence_length"),
+        )
+        nested, i = [], 0
+        for group in train_samples[:k]:
+            nested.append([float(v) for v in scores[i : i + len(group)]])
+            i += len(group)
+    finally:
+        run.run.close()
+    recipe = report["recipe"]
+    greedy = [g[0] for g in _aligned(run.path("test.greedy"), test)]
+    samples = _aligned(run.path("test.samples"), test)
+    test_scores = read_json(run.path("test.scores"))
+    return {
+        "point": list(point),
+        "seed": base.seed,
+        "steps": steps,
+        "examples": len(built.examples),
+        "pairs": len(built.pairs),
+        "train_correct_fraction": float(
+            np.mean([v for g in labels for v in g])
+        ),
+        "auc": recipe["evaluator_auc"],
+        "within_problem_auc_test": recipe["evaluator_within_problem_auc"],
+        "within_problem_auc_train": sampling.within_problem_auc(
+            labels[:k], nested
+        ),
+        "auc_train": sampling.evaluator_auc(labels[:k], nested),
+        "ece": recipe["evaluator_ece"],
+        "per_problem": _per_problem(config, test, samples, greedy, test_scores),
+        "curves": {
+            m: report["curves"][m] for m in ("maj1", "rr_top_k", "pass@n")
+        },
+    }
+
+
+def _per_problem(config, test, samples, greedy, scores):
+    """Each accuracy metric's value on each test problem (their mean is
+    the report's), for the bootstrap over problems."""
+    n, k = config.resolved("num_samples"), config.top_k_clusters
+    out = {name: [] for name in ACCURACY}
+    for problem, group, first, group_scores in zip(
+        test, samples, greedy, scores
+    ):
+        o = sampling.evaluate(
+            [problem],
+            [group],
+            greedy=[first],
+            scores=[group_scores],
+            top_k=k,
+            top_n=k,
+            n_values=(n,),
+            trials=1,
+        )["overall"]
+        values = {
+            "maj1@N": o[f"maj1@{n}"],
+            "majK@N": o[f"maj{k}@{n}"],
+            "pass@N": o["pass@k"][str(n)],
+            **{m: o["methods"][m]["accuracy"] for m in METHODS[1:]},
+        }
+        for name in ACCURACY:
+            out[name].append(values[name])
+    return out
+
+
+def _interval(per_seed, rounds, seed=0):
+    """95% interval of a mean over seeds and test problems.
+
+    Two-level bootstrap: each round draws the seeds with replacement,
+    then each drawn seed's test problems with replacement, and averages;
+    the interval holds the middle 95% of the rounds' means. It so counts
+    both the test set's sampling and the spread over seeds (training
+    data, initialisation and samples).
+    """
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(v, "float64") for v in per_seed]
+    means = np.empty(rounds)
+    for r in range(rounds):
+        drawn = [arrays[j] for j in rng.integers(0, len(arrays), len(arrays))]
+        means[r] = np.mean(
+            [a[rng.integers(0, len(a), len(a))].mean() for a in drawn]
+        )
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _summarise(results, rounds):
+    """Per point: the mean and interval of each accuracy metric, and the
+    mean and std over seeds of the evaluator's quality."""
+    out = []
+    for point, per_seed in results.items():
+        row = {"point": point, "seeds": len(per_seed)}
+        for name in ACCURACY:
+            values = [r["per_problem"][name] for r in per_seed]
+            row[name] = (
+                float(np.mean([np.mean(v) for v in values])),
+                *_interval(values, rounds),
+            )
+        for name in (
+            "auc",
+            "auc_train",
+            "within_problem_auc_train",
+            "within_problem_auc_test",
+            "ece",
+            "steps",
+            "pairs",
+            "examples",
+        ):
+            values = [r[name] for r in per_seed if r[name] is not None]
+            row[name] = (
+                (float(np.mean(values)), float(np.std(values)))
+                if values
+                else None
+            )
+        out.append(row)
+    return out
+
+
+def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
+    n, k = base.resolved("num_samples"), base.top_k_clusters
+    labels = {
+        "maj1@N": f"Maj1@{n}",
+        "majK@N": f"Maj{k}@{n}",
+        "pass@N": f"Pass@{n}",
+        **{m: sampling.RERANKERS[m].display_name(k) for m in METHODS[1:]},
+    }
+
+    def quality(value, digits=3):
+        if value is None:
+            return "n/a"
+        return f"{value[0]:.{digits}f} ± {value[1]:.{digits}f}"
+
+    def accuracy(value):
+        mean, low, high = (100 * v for v in value)
+        return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+
+    def key(row):
+        problems, pairs, loss = row["point"]
+        return f"| {problems} | {pairs} | {loss} |"
+
+    lines = [
+        "# Issue 13, study 1: re-ranking against voting as the evaluator "
+        "improves",
+        "",
+        f"Command: `KERAS_BACKEND={keras.config.backend()} python "
+        f"benchmarks/findings.py --study=evaluator --size={FLAGS.size} "
+        f"--seeds={','.join(map(str, seeds))}`. {len(rows)} of {total} "
+        f"points finished, {wall / 60:.1f} min this session on "
+        f"{os.cpu_count()} CPUs ({platform.node()}).",
+        "",
+        "Settings of the base runs (fixed before any result; every point "
+        f"reuses its seed's SSFT model and samples): `{study['base']}`, "
+        f"resolved `{base.resolved_settings()}`. Each evaluator trains "
+        f"from the SSFT weights for {EPOCHS} passes over its pairs "
+        "(margin) or examples (xent), at least "
+        f"{study['min_steps']} steps. Test: "
+        f"{base.resolved('num_test_problems')} problems, N = {n}, K = {k}.",
+        "",
+        "Accuracy (%) is the mean over seeds, with a 95% interval from a "
+        "two-level bootstrap: each round resamples the seeds, then each "
+        "seed's test problems, with replacement "
+        f"({FLAGS.bootstrap} rounds), so it holds both the test set's "
+        "sampling and the spread over seeds. Evaluator quality is the mean "
+        "± std over seeds. The within-problem AUC compares right and wrong "
+        "samples of the same problem (what re-ranking uses); on train it "
+        "is measured on the evaluator's own training problems (the first "
+        f"{study['train_auc_problems']} at most).",
+        "",
+        "**Evaluator quality**",
+        "",
+        "| Problems | Pairs / problem (max) | Loss | Steps | Pairs | AUC "
+        "train | AUC test | Within-problem AUC train | Within-problem AUC "
+        "test | ECE test |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | "
+        "---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"{key(row)} {quality(row['steps'], 0)} | "
+            f"{quality(row['pairs'], 0)} | {quality(row['auc_train'])} | "
+            f"{quality(row['auc'])} | "
+            f"{quality(row['within_problem_auc_train'])} | "
+            f"{quality(row['within_problem_auc_test'])} | "
+            f"{quality(row['ece'])} |"
+        )
+    lines += [
+        "",
+        "**Accuracy on the test problems (%)**",
+        "",
+        "| Problems | Pairs / problem (max) | Loss | "
+        + " | ".join(labels[m] for m in ACCURACY)
+        + " |",
+        "| ---: | ---: | --- |" + " ---: |" * len(ACCURACY),
+    ]
+    for row in rows:
+        lines.append(
+            key(row)
+            + " "
+            + " | ".join(accuracy(row[m]) for m in ACCURACY)
+            + " |"
+        )
+    passing = [r for r in rows if r["rr_top_k"][0] > r["maj1@N"][0]]
+    lines.append("")
+    if passing:
+        best = min(passing, key=lambda r: (r["auc"] or (1, 0))[0])
+        lines.append(
+            f"{labels['rr_top_k']} passes {labels['maj1@N']} (in the mean) "
+            f"first at a test AUC of {quality(best['auc'])} (within-problem "
+            f"{quality(best['within_problem_auc_test'])}), at "
+            "{} problems, at most {} pairs each, {} loss.".format(
+                *best["point"]
+            )
+        )
+    else:
+        lines.append(
+            f"{labels['rr_top_k']} does not pass {labels['maj1@N']} at any "
+            "point of the sweep."
+        )
+    lines += ["", *(f"![{name}]({name})" for name in figures), ""]
+    return "\n".join(lines)
+
+
+def _evaluator_figures(rows, results, base, directory):
+    """Accuracy against evaluator data, and against N at the best point."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(
+            "matplotlib is not installed: no figures (pip install "
+            "'keras_mathft[benchmarks]')"
+        )
+        return []
+    k = base.top_k_clusters
+    names = []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for loss in sorted({r["point"][2] for r in rows}):
+        for metric in ("maj1@N", "rr_top_k", "weighted_rr_top_k"):
+            line = sorted(
+                (r["point"][0], r[metric])
+                for r in rows
+                if r["point"][2] == loss and r["point"][1] == 10
+            )
+            if not line:
+                continue
+            x = [p for p, _ in line]
+            mean = np.asarray([100 * v[0] for _, v in line])
+            low = mean - [100 * v[1] for _, v in line]
+            high = [100 * v[2] for _, v in line] - mean
+            label = (
+                "Maj1@N"
+                if metric == "maj1@N"
+                else sampling.RERANKERS[metric].display_name(k)
+            )
+            ax.errorbar(
+                x,
+                mean,
+                yerr=[low, high],
+                marker="o",
+                capsize=3,
+                label=f"{label} ({loss})",
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("evaluator training problems (10 pairs / problem max)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    names.append("findings_accuracy_vs_evaluator_data.png")
+    fig.savefig(os.path.join(directory, names[-1]), dpi=120)
+    plt.close(fig)
+
+    best = max(
+        rows,
+        key=lambda r: (r["within_problem_auc_test"] or (-1, 0))[0],
+    )
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, label in (
+        ("maj1", "Maj1"),
+        ("rr_top_k", sampling.RERANKERS["rr_top_k"].display_name(k)),
+        ("pass@n", "Pass@n"),
+    ):
+        curves = [r["curves"][method] for r in results[best["point"]]]
+        mean = 100 * np.mean([c["mean"] for c in curves], axis=0)
+        ax.plot(curves[0]["n"], mean, marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("samples per test problem (n)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"best evaluator: {_point_name(best['point'])}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    names.append("findings_accuracy_vs_n.png")
+    fig.savefig(os.path.join(directory, names[-1]), dpi=120)
+    plt.close(fig)
+    return names
+
+
+def _evaluator_study(seeds, overrides):
+    if FLAGS.size not in EVALUATOR_STUDY:
+        raise app.UsageError(
+            f"--study=evaluator needs --size in {tuple(EVALUATOR_STUDY)}. "
+            f"Received: --size={FLAGS.size}"
+        )
+    study = EVALUATOR_STUDY[FLAGS.size]
+    root = os.path.join(FLAGS.run_root, FLAGS.size)
+    start = time.perf_counter()
+    results = {}
+    for seed in seeds:
+        base = _base_config(study, seed, overrides)
+        for point in study["points"]:
+            folder = os.path.join(root, "points", _point_name(point))
+            path = os.path.join(folder, f"seed{seed}.json")
+            if not os.path.exists(path):
+                # Cheap when done: every base stage is skipped.
+                run_pipeline(base, verbose=1, stages=list(BASE_STAGES))
+                result = _run_point(
+                    base, point, study, os.path.join(folder, f"run_seed{seed}")
+                )
+                write_json_atomic(path, result)
+                print(
+                    f"point {_point_name(point)} seed {seed} done", flush=True
+                )
+            else:
+                print(
+                    f"point {_point_name(point)} seed {seed} reused", flush=True
+                )
+            results.setdefault(tuple(point), []).append(read_json(path))
+    wall = time.perf_counter() - start
+    rows = _summarise(results, FLAGS.bootstrap)
+    directory = os.path.dirname(os.path.abspath(FLAGS.markdown))
+    os.makedirs(directory, exist_ok=True)
+    figures = _evaluator_figures(rows, results, base, directory)
+    text = _evaluator_markdown(
+        rows, study, base, seeds, len(study["points"]), wall, figures
+    )
+    with open(FLAGS.markdown, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(text)
+
+
 def main(argv):
     del argv
     overrides = _overrides()
     seeds = [int(s) for s in FLAGS.seeds]
+    if FLAGS.study == "evaluator":
+        _evaluator_study(seeds, overrides)
+        return
+    if FLAGS.size in EVALUATOR_STUDY:
+        raise app.UsageError(
+            f"--size={FLAGS.size} sizes --study=evaluator only."
+        )
     example = RecipeConfig(size=FLAGS.size, **overrides)
     settings = example.resolved_settings()
     print(
