@@ -264,3 +264,39 @@ def test_expected_calibration_error_rejects_non_probabilities():
         expected_calibration_error([[True]], [[float("nan")]])
     with pytest.raises(ValueError, match="at least 1"):
         expected_calibration_error([[True]], [[0.5]], num_bins=0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.booleans(), st.sampled_from([0.1, 0.5, 0.9])),
+            max_size=5,
+        ),
+        max_size=4,
+    )
+)
+def test_aucs_match_brute_force_over_pairs(groups):
+    correct = [[c for c, _ in g] for g in groups]
+    scores = [[s for _, s in g] for g in groups]
+
+    def brute(pairs):
+        if not pairs:
+            return None
+        return sum(1.0 if r > w else 0.5 if r == w else 0.0 for r, w in pairs)
+
+    def pairs_of(items):
+        right = [s for c, s in items if c]
+        return [(r, w) for r in right for w in (s for c, s in items if not c)]
+
+    flat = [x for g in groups for x in g]
+    within = [p for g in groups for p in pairs_of(g)]
+    expect = brute(pairs_of(flat))
+    got = evaluator_auc(correct, scores)
+    assert (got is None) == (expect is None)
+    if got is not None:
+        assert got == pytest.approx(expect / len(pairs_of(flat)))
+    got = within_problem_auc(correct, scores)
+    assert (got is None) == (not within)
+    if got is not None:
+        assert got == pytest.approx(brute(within) / len(within))
