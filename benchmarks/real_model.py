@@ -113,6 +113,12 @@ SIZES = {
 }
 BASE_PROMPT_TOKENS = 1536  # the few-shot prompt plus a long test problem
 BASE_SAMPLES = {"cpu": 8, "gpu": 64}
+# The evaluator's quality on the test samples, from the recipe's report.
+EVALUATOR_QUALITY = (
+    "evaluator_auc",
+    "evaluator_within_problem_auc",
+    "evaluator_ece",
+)
 
 
 def gguf_path():
@@ -319,7 +325,7 @@ def run_report(config, test):
         "exemplars": EXEMPLARS,
         "test_problems": [p.unique_id for p in test],
         "results": results,
-        "evaluator_auc": recipe.get("evaluator_auc"),
+        **{name: recipe.get(name) for name in EVALUATOR_QUALITY},
         "stages": recipe.get("stages"),
         "seconds": timings,
     }
@@ -331,7 +337,7 @@ def run_report(config, test):
         header["results"] = {
             name: {"overall": results[name]["overall"]} for name in outputs
         }
-        header["evaluator_auc"] = out["evaluator_auc"]
+        header.update({name: out[name] for name in EVALUATOR_QUALITY})
         header["bootstrap"] = FLAGS.bootstrap
         f.write(json.dumps({"header": header}) + "\n")
         # Every sample drawn is kept (the base model's whole draw).
@@ -371,8 +377,13 @@ def print_summary(out):
             f"{cell(o['pass@k'][str(num)], f'pass@{num}')} | {rr[0]} | "
             f"{rr[1]} | {fails[0]}, {fails[1]} |"
         )
-    auc = out["evaluator_auc"]
-    print("evaluator AUC: " + ("n/a" if auc is None else f"{auc:.3f}"))
+    print(
+        "evaluator: "
+        + ", ".join(
+            f"{name} " + ("n/a" if out[name] is None else f"{out[name]:.3f}")
+            for name in EVALUATOR_QUALITY
+        )
+    )
     seconds = {k: round(v) for k, v in out["seconds"].items()}
     print(f"seconds: {json.dumps(seconds)}")
 

@@ -21,6 +21,8 @@ from keras_mathft.data import MathProblem
 from keras_mathft.sampling import Sample
 from keras_mathft.sampling import evaluate
 from keras_mathft.sampling import evaluator_auc
+from keras_mathft.sampling import expected_calibration_error
+from keras_mathft.sampling import within_problem_auc
 
 STUDY = pathlib.Path(__file__).parent / "real_study" / "gemma3_270m_cpu.jsonl"
 
@@ -112,9 +114,13 @@ def check_setting(header, rows, name):
             ]
             for p, group in zip(problems, samples)
         ]
-        assert evaluator_auc(correct, scores) == pytest.approx(
-            header["evaluator_auc"]
-        )
+        quality = {
+            "evaluator_auc": evaluator_auc,
+            "evaluator_within_problem_auc": within_problem_auc,
+            "evaluator_ece": expected_calibration_error,
+        }
+        for key, metric in quality.items():
+            assert metric(correct, scores) == pytest.approx(header[key]), key
 
 
 def test_study_is_real_output(study):
