@@ -13,6 +13,13 @@ trains an evaluator, re-ranks and prints the paper-style table:
 Every flag is a field of `keras_mathft.recipes.RecipeConfig`; run with
 `--help` for the list. A stopped run restarts where it stopped when run
 again with the same flags.
+
+One process per host (JAX; a TPU pod slice): run the same command on
+every host with `--distributed` and a `--run_dir` that every host sees;
+off a pod, also give `--coordinator_address=HOST:PORT` (process 0's),
+`--num_processes` and each process's `--process_id`:
+
+    python examples/train.py --distributed --run_dir=/mnt/shared/run
 """
 
 import atexit
@@ -109,12 +116,36 @@ flags.DEFINE_integer(
     "0: silent, 1: stage lines and the table, 2: also progress bars "
     "(plain lines when stdout is not a terminal).",
 )
+flags.DEFINE_bool(
+    "distributed",
+    False,
+    "One process per host (JAX): join JAX's distributed runtime and train "
+    "data parallel over every host's devices; process 0 writes --run_dir, "
+    "which every host must see. On a TPU pod slice the TPU runtime gives "
+    "the addresses; elsewhere pass the three flags below (which imply "
+    "--distributed) or set KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+    "KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID.",
+)
+flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0 (--distributed)."
+)
+flags.DEFINE_integer(
+    "num_processes", None, "Number of processes (--distributed)."
+)
+flags.DEFINE_integer(
+    "process_id", None, "This process's index, 0 first (--distributed)."
+)
+_CLUSTER_FLAGS = ("coordinator_address", "num_processes", "process_id")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     _quiet_logging()
+    cluster = {name: flags.FLAGS[name].value for name in _CLUSTER_FLAGS}
+    if flags.FLAGS.distributed or any(v is not None for v in cluster.values()):
+        # Before any computation: every process joins the runtime first.
+        recipes.initialize_distributed(**cluster)
     try:
         config = recipes.config_from_flags()
         recipes.check_run_directory(config)

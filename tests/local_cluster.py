@@ -34,14 +34,23 @@ def free_ports(count):
 
 
 def run_cluster(
-    args, num_processes, env=None, per_process_env=None, timeout=120
+    args,
+    num_processes,
+    env=None,
+    per_process_env=None,
+    timeout=120,
+    results=True,
+    pin_cpus=False,
 ):
     """Runs `python *args` as `num_processes` workers; returns their results.
 
     Worker `i` gets `MP_PROCESS_ID=i` and `MP_NUM_PROCESSES` in its
     environment, plus `per_process_env(i)` when given, and `tests/` and the
     repository on `PYTHONPATH`. Each worker prints one line
-    `RESULT <json>`; the results come back in worker order.
+    `RESULT <json>`; the results come back in worker order. With
+    `results=False` the workers' whole stdout comes back instead. With
+    `pin_cpus`, worker `i` runs on the `i`-th allowed CPU (modulo their
+    number; Linux), so workers do not crowd one another's cores.
 
     Raises:
         AssertionError: when a worker exits with an error or prints no
@@ -67,6 +76,7 @@ def run_cluster(
                     stdout=outs[-1],
                     stderr=errs[-1],
                     text=True,
+                    preexec_fn=_on_cpu(i) if pin_cpus else None,
                 )
             )
         deadline = time.monotonic() + timeout
@@ -83,14 +93,18 @@ def run_cluster(
             problem = f"the cluster ran past {timeout} s"
         if failed or None in codes:
             raise AssertionError(f"{problem}; all killed.\n" + _tails(errs))
-        results = []
-        for i, out in enumerate(outs):
+        texts = []
+        for out in outs:
             out.seek(0)
-            text = out.read()
+            texts.append(out.read())
+        if not results:
+            return texts
+        parsed = []
+        for i, text in enumerate(texts):
             lines = [x for x in text.splitlines() if x.startswith("RESULT ")]
             assert lines, f"worker {i} printed no result.\n" + _tails(errs)
-            results.append(json.loads(lines[-1][len("RESULT ") :]))
-        return results
+            parsed.append(json.loads(lines[-1][len("RESULT ") :]))
+        return parsed
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -98,6 +112,14 @@ def run_cluster(
                 proc.wait()
         for f in outs + errs:
             f.close()
+
+
+def _on_cpu(i):
+    """A `preexec_fn` that pins the child to the `i`-th allowed CPU."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return lambda: os.sched_setaffinity(0, {cpus[i % len(cpus)]})
 
 
 def _tails(files, chars=3000):

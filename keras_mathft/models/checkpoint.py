@@ -8,6 +8,7 @@ import numpy as np
 from keras_mathft._files import read_json
 from keras_mathft._files import write_json_atomic
 from keras_mathft._files import write_npz_atomic
+from keras_mathft._processes import is_writer
 
 STATE_FILE = "state.json"
 # Checkpoints written before the manifest held one fixed arrays file.
@@ -37,6 +38,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     Unlike `keras.callbacks.BackupAndRestore`, the saved state is never
     deleted at the end of `fit`, so one folder per phase of a schedule
     tells which phases are finished (see `fit_phases`).
+
+    With one process per host (JAX's distributed runtime), process 0 alone
+    saves, into a folder every host sees; every process restores.
 
     Args:
         directory: path of the folder for this training run's state.
@@ -138,6 +142,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             self.restore(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not is_writer():
+            # One process per host: process 0 saves for all (the weights
+            # are replicated, so its copy is everyone's).
+            return
         arrays_path = self.directory / f"arrays-{epoch + 1:06d}.npz"
         write_npz_atomic(
             arrays_path,

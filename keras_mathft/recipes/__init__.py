@@ -8,6 +8,9 @@
   `config.run_dir`; returns the report dict. `stage_names(config)` lists
   the stages, `pipeline_stages(config)` their declarations (`Stage`: what
   each reads, writes and runs).
+- `initialize_distributed()`: one process per host (a TPU pod slice):
+  joins JAX's distributed runtime and trains data parallel on all hosts;
+  `run_pipeline` then runs on every process, process 0 writing the run.
 - `define_flags` / `config_from_flags`: absl flags, one per config field.
 - `RunDirectory`, `write_json_atomic`: the run directory helpers.
 - `LossLogger`, `log_report`: TensorBoard logs without TensorFlow (what
@@ -21,6 +24,7 @@ from keras_mathft.recipes.flags import config_from_flags
 from keras_mathft.recipes.flags import define_flags
 from keras_mathft.recipes.pipeline import check_run_directory
 from keras_mathft.recipes.pipeline import format_report
+from keras_mathft.recipes.pipeline import initialize_distributed
 from keras_mathft.recipes.pipeline import load_problems
 from keras_mathft.recipes.pipeline import run_pipeline
 from keras_mathft.recipes.pipeline import stage_names

@@ -26,8 +26,16 @@ which saves the trainable weights and optimizer state every
 sequence; sampling resumes through the sample store. Data, weight
 initialisation, batch order and sampling are all seeded, so a resumed run
 gives the same report as an uninterrupted one.
+
+One process per host (a TPU pod slice, after `initialize_distributed`)
+runs the same stages on every process: training steps span every host,
+each process samples its share of the problems into its own namespace
+of the stores, and process 0 alone writes the run directory's other
+files (and runs the stages that need no model), while the others wait
+for it at the end of each stage; see `keras_mathft._processes`.
 """
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -41,11 +49,15 @@ from keras_mathft import models
 from keras_mathft import sampling
 from keras_mathft._files import read_json
 from keras_mathft._files import write_json_atomic
+from keras_mathft._processes import is_writer
+from keras_mathft._processes import run_together
+from keras_mathft._processes import this_process
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import check_prerequisites
 from keras_mathft.recipes.stages import pipeline_stages
 from keras_mathft.recipes.tensorboard import LossLogger
+from keras_mathft.sampling.sampler import _row_distribution
 
 CONFIG_FILE = "config.json"
 TIMINGS_FILE = "timings.json"
@@ -78,7 +90,8 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
 
     Returns:
         The report dict (what `report.json` holds), or `None` when the run
-        stopped before the report.
+        stopped before the report. With one process per host, every
+        process returns it; only process 0 prints.
 
     Raises:
         ValueError: when the run directory holds a run with other settings,
@@ -98,6 +111,8 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             "`config` must be a `RecipeConfig`. "
             f"Received: {type(config).__name__}"
         )
+    if not is_writer():
+        verbose = 0  # One process per host: process 0 speaks for all.
     all_stages = pipeline_stages(config)
     names = [stage.name for stage in all_stages]
     if stop_after is not None and stop_after not in names:
@@ -135,6 +150,59 @@ def _done_check(run_dir):
     if not os.path.isdir(run_dir):
         return lambda stage: False
     return RunDirectory(run_dir).is_done
+
+
+def initialize_distributed(
+    coordinator_address=None, num_processes=None, process_id=None
+):
+    """Joins JAX's distributed runtime to run the pipeline on every host.
+
+    Call it first, in every process: one process per host, all running the
+    same code (on a TPU pod slice, the same command on every host). It
+    calls `keras.distribution.initialize` and sets a
+    `keras.distribution.DataParallel` over every host's devices, so each
+    training step spans all hosts; `run_pipeline` then feeds each process
+    its share of every global batch, samples each process's share of the
+    problems on its own devices, and has process 0 write the run
+    directory (which every host must see: NFS, a GCS FUSE mount).
+
+    Args:
+        coordinator_address: optional str, `host:port` of process 0. On a
+            TPU pod slice (or under SLURM) JAX finds it and the two below;
+            elsewhere pass them or set `KERAS_DISTRIBUTION_JOB_ADDRESSES`,
+            `KERAS_DISTRIBUTION_NUM_PROCESSES` and
+            `KERAS_DISTRIBUTION_PROCESS_ID`.
+        num_processes: optional int, the number of processes.
+        process_id: optional int, this process's index (0 writes).
+
+    Returns:
+        The `keras.distribution.DataParallel` it set.
+
+    Raises:
+        ValueError: off the JAX backend.
+
+    Example:
+
+    >>> initialize_distributed()  # on each host of a TPU pod slice
+    ... # doctest: +SKIP
+    >>> report = run_pipeline(RecipeConfig(run_dir="/mnt/shared/run"))
+    ... # doctest: +SKIP
+    """
+    if keras.config.backend() != "jax":
+        raise ValueError(
+            "One process per host runs on JAX's distributed runtime; set "
+            "KERAS_BACKEND=jax. Received: backend "
+            f"{keras.config.backend()!r}"
+        )
+    keras.distribution.initialize(
+        coordinator_address, num_processes, process_id
+    )
+    # Each process feeds its own rows (`_ProcessRows`): no auto-sharding.
+    distribution = keras.distribution.DataParallel(
+        devices=keras.distribution.list_devices(), auto_shard_dataset=False
+    )
+    keras.distribution.set_distribution(distribution)
+    return distribution
 
 
 def check_run_directory(config):
@@ -206,20 +274,41 @@ class _Run:
         if self.verbose:
             print(message % args if args else message, flush=True)
 
+    @property
+    def writes(self):
+        """Whether this process writes the run's files (process 0)."""
+        return is_writer()
+
     def run_stage(self, stage):
         if self.run.is_done(stage.name):
             self.log("[%s] done already, skipped", stage.name)
             return
         self.log("[%s] running", stage.name)
-        start = time.perf_counter()
-        summary = stage.run(self)
-        seconds = time.perf_counter() - start
-        self.run.mark_done(stage.name, summary)
+
+        def run():
+            start = time.perf_counter()
+            summary = stage.run(self)
+            seconds = time.perf_counter() - start
+            if self.writes:
+                self._mark_done(stage.name, summary, seconds)
+            return summary, seconds
+
+        # Every process leaves the stage once its marker is written.
+        done = run_together(
+            run,
+            f"running stage {stage.name!r}",
+            writer_only=stage.writer_only,
+        )
+        if done is not None:
+            summary, seconds = done
+            self.log("[%s] done in %.1f s: %s", stage.name, seconds, summary)
+
+    def _mark_done(self, stage, summary, seconds):
+        self.run.mark_done(stage, summary)
         timings_path = self.run.path / TIMINGS_FILE
         timings = read_json(timings_path) if timings_path.exists() else {}
-        timings[stage.name] = timings.get(stage.name, 0.0) + seconds
+        timings[stage] = timings.get(stage, 0.0) + seconds
         write_json_atomic(timings_path, timings)
-        self.log("[%s] done in %.1f s: %s", stage.name, seconds, summary)
 
     def path(self, artifact):
         """The path of a declared artifact (its stage folder is created)."""
@@ -316,18 +405,18 @@ class _Run:
                 total,
             )
         callbacks = []
-        if self.config.tensorboard is not None:
+        if self.config.tensorboard is not None and self.writes:
             callbacks.append(LossLogger(self.config.tensorboard, stage))
         models.fit_phases(
             solver,
             [phase],
-            {phase.dataset or phase.name: dataset},
+            {phase.dataset or phase.name: _ProcessRows.of(dataset)},
             callbacks=callbacks,
             checkpoint_dir=checkpoints,
             # A bar per checkpoint interval (plain lines off a terminal).
             verbose=1 if self.verbose >= 2 else 0,
         )
-        solver.save_weights(weights_path)
+        self.save_weights(solver, weights_path)
         losses = checkpoint.losses()
         # The trained model equals its saved weights: keep it for the
         # next stages instead of loading it again.
@@ -338,21 +427,90 @@ class _Run:
             "losses": [round(v, 4) for v in losses],
         }
 
+    def save_weights(self, solver, path):
+        """Saves `solver`'s weights to `path` from the writing process."""
+        if not self.writes:
+            return
+        # On this process's devices: Keras's saving builds a variable (a
+        # reference optimizer), which under a distribution spanning every
+        # host would wait for the other processes.
+        local = _row_distribution()
+        with local.scope() if local else contextlib.nullcontext():
+            solver.save_weights(path)
+
     def sample(self, path, solver, problems, num_samples, temperature, seed):
-        store = sampling.SampleStore(path)
-        sampling.sample_to_store(
-            solver,
-            problems,
-            store,
-            num_samples=num_samples,
-            temperature=temperature,
-            top_p=self.config.top_p,
-            max_new_tokens=self.config.resolved("max_new_tokens"),
-            seed=seed,
-            problems_per_shard=max(1, 1024 // num_samples),
-            verbose=self.verbose >= 2,
+        """Samples into the store at `path`; returns it once complete.
+
+        Each process samples its share of `problems` into its own
+        namespace; all wait until every share is stored.
+        """
+        return run_together(
+            lambda: sampling.sample_to_store(
+                solver,
+                problems,
+                path,
+                num_samples=num_samples,
+                temperature=temperature,
+                top_p=self.config.top_p,
+                max_new_tokens=self.config.resolved("max_new_tokens"),
+                seed=seed,
+                problems_per_shard=max(1, 1024 // num_samples),
+                verbose=self.verbose >= 2,
+            ),
+            f"sampling into {str(path)!r}",
         )
-        return store
+
+
+class _ProcessRows(keras.utils.PyDataset):
+    """This process's rows of each global batch, one process per host.
+
+    Under a `DataParallel` spanning several processes, each one feeds its
+    contiguous share of the global batch and Keras assembles the global
+    batch from them (`jax.make_array_from_process_local_data`), so every
+    step trains on the rows a single process would.
+
+    Args:
+        batches: an `ArrayBatches` (what `data.make_sft_dataset` and
+            `data.make_array_dataset` give off TensorFlow).
+        index, count: this process's index and the number of processes.
+    """
+
+    def __init__(self, batches, index, count):
+        super().__init__()
+        self.batches, self.index, self.count = batches, index, count
+
+    @classmethod
+    def of(cls, batches):
+        """`batches` itself with one process, else this process's rows."""
+        index, count = this_process()
+        return batches if count == 1 else cls(batches, index, count)
+
+    @property
+    def num_batches(self):
+        return self.batches.num_batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        batch = self.batches[index]
+        rows = len(keras.tree.flatten(batch)[0])
+        if rows % self.count:
+            raise ValueError(
+                f"A global batch of {rows} rows does not split over "
+                f"{self.count} processes. Use batch sizes (--batch_size, "
+                "--evaluator_batch_size) that are multiples of the number "
+                f"of devices. Received: batch {index} of {rows} rows"
+            )
+        share = rows // self.count
+        start = self.index * share
+        return keras.tree.map_structure(
+            lambda array: array[start : start + share], batch
+        )
+
+    def skip(self, count):
+        """The same batches without the first `count` (see `fit_phases`)."""
+        return _ProcessRows(self.batches.skip(count), self.index, self.count)
 
 
 # === Helpers (public ones are used by notebooks and benchmarks) ===

@@ -10,6 +10,7 @@ from absl import logging
 from keras_mathft._files import excerpt_file
 from keras_mathft._files import try_read_json_object
 from keras_mathft._files import write_json_atomic
+from keras_mathft._processes import run_together
 from keras_mathft._writer_lock import WriterLock
 from keras_mathft.sampling.store import SampleStore
 from keras_mathft.sampling.store import StoreDamagedError
@@ -56,6 +57,12 @@ class RunDirectory:
     markers, stage folders with no `config.json` are refused, since their
     settings are unknown.
 
+    With one process per host (JAX's distributed runtime), process 0
+    alone opens the folder this way, while the others wait; once it has
+    (or failed, and then they fail too), they use the folder without
+    the lock and without writing (see `keras_mathft._processes`). The
+    folder must be one that every host sees (NFS, a GCS FUSE mount).
+
     Args:
         path: str or `pathlib.Path`. Created if missing.
         config: dict or None. The run's settings (JSON values). When
@@ -87,11 +94,19 @@ class RunDirectory:
         self.path = pathlib.Path(path)
         self.config = None if config is None else _json_copy(config)
         self._stage_settings = stage_settings or (lambda stage, s: s)
+        self._lock = None
+        self._what = f"The run directory {str(path)!r}"
+        run_together(
+            self._open,
+            f"opening the run directory {str(path)!r}",
+            writer_only=True,
+        )
+
+    def _open(self):
+        """Creates, locks and checks the folder (the writing process)."""
         _create(self.path)
         try:
-            self._lock = WriterLock(
-                self.path / LOCK_FILE, f"The run directory {str(path)!r}"
-            )
+            self._lock = WriterLock(self.path / LOCK_FILE, self._what)
         except OSError as e:
             raise _unwritable(self.path, e) from None
         try:
@@ -104,7 +119,8 @@ class RunDirectory:
 
     def close(self):
         """Releases the run's writer lock."""
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self):
         return self

@@ -43,6 +43,11 @@ class Stage:
         ignores: tuple of `RecipeConfig` fields that neither this stage
             nor the stages it reads from depend on. Its folder may be
             copied into a run that differs only in them.
+        writer_only: bool. With one process per host, process 0 runs the
+            stage alone (it uses no model) and the others wait for it.
+            Otherwise every process runs it (training spans every host;
+            sampling shards the problems), and `context.writes` tells
+            whether this process writes the files besides its samples.
     """
 
     name: str
@@ -50,6 +55,7 @@ class Stage:
     reads: tuple = ()
     writes: dict = dataclasses.field(default_factory=dict)
     ignores: tuple = ()
+    writer_only: bool = False
 
 
 # What only the stages after `evaluator_data` read. A multi-task run and a
@@ -110,6 +116,7 @@ def pipeline_stages(config):
                 "evaluator.pairs": "pairs.jsonl",
             },
             ignores=_LATER_SETTINGS,
+            writer_only=True,
         ),
         *middle,
         Stage(
@@ -135,6 +142,7 @@ def pipeline_stages(config):
             _report,
             reads=("test.samples", "test.greedy", "test.scores"),
             writes={"report": "report.json"},
+            writer_only=True,
         ),
     ]
 
@@ -226,7 +234,7 @@ def _train(context, stage, solver, phase_name):
                 info,
                 stage,
             )
-            solver.save_weights(weights)
+            context.save_weights(solver, weights)
             return {"trained": False, **info}
     stats = {**context.train(stage, solver, phase, dataset, weights), **info}
     if phase.objective == "evaluation":
@@ -311,7 +319,8 @@ def _train_samples(context):
         [_is_correct(s.answer, p.answer) for s in group]
         for p, group in zip(problems, samples)
     ]
-    write_json_atomic(context.path("train.labels"), labels)
+    if context.writes:
+        write_json_atomic(context.path("train.labels"), labels)
     flat = [v for group in labels for v in group]
     return {
         "problems": len(problems),
@@ -380,7 +389,8 @@ def _test_scores(context):
     for group in samples:
         nested.append(scores[i : i + len(group)])
         i += len(group)
-    write_json_atomic(context.path("test.scores"), nested)
+    if context.writes:
+        write_json_atomic(context.path("test.scores"), nested)
     return {"scored": len(scores)}
 
 

@@ -4,12 +4,12 @@ import collections
 import contextlib
 import json
 import pathlib
-import sys
 
 from absl import logging
 
 from keras_mathft._files import excerpt_file
 from keras_mathft._files import try_read_json_object
+from keras_mathft._processes import this_process
 from keras_mathft._writer_lock import WriterLock
 from keras_mathft.sampling import shards
 from keras_mathft.sampling.records import Sample
@@ -423,20 +423,6 @@ def merge_stores(sources, destination, problems_per_shard=256):
     return out
 
 
-def this_process():
-    """`(process_index, num_processes)` of this process in a JAX cluster.
-
-    Read from JAX's distributed runtime when JAX is loaded (after
-    `jax.distributed.initialize` or `keras.distribution.initialize`, one
-    process per host); `(0, 1)` otherwise. Never imports JAX itself, so
-    stores stay free of keras, jax and tensorflow.
-    """
-    jax = sys.modules.get("jax")
-    if jax is None:
-        return 0, 1
-    return jax.process_index(), jax.process_count()
-
-
 def shard_problems(problems, process_index, num_processes):
     """This process's share of `problems` (round-robin by position)."""
     if not 0 <= process_index < num_processes:
@@ -488,7 +474,7 @@ def sample_to_store(
         process_index, num_processes: ints. This process's shard; `None`
             takes this process's place in JAX's distributed runtime
             (`jax.process_index()`, `jax.process_count()`: one process per
-            host on a TPU pod slice), or 0 of 1 when JAX is not loaded.
+            host on a TPU pod slice), or 0 of 1 before it is initialized.
         sample_fn: optional callable `problems -> list of lists of Sample`
             replacing the model (tests, other engines).
         Other args: as in `sample_solutions`.
