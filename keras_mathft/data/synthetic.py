@@ -11,7 +11,10 @@ Reference answers come in several surface forms (`\\frac{6}{4}`,
 `\\frac{3}{2}`, `1.5`, `x=5`, ...), chosen at random per problem, so that
 grouping sampled answers by string is not enough: clustering must compare
 math values. The same seed gives the same problems in every solution style;
-only the solution text differs.
+only the solution text differs: `"detailed"` writes one operation a line
+(like PRM800K's fine-grained steps), `"coarse"` combines operations into
+fewer lines (like MATH's terse human solutions) and `"terse"` writes the
+answer alone.
 """
 
 import fractions
@@ -23,7 +26,7 @@ from keras_mathft.data.records import MathProblem
 
 SUBJECTS = ("Prealgebra", "Algebra", "Number Theory", "Counting & Probability")
 LEVELS = (1, 2, 3, 4, 5)
-STYLES = ("detailed", "terse")
+STYLES = ("detailed", "coarse", "terse")
 
 _NAMES = ("Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia", "Hugo")
 _ITEMS = ("apples", "pens", "cards", "books", "eggs", "coins")
@@ -43,13 +46,15 @@ def make_synthetic_problems(
     same in every style, so a style comparison trains on the same problems.
 
     Every solution ends with `\\boxed{answer}`. The `"detailed"` style is a
-    scratchpad with one small computation per line; the `"terse"` style
-    gives the answer alone.
+    scratchpad with one small computation per line; the `"coarse"` style
+    reaches the same answer in fewer lines, each combining operations (a
+    chain of operations as one expression, a fraction's reduction without
+    its gcd); the `"terse"` style gives the answer alone.
 
     Args:
         num_problems: int. How many problems to make, `>= 0`.
         seed: int. The random seed.
-        style: str. `"detailed"` or `"terse"`.
+        style: str. `"detailed"`, `"coarse"` or `"terse"`.
         subjects: sequence of str, or `None` for all of `SUBJECTS`.
         levels: sequence of int from 1 to 5, or `None` for all of them.
             Higher levels have more steps and larger numbers.
@@ -92,7 +97,7 @@ def make_synthetic_problems(
         text, steps, answer = generator(rng, level)
         # The terse style is the answer alone: a model trained on it must
         # find the answer without writing any intermediate step.
-        body = steps if style == "detailed" else ""
+        body = steps.get(style, "")
         slug = subject.lower().replace(" & ", "_").replace(" ", "_")
         problems.append(
             MathProblem(
@@ -271,17 +276,20 @@ def _decimal(value):
     return None
 
 
-def _finish(rng, num, den, lines, allow_equation=False):
+def _finish(rng, num, den, lines, coarse, allow_equation=False):
     """Ends a solution at the value `num / den` in a random surface form.
 
     The computation arrives at the (possibly unreduced) fraction
-    `num / den`; the reference answer stops there, reduces it, or turns it
-    into a decimal, chosen at random, and the detailed lines show the steps
-    to that form. Always consumes the same random draws.
+    `num / den` (`lines` one operation each, `coarse` the same computation
+    in fewer lines); the reference answer stops there, reduces it, or
+    turns it into a decimal, chosen at random, and the lines show the
+    steps to that form (the coarse ones skip the gcd). Always consumes the
+    same random draws.
 
     Returns:
-        `(steps, answer)`: the detailed solution's lines, each ending with
-        a newline, without the final `\\boxed{}`; and the answer.
+        `(steps, answer)`: a dict from style (`"detailed"`, `"coarse"`) to
+        its solution's lines, each ending with a newline, without the
+        final `\\boxed{}`; and the answer.
     """
     if den < 0:
         num, den = -num, -den
@@ -290,26 +298,28 @@ def _finish(rng, num, den, lines, allow_equation=False):
     equation = rng.random() < 0.3
     sign = "-" if num < 0 else ""
     raw = f"{sign}\\frac{{{abs(num)}}}{{{den}}}"
-    lines = list(lines)
+    lines, coarse = list(lines), list(coarse)
     decimal = _decimal(value)
     if value.denominator == 1:
         answer = str(value.numerator)
-        if den != 1:
-            lines.append(f"{raw} = {answer}")
+        ending = [f"{raw} = {answer}"] if den != 1 else []
     elif form < 0.3 and value.denominator != den:
         answer = raw
+        ending = []
     elif form < 0.6 and decimal is not None:
         answer = decimal
-        lines.append(f"{raw} = {decimal}")
+        ending = [f"{raw} = {decimal}"]
     else:
         answer = _fraction(value)
+        ending = []
         if value.denominator != den:
             g = math.gcd(abs(num), den)
             lines.append(f"\\gcd({abs(num)}, {den}) = {g}")
-            lines.append(f"{raw} = {answer}")
+            ending = [f"{raw} = {answer}"]
     if allow_equation and equation:
         answer = "x=" + answer
-    return "".join(line + "\n" for line in lines), answer
+    steps = {"detailed": lines + ending, "coarse": coarse + ending}
+    return {k: "".join(x + "\n" for x in v) for k, v in steps.items()}, answer
 
 
 def _arithmetic(rng, level):
@@ -332,7 +342,8 @@ def _arithmetic(rng, level):
         lines.append(f"{value} {op} {operand} = {new}")
         value = new
     problem = f"Compute ${expression}$."
-    return (problem, *_finish(rng, value, 1, lines))
+    coarse = [f"{expression} = {value}"]
+    return (problem, *_finish(rng, value, 1, lines, coarse))
 
 
 def _fraction_sum(rng, level):
@@ -344,10 +355,12 @@ def _fraction_sum(rng, level):
     c = rng.randint(1, d + level)
     op = "+" if level < 3 or rng.random() < 0.5 else "-"
     problem = f"Compute $\\frac{{{a}}}{{{b}}} {op} \\frac{{{c}}}{{{d}}}$."
+    left = f"\\frac{{{a}}}{{{b}}} {op} \\frac{{{c}}}{{{d}}}"
     if b == d:
         num = a + c if op == "+" else a - c
         den = b
         lines = [f"{a} {op} {c} = {num}"]
+        coarse = [f"{left} = \\frac{{{num}}}{{{den}}}"]
     else:
         x, y, den = a * d, c * b, b * d
         num = x + y if op == "+" else x - y
@@ -357,7 +370,11 @@ def _fraction_sum(rng, level):
             f"{b} \\times {d} = {den}",
             f"{x} {op} {y} = {num}",
         ]
-    return (problem, *_finish(rng, num, den, lines))
+        coarse = [
+            f"{left} = \\frac{{{x} {op} {y}}}{{{den}}} = "
+            f"\\frac{{{num}}}{{{den}}}"
+        ]
+    return (problem, *_finish(rng, num, den, lines, coarse))
 
 
 def _word_total(rng, level):
@@ -373,7 +390,8 @@ def _word_total(rng, level):
     )
     lines = [f"{groups} \\times {each} = {total}", f"{total} - {gone} = "]
     lines[-1] += str(total - gone)
-    return (problem, *_finish(rng, total - gone, 1, lines))
+    coarse = [f"{groups} \\times {each} - {gone} = {total - gone}"]
+    return (problem, *_finish(rng, total - gone, 1, lines, coarse))
 
 
 def _word_share(rng, level):
@@ -381,7 +399,7 @@ def _word_share(rng, level):
     name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
     people = rng.choice((2, 4, 5, 8, 10) if level < 4 else (3, 4, 6, 8, 12))
     total = rng.randint(people + 1, (20, 30, 40, 60, 90)[level - 1])
-    lines = []
+    lines, coarse = [], []
     if level >= 3:
         extra = rng.randint(2, 9)
         problem = (
@@ -389,13 +407,17 @@ def _word_share(rng, level):
             f"equally among {people} friends. How many does each get?"
         )
         lines.append(f"{total} + {extra} = {total + extra}")
+        coarse.append(
+            f"\\frac{{{total} + {extra}}}{{{people}}} = "
+            f"\\frac{{{total + extra}}}{{{people}}}"
+        )
         total += extra
     else:
         problem = (
             f"{name} shares {total} {item} equally among {people} friends. "
             "How many does each get?"
         )
-    return (problem, *_finish(rng, total, people, lines))
+    return (problem, *_finish(rng, total, people, lines, coarse))
 
 
 def _linear(rng, level):
@@ -421,9 +443,15 @@ def _linear(rng, level):
     problem = f"Solve for $x$: ${problem_eq}$."
     lines.append(f"{c} - {_paren(b)} = {c - b}")
     lines.append(f"{_term(a)} = {c - b}")
+    # Collecting the x terms (level 5) and moving b are one coarse line.
+    coarse = [f"{_term(a)} = {c} - {_paren(b)} = {c - b}"]
     if a != 1:
         lines.append(f"x = \\frac{{{c - b}}}{{{a}}}")
-    return (problem, *_finish(rng, c - b, a, lines, allow_equation=True))
+        coarse.append(lines[-1])
+    return (
+        problem,
+        *_finish(rng, c - b, a, lines, coarse, allow_equation=True),
+    )
 
 
 def _think_of_number(rng, level):
@@ -437,7 +465,11 @@ def _think_of_number(rng, level):
     total = int(a * x + b)
     problem = f"{a} times a number, plus {b}, is {total}. What is the number?"
     lines = [f"{total} - {b} = {total - b}", f"{a}x = {total - b}"]
-    return (problem, *_finish(rng, total - b, a, lines, allow_equation=True))
+    coarse = [f"{a}x = {total} - {b} = {total - b}"]
+    return (
+        problem,
+        *_finish(rng, total - b, a, lines, coarse, allow_equation=True),
+    )
 
 
 def _remainder(rng, level):
@@ -447,7 +479,8 @@ def _remainder(rng, level):
     q, r = divmod(n, d)
     problem = f"What is the remainder when ${n}$ is divided by ${d}$?"
     lines = [f"{d} \\times {q} = {d * q}", f"{n} - {d * q} = {r}"]
-    return (problem, *_finish(rng, r, 1, lines))
+    coarse = [f"{n} - {d} \\times {q} = {r}"]
+    return (problem, *_finish(rng, r, 1, lines, coarse))
 
 
 def _gcd(rng, level):
@@ -457,12 +490,14 @@ def _gcd(rng, level):
     p, q = rng.sample(range(1, top + 1), 2)
     a, b = max(p, q) * g, min(p, q) * g
     problem = f"Find $\\gcd({a}, {b})$."
-    lines = []
+    lines, chain = [], [f"\\gcd({a}, {b})"]
     while b:
         q, r = divmod(a, b)
         lines.append(f"{a} = {q} \\times {b} + {r}")
         a, b = b, r
-    return (problem, *_finish(rng, a, 1, lines))
+        chain.append(f"\\gcd({a}, {b})" if b else str(a))
+    coarse = [" = ".join(chain)]
+    return (problem, *_finish(rng, a, 1, lines, coarse))
 
 
 def _probability(rng, level):
@@ -481,7 +516,11 @@ def _probability(rng, level):
     total = sum(sizes)
     lines = [" + ".join(map(str, sizes)) + f" = {total}"]
     lines.append(f"P = \\frac{{{sizes[pick]}}}{{{total}}}")
-    return (problem, *_finish(rng, sizes[pick], total, lines))
+    coarse = [
+        f"P = \\frac{{{sizes[pick]}}}{{{' + '.join(map(str, sizes))}}} = "
+        + lines[-1][len("P = ") :]
+    ]
+    return (problem, *_finish(rng, sizes[pick], total, lines, coarse))
 
 
 def _outfits(rng, level):
@@ -495,7 +534,8 @@ def _outfits(rng, level):
     for n in sizes[1:]:
         lines.append(f"{value} \\times {n} = {value * n}")
         value *= n
-    return (problem, *_finish(rng, value, 1, lines))
+    coarse = [" \\times ".join(map(str, sizes)) + f" = {value}"]
+    return (problem, *_finish(rng, value, 1, lines, coarse))
 
 
 def _term(a):

@@ -66,7 +66,7 @@ _CHOICES = {
     "size": tuple(SIZES),
     "data": ("embedded", "math"),
     "solutions": ("math", "prm800k", "both"),
-    "style": ("detailed", "terse"),
+    "style": ("detailed", "coarse", "terse", "both"),
     "evaluator_loss": EVALUATOR_LOSSES,
 }
 _EVALUATOR = EvaluatorOptions()

@@ -25,7 +25,9 @@ HELP = {
     "solutions": "SSFT solutions for --data=math: math, prm800k or both.",
     "prm800k_path": "PRM800K label file (default: <data_dir>/prm800k/data/"
     "phase2_train.jsonl).",
-    "style": "Embedded-task solution style: detailed or terse.",
+    "style": "Embedded-task solutions: detailed (one operation a line), "
+    "coarse (operations combined), terse (answer only) or both (detailed "
+    "and coarse).",
     "max_level": "Hardest problem level, 1 to 5 (embedded task or MATH).",
     "num_train_problems": "Training problems (unset: size / all).",
     "num_test_problems": "Test problems (unset: size / all).",

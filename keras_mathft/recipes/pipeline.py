@@ -554,12 +554,17 @@ def load_problems(config):
 def _embedded_problems(config, num_train, num_test):
     levels = range(1, config.resolved("max_level") + 1)
 
-    def draw(count, seed):
+    # `both` trains on each problem's detailed and coarse solutions, as
+    # `solutions="both"` does with MATH's and PRM800K's.
+    both = config.style == "both"
+    styles = ("detailed", "coarse") if both else (config.style,)
+
+    def draw(count, seed, style=styles[0]):
         return data_lib.make_synthetic_problems(
-            count, seed=seed, style=config.style, levels=levels
+            count, seed=seed, style=style, levels=levels
         )
 
-    train = draw(num_train, config.seed)
+    train = [p for s in styles for p in draw(num_train, config.seed, s)]
     seen = {p.problem for p in train}
     # Test problems come from their own seeded stream, minus any problem
     # text that is also a training problem, so the test set is held out.

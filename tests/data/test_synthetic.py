@@ -138,21 +138,124 @@ GOLDEN_DIGEST = (
 
 
 def test_styles_share_problems_and_answers():
-    detailed = make_synthetic_problems(200, seed=1, style="detailed")
-    terse = make_synthetic_problems(200, seed=1, style="terse")
-    for d, t in zip(detailed, terse):
-        assert (d.problem, d.answer, d.subject, d.level, d.unique_id) == (
-            t.problem,
-            t.answer,
-            t.subject,
-            t.level,
-            t.unique_id,
-        )
+    detailed, coarse, terse = (
+        make_synthetic_problems(200, seed=1, style=style)
+        for style in ("detailed", "coarse", "terse")
+    )
+    for d, c, t in zip(detailed, coarse, terse):
+        facts = [
+            (p.problem, p.answer, p.subject, p.level, p.unique_id)
+            for p in (d, c, t)
+        ]
+        assert facts[0] == facts[1] == facts[2]
         assert t.solution == "\\boxed{" + t.answer + "}"
         assert len(d.solution) > len(t.solution)
+        assert len(c.solution) > len(t.solution)
 
 
-@pytest.mark.parametrize("style", ["detailed", "terse"])
+def _lines(problem):
+    return problem.solution.split("\n")[:-1]  # the last is the \boxed{}
+
+
+def test_coarse_solutions_combine_the_detailed_steps():
+    detailed = make_synthetic_problems(600, seed=3, style="detailed")
+    coarse = make_synthetic_problems(600, seed=3, style="coarse")
+    fewer = 0
+    for d, c in zip(detailed, coarse):
+        # Both have steps, or neither (`16 / 10` is its own answer).
+        assert bool(_lines(c)) == bool(_lines(d)), (d.solution, c.solution)
+        assert len(_lines(c)) <= len(_lines(d)), (d.solution, c.solution)
+        fewer += len(_lines(c)) < len(_lines(d))
+        # The detailed style's reduction shows its gcd; the coarse skips it.
+        assert "\\gcd" not in c.solution or c.problem.startswith("Find")
+    # Under 60% of the detailed lines in all (830 against 1,463 here).
+    total = sum(len(_lines(p)) for p in detailed)
+    assert sum(len(_lines(p)) for p in coarse) < 0.6 * total
+    assert fewer > 400
+
+
+def _evaluate(text):
+    """The value of `+ - \\times ( ) \\frac{}{}` over integers (no eval)."""
+    tokens = re.findall(r"\\frac|\\times|\d+\.\d+|\d+|[-+(){}]", text)
+    assert "".join(tokens) == text.replace(" ", ""), text
+    position = 0
+
+    def take(expected=None):
+        nonlocal position
+        token = tokens[position]
+        assert expected is None or token == expected, (text, position)
+        position += 1
+        return token
+
+    def peek():
+        return tokens[position] if position < len(tokens) else None
+
+    def expression():
+        value = term()
+        while peek() in ("+", "-"):
+            value = value + term() if take() == "+" else value - term()
+        return value
+
+    def term():
+        value = factor()
+        while peek() == "\\times":
+            take()
+            value *= factor()
+        return value
+
+    def factor():
+        token = take()
+        if token == "-":
+            return -factor()
+        if token == "(":
+            value = expression()
+            take(")")
+            return value
+        if token == "\\frac":
+            take("{")
+            num = expression()
+            take("}")
+            take("{")
+            den = expression()
+            take("}")
+            return F(num, den)
+        return F(token)  # an integer or a decimal
+
+    value = expression()
+    assert position == len(tokens), text
+    return value
+
+
+def test_evaluate_reads_the_solution_notation():
+    assert _evaluate("\\frac{90 - 14}{63}") == F(76, 63)
+    assert _evaluate("(3 + 4) \\times 2 - -1") == 15
+    assert _evaluate("2 + 3 \\times 4") == 14
+    assert _evaluate("-4.625") == F(-37, 8)
+
+
+def test_every_coarse_equation_holds():
+    checked = collections.Counter()
+    for p in make_synthetic_problems(1000, seed=4, style="coarse"):
+        for line in _lines(p):
+            sides = line.split(" = ")
+            if sides[0].startswith("\\gcd"):
+                values = [
+                    math.gcd(*map(int, re.findall(r"\d+", side)))
+                    for side in sides
+                ]
+                assert len(set(values)) == 1, line
+                checked["gcd"] += 1
+                continue
+            if "x" in sides[0] or sides[0] == "P":
+                # `9x = 24 - 5 = 19`, `x = \\frac{19}{9}`, `P = ...`.
+                sides = sides[1:]
+            values = [_evaluate(side) for side in sides]
+            assert len(set(values)) == 1, line
+            checked["arithmetic"] += len(sides) > 1
+    assert checked["gcd"] > 50 and checked["arithmetic"] > 700
+
+
+@pytest.mark.parametrize("style", ["detailed", "coarse", "terse"])
 def test_solutions_end_with_the_boxed_answer(style):
     for p in make_synthetic_problems(300, seed=2, style=style):
         assert p.solution.endswith("\\boxed{" + p.answer + "}")

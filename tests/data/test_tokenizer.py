@@ -87,7 +87,7 @@ def test_any_text_round_trips(sp, text):
 def test_task_texts_are_short(sp):
     template = PromptTemplate()
     lengths = {}
-    for style in ("detailed", "terse"):
+    for style in ("detailed", "coarse", "terse"):
         problems = make_synthetic_problems(300, seed=12, style=style)
         lengths[style] = [len(sp.encode(p.solution)) for p in problems]
         full = [
@@ -98,6 +98,12 @@ def test_task_texts_are_short(sp):
     assert np.mean(lengths["detailed"]) < 50
     assert max(lengths["terse"]) < 20
     assert np.mean(lengths["terse"]) * 3 < np.mean(lengths["detailed"])
+    # Coarse solutions combine steps: fewer tokens, more than the answer.
+    assert (
+        np.mean(lengths["terse"])
+        < np.mean(lengths["coarse"])
+        < np.mean(lengths["detailed"])
+    )
 
 
 def test_label_words_are_distinct_single_tokens(sp):

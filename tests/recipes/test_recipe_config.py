@@ -98,6 +98,26 @@ def test_math_levels_filter_both_splits(shared_data):
     assert [p.unique_id for p in draw] != [p.unique_id for p in other]
 
 
+def test_embedded_styles_share_problems_and_both_trains_on_two():
+    from keras_mathft.recipes.pipeline import load_problems
+
+    config = RecipeConfig(
+        size="quick",
+        num_train_problems=40,
+        num_test_problems=5,
+        num_eval_train_problems=10,
+    )
+    detailed = load_problems(config)
+    coarse = load_problems(config.replace(style="coarse"))
+    both = load_problems(config.replace(style="both"))
+    texts = [p.problem for p in detailed[0]]
+    assert [p.problem for p in coarse[0]] == texts
+    assert [p.problem for p in both[0]] == texts + texts
+    assert both[0][:40] == detailed[0] and both[0][40:] == coarse[0]
+    assert detailed[1] == both[1]
+    assert [p.problem for p in coarse[1]] == [p.problem for p in both[1]]
+
+
 def test_sizes_resolve_and_overrides_win():
     config = RecipeConfig(size="quick", num_samples=4, top_k_clusters=4)
     assert config.resolved("num_samples") == 4
