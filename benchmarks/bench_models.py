@@ -7,7 +7,11 @@
   window 512) with random weights and a byte-level tokenizer: the real
   cost per token, but near-uniform logits.
 - `gpt2`: a small random GPT-2 with a byte-level tokenizer.
-- `preset`: a keras-hub preset directory.
+- `preset`: a keras-hub preset directory, or a `.gguf` file.
+
+Random models get word-salad problems; `preset` and `gemma3_270m` can
+take real ones instead (`problems="math500"`): the shortest level-1 and
+level-2 MATH500 problems of `data_dir`, so a real model meets real text.
 """
 
 import json
@@ -41,6 +45,15 @@ def random_problems(num_problems, prompt_words, seed=0):
         n = int(rng.integers(prompt_words // 2, prompt_words * 2))
         out.append(" ".join(rng.choice(words, size=n)))
     return out
+
+
+def math500_problems(num_problems, data_dir):
+    """The `num_problems` shortest level-1/2 MATH500 problems (texts)."""
+    from keras_mathft import data
+
+    _, test = data.load_paper_split(data_dir, check_counts=False)
+    easy = [p.problem for p in test if p.level in (1, 2)]
+    return sorted(easy, key=len)[:num_problems]
 
 
 def gemma3_270m_backbone():
@@ -86,6 +99,8 @@ def build(
     preset=None,
     num_problems=8,
     prompt_words=60,
+    problems="random",
+    data_dir=None,
     vocabulary_size=8192,
     num_layers=4,
     hidden_dim=256,
@@ -100,7 +115,10 @@ def build(
     if name == "ssft":
         solver, test = load_ssft(run_dir)
         return solver.causal_lm, solver.prompt_template, test[:num_problems]
-    problems = random_problems(num_problems, prompt_words)
+    if problems == "math500":
+        problems = math500_problems(num_problems, data_dir)
+    else:
+        problems = random_problems(num_problems, prompt_words)
     if name == "preset":
         from keras_mathft.models import MathSolver
 

@@ -29,19 +29,36 @@ weights on the first problems of the base's samples, scores the base's
 test samples and reports (see `_run_point`). A finished point is one JSON
 file (`<run_root>/<size>/points/<point>/seed<k>.json`), and an unfinished
 one resumes from its stages, so a killed study continues where it was.
-It writes `--markdown` (tables and PNG figures beside it).
+It writes its section of `--markdown` (tables and PNG figures beside it).
+
+`--study=style` is study 2: SSFT on the embedded task's `detailed`
+solutions (one operation a line), its `coarse` ones (operations combined,
+like MATH's) and `both` together, at an equal token budget: each style's
+SSFT steps are the detailed run's scaled by the ratio of mean tokens per
+training example, so every run trains on about as many tokens. Each
+(style, seed) run is the recipe's generator stages only; its result is
+one JSON file (`<run_root>/<size>/style/<style>/seed<k>.json`).
 
     KERAS_BACKEND=jax python benchmarks/findings.py --study=evaluator \\
         --size=study --seeds=0,1,2 --markdown=benchmarks/findings.md
-    # About a minute on CPU, the machinery only (an untrained decoder):
+    KERAS_BACKEND=jax python benchmarks/findings.py --study=style \\
+        --size=study --seeds=0,1,2 --markdown=benchmarks/findings.md
+    # About a minute on CPU each, the machinery only (untrained decoders):
     python benchmarks/findings.py --study=evaluator --size=micro \\
         --seeds=0 --markdown=/tmp/findings.md
+    python benchmarks/findings.py --study=style --size=micro \\
+        --seeds=0 --markdown=/tmp/findings.md
+
+Each study replaces only its own section of `--markdown` (between
+`<!-- study:NAME -->` markers), so the studies share one file.
 """
 
+import functools
 import json
 import math
 import os
 import platform
+import re
 import shutil
 import time
 
@@ -65,15 +82,16 @@ from keras_mathft.recipes import run_pipeline  # noqa: E402
 flags.DEFINE_enum(
     "study",
     "seeds",
-    ["seeds", "evaluator"],
-    "The three findings over "
-    "seeds, or the evaluator sweep (issue 13, study 1).",
+    ["seeds", "evaluator", "style", "multitask"],
+    "The three findings over seeds, or a study of issue 13: the evaluator "
+    "sweep (1), solution style at an equal token budget (2), multi-task "
+    "fine-tuning at matched compute (3).",
 )
 flags.DEFINE_enum(
     "size",
     "quick",
     ["micro", "quick", "default", "study"],
-    "Recipe size; `micro` and `study` size the evaluator sweep only.",
+    "Recipe size; `micro` and `study` size the issue 13 studies only.",
 )
 flags.DEFINE_string(
     "markdown", "benchmarks/findings.md", "Evaluator study: its report."
@@ -142,6 +160,43 @@ EVALUATOR_STUDY = {
     ),
 }
 EPOCHS = 2
+# Study 2. `base`: the recipe settings of every run, fixed before any
+# result; the detailed run trains `sft_steps` (the size's), the others
+# as many tokens.
+STYLE_STUDY = {
+    "micro": dict(
+        base={
+            k: v
+            for k, v in EVALUATOR_STUDY["micro"]["base"].items()
+            if k not in ("num_train_samples", "evaluator_batch_size")
+        },
+        styles=("detailed", "coarse", "both"),
+    ),
+    "study": dict(
+        base=dict(size="default", num_test_problems=300, num_samples=64),
+        styles=("detailed", "coarse", "both"),
+    ),
+}
+STYLE_STAGES = ("ssft", "test_greedy", "test_samples")
+# Study 3. Per seed and evaluation phase length E: SSFT for S + E + G
+# steps against generation (S) -> evaluation (E) -> generation (G) in one
+# model, which then also scores its own samples. `base` as above.
+MULTITASK_STUDY = {
+    "micro": dict(
+        base=EVALUATOR_STUDY["micro"]["base"],
+        generation_steps=4,
+        regeneration_steps=2,
+        evaluation_steps=(2, 4),
+    ),
+    "study": dict(
+        base=EVALUATOR_STUDY["study"]["base"],
+        generation_steps=2000,
+        regeneration_steps=150,
+        evaluation_steps=(150, 300, 600),
+    ),
+}
+# Examples whose tokens give a style's mean tokens per example.
+TOKEN_SAMPLE = 2000
 # What each seed's base run does; every point reads its artifacts.
 BASE_STAGES = ("ssft", "train_samples", "test_greedy", "test_samples")
 POINT_STAGES = ("evaluator_data", "evaluator", "test_scores", "report")
@@ -700,12 +755,7 @@ def _evaluator_figures(rows, results, base, directory):
 
 
 def _evaluator_study(seeds, overrides):
-    if FLAGS.size not in EVALUATOR_STUDY:
-        raise app.UsageError(
-            f"--study=evaluator needs --size in {tuple(EVALUATOR_STUDY)}. "
-            f"Received: --size={FLAGS.size}"
-        )
-    study = EVALUATOR_STUDY[FLAGS.size]
+    study = _study(EVALUATOR_STUDY, "evaluator")
     root = os.path.join(FLAGS.run_root, FLAGS.size)
     start = time.perf_counter()
     results = {}
@@ -737,9 +787,313 @@ def _evaluator_study(seeds, overrides):
     text = _evaluator_markdown(
         rows, study, base, seeds, len(study["points"]), wall, figures
     )
-    with open(FLAGS.markdown, "w", encoding="utf-8") as f:
-        f.write(text)
+    _write_section(FLAGS.markdown, "evaluator", text)
     print(text)
+
+
+def _write_section(path, name, text):
+    """Replaces study `name`'s section of the markdown file `path`."""
+    start, end = f"<!-- study:{name} -->", f"<!-- /study:{name} -->"
+    block = f"{start}\n{text.rstrip()}\n{end}\n"
+    old = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    pattern = re.compile(
+        re.escape(start) + ".*?" + re.escape(end) + "\n?", re.S
+    )
+    if pattern.search(old):
+        new = pattern.sub(lambda _: block, old)
+    else:
+        new = old + ("\n" if old and not old.endswith("\n") else "") + block
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(new)
+
+
+# === Solution style at an equal token budget (issue 13, study 2) ===
+
+
+def _tokens_per_example(config):
+    """Mean tokens of a run's SSFT examples (prompt and solution)."""
+    import sentencepiece
+
+    from keras_mathft.data.tokenizer import embedded_tokenizer_proto
+
+    sp = sentencepiece.SentencePieceProcessor(
+        model_proto=embedded_tokenizer_proto()
+    )
+    train = load_problems(config)[0]
+    # Spread over the list: `both` holds the detailed solutions first.
+    step = max(1, len(train) // TOKEN_SAMPLE)
+    texts = [
+        config.prompt_template().generation_prompt(p.problem) + p.solution
+        for p in train[::step]
+    ]
+    return float(np.mean([len(ids) for ids in sp.encode(texts)]))
+
+
+def _style_config(study, style, seed, overrides):
+    root = os.path.join(FLAGS.run_root, FLAGS.size, "style")
+    return RecipeConfig(
+        run_dir=os.path.join(root, style, f"run_seed{seed}"),
+        seed=seed,
+        style=style,
+        **{**study["base"], **overrides},
+    )
+
+
+def _run_style(study, style, seed, overrides):
+    """One style's SSFT at the detailed run's token budget, and its test."""
+    detailed = _style_config(study, "detailed", seed, overrides)
+    config = _style_config(study, style, seed, overrides)
+    tokens = _tokens_per_example(config)
+    budget = detailed.resolved("sft_steps") * _tokens_per_example(detailed)
+    steps = max(1, round(budget / tokens))
+    config = config.replace(sft_steps=steps)
+    start = time.perf_counter()
+    run_pipeline(config, verbose=1, stages=list(STYLE_STAGES))
+    per_problem, samples = _test_outcomes(config)
+    return {
+        "style": style,
+        "seed": seed,
+        "sft_steps": steps,
+        "tokens_per_example": tokens,
+        "trained_tokens": steps * config.resolved("batch_size") * tokens,
+        "mean_sample_tokens": float(
+            np.mean([x.num_tokens for g in samples for x in g])
+        ),
+        "per_problem": per_problem,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _test_outcomes(config, with_scores=False):
+    """`(per_problem, samples)` of a run's test stages: each problem's
+    Pass@1, Maj1@N and Pass@N (and, `with_scores`, every re-ranker's),
+    for the bootstrap over problems."""
+    test = load_problems(config)[1]
+    path = functools.partial(os.path.join, config.run_dir)
+    greedy = [g[0] for g in _aligned(path("test_greedy", "store"), test)]
+    samples = _aligned(path("test_samples", "store"), test)
+    n = config.resolved("num_samples")
+    out = {"pass@1": [], "maj1@N": [], "pass@N": []}
+    for problem, group, first in zip(test, samples, greedy):
+        o = sampling.evaluate(
+            [problem], [group], greedy=[first], n_values=(n,), trials=1
+        )
+        for name, value in _headline(o).items():
+            out[name].append(value)
+    if with_scores:
+        scores = read_json(path("test_scores", "scores.json"))
+        out.update(_per_problem(config, test, samples, greedy, scores))
+    return out, samples
+
+
+def _style_study(seeds, overrides):
+    study = _study(STYLE_STUDY, "style")
+    root = os.path.join(FLAGS.run_root, FLAGS.size, "style")
+    start = time.perf_counter()
+    results = {}
+    for seed in seeds:
+        for style in study["styles"]:
+            path = os.path.join(root, style, f"seed{seed}.json")
+            if os.path.exists(path):
+                print(f"style {style} seed {seed} reused", flush=True)
+            else:
+                write_json_atomic(
+                    path, _run_style(study, style, seed, overrides)
+                )
+                print(f"style {style} seed {seed} done", flush=True)
+            results.setdefault(style, []).append(read_json(path))
+    wall = time.perf_counter() - start
+    example = _style_config(study, "detailed", seeds[0], overrides)
+    text = _style_markdown(results, study, example, seeds, wall)
+    _write_section(FLAGS.markdown, "style", text)
+    print(text)
+
+
+def _style_markdown(results, study, example, seeds, wall):
+    n = example.resolved("num_samples")
+    names = {"pass@1": "Pass@1", "maj1@N": f"Maj1@{n}", "pass@N": f"Pass@{n}"}
+    lines = [
+        "# Issue 13, study 2: solution style at an equal token budget",
+        "",
+        f"Command: `KERAS_BACKEND={keras.config.backend()} python "
+        f"benchmarks/findings.py --study=style --size={FLAGS.size} "
+        f"--seeds={','.join(map(str, seeds))}`, {wall / 60:.1f} min this "
+        f"session on {os.cpu_count()} CPUs ({platform.node()}).",
+        "",
+        f"Settings of every run (fixed before any result): "
+        f"`{study['base']}`, resolved `{example.resolved_settings()}`. "
+        "The detailed run trains the size's SSFT steps; each other style "
+        "trains as many tokens (steps scaled by the ratio of mean tokens "
+        "per training example, prompt included). Test: "
+        f"{example.resolved('num_test_problems')} problems, N = {n}. "
+        "Accuracy (%) is the mean over seeds with a 95% interval from the "
+        "two-level bootstrap of study 1 "
+        f"({FLAGS.bootstrap} rounds: seeds, then test problems).",
+        "",
+        "| SSFT solutions | Seeds | Steps | Tokens / example | Sample tokens "
+        "| " + " | ".join(names.values()) + " |",
+        "| --- | ---: | ---: | ---: | ---: |" + " ---: |" * len(names),
+    ]
+    for style, per_seed in results.items():
+        cells = [_accuracy_cell(per_seed, "per_problem", m) for m in names]
+        steps = np.mean([r["sft_steps"] for r in per_seed])
+        tokens = np.mean([r["tokens_per_example"] for r in per_seed])
+        length = np.mean([r["mean_sample_tokens"] for r in per_seed])
+        lines.append(
+            f"| {style} | {len(per_seed)} | {steps:.0f} | {tokens:.1f} | "
+            f"{length:.1f} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+# === Multi-task sequential fine-tuning at matched compute (study 3) ===
+
+
+def _multitask_configs(study, seed, e, overrides):
+    """`(ssft, multitask)` configs of one seed and evaluation length E."""
+    root = os.path.join(FLAGS.run_root, FLAGS.size, "multitask")
+    s, g = study["generation_steps"], study["regeneration_steps"]
+    base = RecipeConfig(seed=seed, **{**study["base"], **overrides})
+    ssft = base.replace(
+        run_dir=os.path.join(root, f"ssft_{s + e + g}_seed{seed}"),
+        sft_steps=s + e + g,
+    )
+    multitask = base.replace(
+        run_dir=os.path.join(root, f"multitask_e{e}_seed{seed}"),
+        multitask=True,
+        sft_steps=s,
+        evaluator_steps=e,
+        final_sft_steps=g,
+    )
+    return ssft, multitask
+
+
+def _run_multitask(study, seed, e, overrides):
+    ssft, multitask = _multitask_configs(study, seed, e, overrides)
+    start = time.perf_counter()
+    run_pipeline(ssft, verbose=1, stages=list(STYLE_STAGES))
+    # Every E shares its seed's first generation phase and evaluator
+    # data: those stages ignore the later phases' settings, so their
+    # copies pass the run's checks (`Stage.ignores`).
+    # (One config for the shared folder, whichever E comes first.)
+    shared = os.path.join(os.path.dirname(multitask.run_dir), f"seed{seed}")
+    first = study["evaluation_steps"][0]
+    run_pipeline(
+        _multitask_configs(study, seed, first, overrides)[1].replace(
+            run_dir=shared
+        ),
+        verbose=1,
+        stages=list(SHARED_STAGES),
+    )
+    for stage in SHARED_STAGES:
+        shutil.copytree(
+            os.path.join(shared, stage),
+            os.path.join(multitask.run_dir, stage),
+            dirs_exist_ok=True,
+        )
+    report = run_pipeline(multitask, verbose=1)
+    recipe = report["recipe"]
+    return {
+        "evaluation_steps": e,
+        "seed": seed,
+        "ssft": _test_outcomes(ssft)[0],
+        "multitask": _test_outcomes(multitask, with_scores=True)[0],
+        "auc": recipe["evaluator_auc"],
+        "within_problem_auc": recipe["evaluator_within_problem_auc"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _multitask_study(seeds, overrides):
+    study = _study(MULTITASK_STUDY, "multitask")
+    root = os.path.join(FLAGS.run_root, FLAGS.size, "multitask", "points")
+    start = time.perf_counter()
+    results = {}
+    for seed in seeds:
+        for e in study["evaluation_steps"]:
+            path = os.path.join(root, f"e{e}", f"seed{seed}.json")
+            if os.path.exists(path):
+                print(f"E={e} seed {seed} reused", flush=True)
+            else:
+                write_json_atomic(
+                    path, _run_multitask(study, seed, e, overrides)
+                )
+                print(f"E={e} seed {seed} done", flush=True)
+            results.setdefault(e, []).append(read_json(path))
+    wall = time.perf_counter() - start
+    first = study["evaluation_steps"][0]
+    example = _multitask_configs(study, seeds[0], first, overrides)[1]
+    text = _multitask_markdown(results, study, example, seeds, wall)
+    _write_section(FLAGS.markdown, "multitask", text)
+    print(text)
+
+
+def _accuracy_cell(per_seed, key, name):
+    values = [r[key][name] for r in per_seed]
+    mean = 100 * np.mean([np.mean(v) for v in values])
+    low, high = (100 * v for v in _interval(values, FLAGS.bootstrap))
+    return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+
+
+def _multitask_markdown(results, study, example, seeds, wall):
+    n, k = example.resolved("num_samples"), example.top_k_clusters
+    s, g = study["generation_steps"], study["regeneration_steps"]
+    rr = sampling.RERANKERS["rr_top_k"].display_name(k)
+    lines = [
+        "# Issue 13, study 3: multi-task sequential fine-tuning at "
+        "matched compute",
+        "",
+        f"Command: `KERAS_BACKEND={keras.config.backend()} python "
+        f"benchmarks/findings.py --study=multitask --size={FLAGS.size} "
+        f"--seeds={','.join(map(str, seeds))}`, {wall / 60:.1f} min this "
+        f"session on {os.cpu_count()} CPUs ({platform.node()}).",
+        "",
+        f"Settings (fixed before any result): `{study['base']}`. Per seed "
+        f"and evaluation length E: SSFT for {s} + E + {g} steps, against "
+        f"generation ({s} steps) -> evaluation (E steps, the recipe's "
+        f"evaluator data) -> generation ({g} steps) in one model, which "
+        f"then scores its own test samples ({rr}). Test: "
+        f"{example.resolved('num_test_problems')} problems, N = {n}. "
+        "Accuracy (%): mean over seeds, 95% interval from the two-level "
+        f"bootstrap of study 1 ({FLAGS.bootstrap} rounds).",
+        "",
+        f"| E | Seeds | SSFT Pass@1 | Multi-task Pass@1 | SSFT Maj1@{n} | "
+        f"Multi-task Maj1@{n} | SSFT Pass@{n} | Multi-task Pass@{n} | "
+        f"Multi-task {rr} | Its AUC (within-problem) |",
+        "| ---: | ---: |" + " ---: |" * 8,
+    ]
+    for e, per_seed in sorted(results.items()):
+        cells = [
+            _accuracy_cell(per_seed, key, name)
+            for name in ("pass@1", "maj1@N", "pass@N")
+            for key in ("ssft", "multitask")
+        ]
+        cells.append(_accuracy_cell(per_seed, "multitask", "rr_top_k"))
+        auc = [r["auc"] for r in per_seed if r["auc"] is not None]
+        within = [
+            r["within_problem_auc"]
+            for r in per_seed
+            if r["within_problem_auc"] is not None
+        ]
+        cells.append(
+            f"{np.mean(auc):.3f} ({np.mean(within):.3f})" if auc else "n/a"
+        )
+        lines.append(f"| {e} | {len(per_seed)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _study(table, name):
+    if FLAGS.size not in table:
+        raise app.UsageError(
+            f"--study={name} needs --size in {tuple(table)}. "
+            f"Received: --size={FLAGS.size}"
+        )
+    return table[FLAGS.size]
 
 
 def main(argv):
@@ -748,6 +1102,12 @@ def main(argv):
     seeds = [int(s) for s in FLAGS.seeds]
     if FLAGS.study == "evaluator":
         _evaluator_study(seeds, overrides)
+        return
+    if FLAGS.study == "style":
+        _style_study(seeds, overrides)
+        return
+    if FLAGS.study == "multitask":
+        _multitask_study(seeds, overrides)
         return
     if FLAGS.size in EVALUATOR_STUDY:
         raise app.UsageError(

@@ -1,10 +1,11 @@
-"""`benchmarks/findings.py --study=evaluator --size=micro`: runs, resumes.
+"""`benchmarks/findings.py --size=micro` studies: they run and resume.
 
-A run writes one JSON per finished sweep point and `findings.md` with its
-tables; a second run recomputes nothing, and a point whose JSON is lost
-(killed before it was written) is rebuilt from its finished stages.
+A run writes one JSON per finished sweep point and its section of
+`findings.md`; a second run recomputes nothing, and a point whose JSON is
+lost (killed before it was written) is rebuilt from its finished stages.
 """
 
+import json
 import os
 import pathlib
 import subprocess
@@ -16,13 +17,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "findings.py"
 
 
-def _run(tmp_path):
+def _run(tmp_path, study="evaluator"):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [
             sys.executable,
             str(SCRIPT),
-            "--study=evaluator",
+            f"--study={study}",
             "--size=micro",
             "--seeds=0",
             "--bootstrap=50",
@@ -74,3 +75,80 @@ def test_micro_evaluator_study_writes_tables_and_resumes(tmp_path):
     assert "[evaluator] done already, skipped" in log
     assert "[evaluator] running" not in log
     assert lost.read_bytes() == results[lost]
+
+
+@pytest.mark.slow
+def test_micro_style_study_trains_equal_tokens_and_keeps_other_sections(
+    tmp_path,
+):
+    markdown = tmp_path / "out" / "findings.md"
+    markdown.parent.mkdir()
+    markdown.write_text(
+        "# Findings\n<!-- study:evaluator -->\nstudy 1 here\n"
+        "<!-- /study:evaluator -->\n"
+    )
+    log = _run(tmp_path, "style")
+    root = tmp_path / "runs" / "micro" / "style"
+    results = {
+        p.parent.name: json.loads(p.read_text())
+        for p in root.glob("*/seed0.json")
+    }
+    assert sorted(results) == ["both", "coarse", "detailed"]
+    # Equal token budget: steps x tokens per example match the detailed
+    # run's (4 steps at the micro size) to within one step's rounding.
+    detailed = results["detailed"]
+    assert detailed["sft_steps"] == 4
+    budget = detailed["sft_steps"] * detailed["tokens_per_example"]
+    for style, r in results.items():
+        assert len(r["per_problem"]["pass@1"]) == 6
+        assert abs(r["sft_steps"] * r["tokens_per_example"] - budget) <= (
+            r["tokens_per_example"] / 2 + 1e-6
+        ), style
+    assert (
+        results["coarse"]["tokens_per_example"]
+        < (detailed["tokens_per_example"])
+    )
+    # (Level-1 coarse solutions are barely shorter: 4 steps still.)
+    assert results["coarse"]["sft_steps"] >= 4
+    assert "[ssft] running" in log
+    text = markdown.read_text()
+    # Its section is added; study 1's is kept as it was.
+    assert text.startswith("# Findings\n<!-- study:evaluator -->\nstudy 1")
+    assert text.count("<!-- study:style -->") == 1
+    assert "| coarse | 1 |" in text and "Maj1@4" in text
+
+    # A rerun recomputes nothing and rewrites its section in place.
+    log = _run(tmp_path, "style")
+    assert "running" not in log and log.count(" reused") == 3
+    assert markdown.read_text().count("<!-- study:style -->") == 1
+
+
+@pytest.mark.slow
+def test_micro_multitask_study_matches_steps_and_shares_the_first_phase(
+    tmp_path,
+):
+    log = _run(tmp_path, "multitask")
+    root = tmp_path / "runs" / "micro" / "multitask"
+    results = {
+        p.parent.name: json.loads(p.read_text())
+        for p in (root / "points").glob("*/seed0.json")
+    }
+    assert sorted(results) == ["e2", "e4"]
+    for name, r in results.items():
+        assert len(r["ssft"]["pass@1"]) == 6
+        assert len(r["multitask"]["rr_top_k"]) == 6
+    # Matched compute: SSFT runs S + E + G = 4 + E + 2 steps.
+    assert sorted(p.name for p in root.glob("ssft_*")) == [
+        "ssft_10_seed0",
+        "ssft_8_seed0",
+    ]
+    # The first generation phase and the evaluator data are trained and
+    # sampled once, in the shared folder, then copied into both E runs.
+    assert log.count("[ssft] running") == 3  # shared + 2 SSFT baselines
+    assert log.count("[train_samples] running") == 1
+    assert log.count("[multitask_evaluation] running") == 2
+    text = (tmp_path / "out" / "findings.md").read_text()
+    assert "study 3: multi-task" in text and "| 4 | 1 |" in text
+
+    log = _run(tmp_path, "multitask")
+    assert "running" not in log and log.count(" reused") == 2

@@ -84,6 +84,28 @@ def test_top_p_equals_sorted_nucleus_sampling(
     )
 
 
+def test_the_fallback_runs_on_the_uncovered_rows_in_rounds():
+    # 20 rows, 11 of them broad (their nucleus is past the prefilter), in
+    # no order: two rounds of FALLBACK_ROWS and a partial third.
+    z, keys, positions = logits(3, 20, 3000, 10.0, False)
+    broad = np.array([0, 1, 4, 5, 6, 9, 12, 13, 15, 18, 19])
+    z[broad] *= 0.01
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p = np.sort(p / p.sum(axis=1, keepdims=True), axis=1)[:, ::-1]
+    outside = np.cumsum(p, axis=1)[:, 15] < 0.9  # nucleus past 16 tokens
+    np.testing.assert_array_equal(np.flatnonzero(outside), broad)
+    got = choose(
+        z,
+        keys,
+        positions,
+        mode="top_p",
+        temperature=np.float32(1.0),
+        top_p=np.float32(0.9),
+        prefilter=16,
+    )
+    np.testing.assert_array_equal(got, sorted_nucleus(z, keys, positions, 0.9))
+
+
 def test_a_row_does_not_depend_on_the_other_rows():
     z, keys, positions = logits(0, 8, 3000, 2.0, False)
     z[4:] *= 0.01  # flat rows: the fallback runs for the whole batch
