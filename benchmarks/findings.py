@@ -763,22 +763,20 @@ def _evaluator_study(seeds, overrides):
         base = _base_config(study, seed, overrides)
         for point in study["points"]:
             folder = os.path.join(root, "points", _point_name(point))
-            path = os.path.join(folder, f"seed{seed}.json")
-            if not os.path.exists(path):
+
+            def compute():  # called at once, in this iteration
                 # Cheap when done: every base stage is skipped.
                 run_pipeline(base, verbose=1, stages=list(BASE_STAGES))
-                result = _run_point(
+                return _run_point(
                     base, point, study, os.path.join(folder, f"run_seed{seed}")
                 )
-                write_json_atomic(path, result)
-                print(
-                    f"point {_point_name(point)} seed {seed} done", flush=True
-                )
-            else:
-                print(
-                    f"point {_point_name(point)} seed {seed} reused", flush=True
-                )
-            results.setdefault(tuple(point), []).append(read_json(path))
+
+            result = _finished(
+                os.path.join(folder, f"seed{seed}.json"),
+                f"point {_point_name(point)} seed {seed}",
+                compute,
+            )
+            results.setdefault(tuple(point), []).append(result)
     wall = time.perf_counter() - start
     rows = _summarise(results, FLAGS.bootstrap)
     directory = os.path.dirname(os.path.abspath(FLAGS.markdown))
@@ -789,6 +787,16 @@ def _evaluator_study(seeds, overrides):
     )
     _write_section(FLAGS.markdown, "evaluator", text)
     print(text)
+
+
+def _finished(path, label, compute):
+    """The JSON result at `path`: computed and written once, then read."""
+    if os.path.exists(path):
+        print(f"{label} reused", flush=True)
+    else:
+        write_json_atomic(path, compute())
+        print(f"{label} done", flush=True)
+    return read_json(path)
 
 
 def _write_section(path, name, text):
@@ -898,15 +906,12 @@ def _style_study(seeds, overrides):
     results = {}
     for seed in seeds:
         for style in study["styles"]:
-            path = os.path.join(root, style, f"seed{seed}.json")
-            if os.path.exists(path):
-                print(f"style {style} seed {seed} reused", flush=True)
-            else:
-                write_json_atomic(
-                    path, _run_style(study, style, seed, overrides)
-                )
-                print(f"style {style} seed {seed} done", flush=True)
-            results.setdefault(style, []).append(read_json(path))
+            result = _finished(
+                os.path.join(root, style, f"seed{seed}.json"),
+                f"style {style} seed {seed}",
+                lambda: _run_style(study, style, seed, overrides),
+            )
+            results.setdefault(style, []).append(result)
     wall = time.perf_counter() - start
     example = _style_config(study, "detailed", seeds[0], overrides)
     text = _style_markdown(results, study, example, seeds, wall)
@@ -1016,15 +1021,12 @@ def _multitask_study(seeds, overrides):
     results = {}
     for seed in seeds:
         for e in study["evaluation_steps"]:
-            path = os.path.join(root, f"e{e}", f"seed{seed}.json")
-            if os.path.exists(path):
-                print(f"E={e} seed {seed} reused", flush=True)
-            else:
-                write_json_atomic(
-                    path, _run_multitask(study, seed, e, overrides)
-                )
-                print(f"E={e} seed {seed} done", flush=True)
-            results.setdefault(e, []).append(read_json(path))
+            result = _finished(
+                os.path.join(root, f"e{e}", f"seed{seed}.json"),
+                f"E={e} seed {seed}",
+                lambda: _run_multitask(study, seed, e, overrides),
+            )
+            results.setdefault(e, []).append(result)
     wall = time.perf_counter() - start
     first = study["evaluation_steps"][0]
     example = _multitask_configs(study, seeds[0], first, overrides)[1]
