@@ -354,8 +354,8 @@ def _fraction_sum(rng, level):
     a = rng.randint(1, b + level)
     c = rng.randint(1, d + level)
     op = "+" if level < 3 or rng.random() < 0.5 else "-"
-    problem = f"Compute $\\frac{{{a}}}{{{b}}} {op} \\frac{{{c}}}{{{d}}}$."
     left = f"\\frac{{{a}}}{{{b}}} {op} \\frac{{{c}}}{{{d}}}"
+    problem = f"Compute ${left}$."
     if b == d:
         num = a + c if op == "+" else a - c
         den = b
