@@ -39,10 +39,21 @@ training example, so every run trains on about as many tokens. Each
 (style, seed) run is the recipe's generator stages only; its result is
 one JSON file (`<run_root>/<size>/style/<style>/seed<k>.json`).
 
+`--study=multitask` is study 3: per seed and evaluation length E, SSFT
+for S + E + G steps against generation (S), evaluation (E) and
+generation (G) in one model, which then scores its own samples. Each E
+shares its seed's first generation phase and evaluator data; its result
+is one JSON file (`<run_root>/<size>/multitask/points/e<E>/seed<k>.json`).
+
+    # The sizes that fit about 2 hours of a 2-core CPU for all three:
     KERAS_BACKEND=jax python benchmarks/findings.py --study=evaluator \\
-        --size=study --seeds=0,1,2 --markdown=benchmarks/findings.md
+        --size=cpu --seeds=0,1,2 --markdown=benchmarks/findings.md
     KERAS_BACKEND=jax python benchmarks/findings.py --study=style \\
-        --size=study --seeds=0,1,2 --markdown=benchmarks/findings.md
+        --size=cpu --seeds=0,1,2 --markdown=benchmarks/findings.md
+    KERAS_BACKEND=jax python benchmarks/findings.py --study=multitask \\
+        --size=cpu --seeds=0,1,2 --markdown=benchmarks/findings.md
+    # The issue's full sizes (default recipe, 16 samples per evaluator
+    # training problem; a GPU's worth): the same with --size=study.
     # About a minute on CPU each, the machinery only (untrained decoders):
     python benchmarks/findings.py --study=evaluator --size=micro \\
         --seeds=0 --markdown=/tmp/findings.md
@@ -90,8 +101,8 @@ flags.DEFINE_enum(
 flags.DEFINE_enum(
     "size",
     "quick",
-    ["micro", "quick", "default", "study"],
-    "Recipe size; `micro` and `study` size the issue 13 studies only.",
+    ["micro", "quick", "default", "study", "cpu"],
+    "Recipe size; `micro`, `study` and `cpu` size the issue 13 studies only.",
 )
 flags.DEFINE_string(
     "markdown", "benchmarks/findings.md", "Evaluator study: its report."
@@ -119,6 +130,23 @@ SHARED_STAGES = ("ssft", "train_samples", "evaluator_data")
 # (margin) or examples (xent), at least `min_steps`; its within-problem
 # AUC on its training data is measured on the first `train_auc_problems`.
 # The paper's setting is 12K problems x 64 samples, 10 pairs per problem.
+# The `cpu` size of every study: what fits about 2 hours of a 2-core CPU
+# for all three studies, written down before any of its results (the
+# embedded task and decoder of the earlier single-budget findings run:
+# the `quick` size's 2-layer, 96-wide decoder, 900 SSFT steps of 32 on
+# 30,000 problems of levels 1 to 3), with the issue's 300 test problems
+# at N = 64, 8 samples on each of 2,000 evaluator training problems.
+# The three studies share it, so each seed's base run (SSFT, training
+# and test samples) serves them all (`_shared_run`).
+CPU_BASE = dict(
+    size="quick",
+    num_train_problems=30000,
+    sft_steps=900,
+    num_test_problems=300,
+    num_samples=64,
+    num_train_samples=8,
+    num_eval_train_problems=2000,
+)
 EVALUATOR_STUDY = {
     "micro": dict(
         base=dict(
@@ -158,6 +186,15 @@ EVALUATOR_STUDY = {
         min_steps=50,
         train_auc_problems=300,
     ),
+    # The data axis at 10 pairs per problem (both losses at 1,000), and
+    # 2,000 pairs spread over 200, 1,000 and 2,000 problems.
+    "cpu": dict(
+        base=CPU_BASE,
+        points=[(problems, 10, "margin") for problems in (200, 1000, 2000)]
+        + [(1000, 10, "xent"), (1000, 2, "margin"), (2000, 1, "margin")],
+        min_steps=50,
+        train_auc_problems=200,
+    ),
 }
 EPOCHS = 2
 # Study 2. `base`: the recipe settings of every run, fixed before any
@@ -176,6 +213,7 @@ STYLE_STUDY = {
         base=dict(size="default", num_test_problems=300, num_samples=64),
         styles=("detailed", "coarse", "both"),
     ),
+    "cpu": dict(base=CPU_BASE, styles=("detailed", "coarse", "both")),
 }
 STYLE_STAGES = ("ssft", "test_greedy", "test_samples")
 # Study 3. Per seed and evaluation phase length E: SSFT for S + E + G
@@ -193,6 +231,12 @@ MULTITASK_STUDY = {
         generation_steps=2000,
         regeneration_steps=150,
         evaluation_steps=(150, 300, 600),
+    ),
+    "cpu": dict(
+        base=CPU_BASE,
+        generation_steps=900,
+        regeneration_steps=100,
+        evaluation_steps=(100, 300),
     ),
 }
 # Examples whose tokens give a style's mean tokens per example.
@@ -381,6 +425,16 @@ def _base_config(study, seed, overrides):
         seed=seed,
         **{**study["base"], "num_eval_train_problems": most, **overrides},
     )
+
+
+def _shared_run(config, overrides):
+    """The evaluator study's base run of `config`'s seed when `config` is
+    the same run under another folder, else `config`: a run that the
+    studies share is trained and sampled once."""
+    if FLAGS.size not in EVALUATOR_STUDY:
+        return config
+    base = _base_config(EVALUATOR_STUDY[FLAGS.size], config.seed, overrides)
+    return base if config.replace(run_dir=base.run_dir) == base else config
 
 
 def _aligned(store_dir, problems):
@@ -859,7 +913,7 @@ def _run_style(study, style, seed, overrides):
     tokens = _tokens_per_example(config)
     budget = detailed.resolved("sft_steps") * _tokens_per_example(detailed)
     steps = max(1, round(budget / tokens))
-    config = config.replace(sft_steps=steps)
+    config = _shared_run(config.replace(sft_steps=steps), overrides)
     start = time.perf_counter()
     run_pipeline(config, verbose=1, stages=list(STYLE_STAGES))
     per_problem, samples = _test_outcomes(config)
@@ -985,19 +1039,17 @@ def _run_multitask(study, seed, e, overrides):
     # Every E shares its seed's first generation phase and evaluator
     # data: those stages ignore the later phases' settings, so their
     # copies pass the run's checks (`Stage.ignores`).
-    # (One config for the shared folder, whichever E comes first.)
-    shared = os.path.join(os.path.dirname(multitask.run_dir), f"seed{seed}")
-    first = study["evaluation_steps"][0]
-    run_pipeline(
-        _multitask_configs(study, seed, first, overrides)[1].replace(
-            run_dir=shared
+    shared = _shared_run(
+        ssft.replace(
+            run_dir=os.path.join(os.path.dirname(ssft.run_dir), f"seed{seed}"),
+            sft_steps=study["generation_steps"],
         ),
-        verbose=1,
-        stages=list(SHARED_STAGES),
+        overrides,
     )
+    run_pipeline(shared, verbose=1, stages=list(SHARED_STAGES))
     for stage in SHARED_STAGES:
         shutil.copytree(
-            os.path.join(shared, stage),
+            os.path.join(shared.run_dir, stage),
             os.path.join(multitask.run_dir, stage),
             dirs_exist_ok=True,
         )

@@ -152,3 +152,40 @@ def test_micro_multitask_study_matches_steps_and_shares_the_first_phase(
 
     log = _run(tmp_path, "multitask")
     assert "running" not in log and log.count(" reused") == 2
+
+
+def test_cpu_studies_share_each_seeds_base_run():
+    # At `--size=cpu` the style study's detailed run and the multi-task
+    # study's first phase are the evaluator study's base run: trained once.
+    code = "\n".join(
+        [
+            "import findings as f",
+            "f.FLAGS(['findings', '--size=cpu'])",
+            "style = f.STYLE_STUDY['cpu']",
+            "mt = f.MULTITASK_STUDY['cpu']",
+            "ssft, _ = f._multitask_configs(mt, 1, 100, {})",
+            "for config in (",
+            "    f._style_config(style, 'detailed', 1, {}),",
+            "    f._style_config(style, 'coarse', 1, {}),",
+            "    ssft.replace(sft_steps=900),",
+            "    ssft,",
+            "):",
+            "    print(f._shared_run(config, {}).run_dir)",
+        ]
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    root = os.path.join("runs", "findings", "cpu")
+    assert done.stdout.split() == [
+        os.path.join(root, "base_seed1"),
+        os.path.join(root, "style", "coarse", "run_seed1"),
+        os.path.join(root, "base_seed1"),
+        os.path.join(root, "multitask", "ssft_1100_seed1"),
+    ]
