@@ -71,6 +71,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -80,6 +81,7 @@ import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from keras_mathft import grading  # noqa: E402
 from keras_mathft import models  # noqa: E402
 from keras_mathft import sampling  # noqa: E402
 from keras_mathft._files import read_json  # noqa: E402
@@ -239,6 +241,9 @@ MULTITASK_STUDY = {
         evaluation_steps=(100, 300),
     ),
 }
+# Within-problem AUCs of the synthetic evaluators that re-rank each base
+# run's test samples: what quality re-ranking needs on those clusters.
+SYNTHETIC_AUCS = (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 # Examples whose tokens give a style's mean tokens per example.
 TOKEN_SAMPLE = 2000
 # What each seed's base run does; every point reads its artifacts.
@@ -544,6 +549,52 @@ def _run_point(base, point, study, run_dir):
     }
 
 
+def _synthetic_scores(correct, auc, rng):
+    """Scores whose right-over-wrong AUC is `auc` in expectation: sigmoids
+    of logits N(d, 1) for right samples and N(0, 1) for wrong ones, with
+    Phi(d / sqrt(2)) = auc (the difference of the two is N(d, 2))."""
+    shift = math.sqrt(2) * statistics.NormalDist().inv_cdf(auc)
+    logits = [
+        shift * np.asarray(row, "float64") + rng.normal(size=len(row))
+        for row in correct
+    ]
+    return [(1 / (1 + np.exp(-x))).tolist() for x in logits]
+
+
+def _synthetic_evaluators(base):
+    """Every re-ranker on a base run's test samples, with the scores of
+    synthetic evaluators of set quality.
+
+    One per AUC of `SYNTHETIC_AUCS` (`_synthetic_scores`), its errors
+    independent of the sample. This separates what re-ranking can do
+    on these clusters from how well an evaluator is trained.
+    """
+    test = load_problems(base)[1]
+    path = functools.partial(os.path.join, base.run_dir)
+    greedy = [g[0] for g in _aligned(path("test_greedy", "store"), test)]
+    samples = _aligned(path("test_samples", "store"), test)
+    correct = [
+        [grading.answers_equivalent(x.answer, p.answer) for x in group]
+        for p, group in zip(test, samples)
+    ]
+    rng = np.random.default_rng(base.seed)
+    out = []
+    for auc in SYNTHETIC_AUCS:
+        scores = _synthetic_scores(correct, auc, rng)
+        out.append(
+            {
+                "target_auc": auc,
+                "within_problem_auc_test": sampling.within_problem_auc(
+                    correct, scores
+                ),
+                "per_problem": _per_problem(
+                    base, test, samples, greedy, scores
+                ),
+            }
+        )
+    return out
+
+
 def _per_problem(config, test, samples, greedy, scores):
     """Each accuracy metric's value on each test problem (their mean is
     the report's), for the bootstrap over problems."""
@@ -573,8 +624,9 @@ def _per_problem(config, test, samples, greedy, scores):
     return out
 
 
-def _interval(per_seed, rounds, seed=0):
-    """95% interval of a mean over seeds and test problems.
+def _mean_interval(per_seed, rounds, seed=0):
+    """`(mean, low, high)`: the mean over seeds of each seed's mean over
+    test problems, and its 95% interval.
 
     Two-level bootstrap: each round draws the seeds with replacement,
     then each drawn seed's test problems with replacement, and averages;
@@ -591,7 +643,8 @@ def _interval(per_seed, rounds, seed=0):
             [a[rng.integers(0, len(a), len(a))].mean() for a in drawn]
         )
     low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
+    mean = np.mean([a.mean() for a in arrays])
+    return float(mean), float(low), float(high)
 
 
 def _summarise(results, rounds):
@@ -601,10 +654,8 @@ def _summarise(results, rounds):
     for point, per_seed in results.items():
         row = {"point": point, "seeds": len(per_seed)}
         for name in ACCURACY:
-            values = [r["per_problem"][name] for r in per_seed]
-            row[name] = (
-                float(np.mean([np.mean(v) for v in values])),
-                *_interval(values, rounds),
+            row[name] = _mean_interval(
+                [r["per_problem"][name] for r in per_seed], rounds
             )
         for name in (
             "auc",
@@ -626,23 +677,27 @@ def _summarise(results, rounds):
     return out
 
 
-def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
+def _quality(value, digits=3):
+    """`(mean, std)` or `None` as a table cell."""
+    if value is None:
+        return "n/a"
+    return f"{value[0]:.{digits}f} ± {value[1]:.{digits}f}"
+
+
+def _labels(base):
+    """Each accuracy metric's display name."""
     n, k = base.resolved("num_samples"), base.top_k_clusters
-    labels = {
+    return {
         "maj1@N": f"Maj1@{n}",
         "majK@N": f"Maj{k}@{n}",
         "pass@N": f"Pass@{n}",
         **{m: sampling.RERANKERS[m].display_name(k) for m in METHODS[1:]},
     }
 
-    def quality(value, digits=3):
-        if value is None:
-            return "n/a"
-        return f"{value[0]:.{digits}f} ± {value[1]:.{digits}f}"
 
-    def accuracy(value):
-        mean, low, high = (100 * v for v in value)
-        return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
+    n, k = base.resolved("num_samples"), base.top_k_clusters
+    labels = _labels(base)
 
     def key(row):
         problems, pairs, loss = row["point"]
@@ -686,12 +741,12 @@ def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
     ]
     for row in rows:
         lines.append(
-            f"{key(row)} {quality(row['steps'], 0)} | "
-            f"{quality(row['pairs'], 0)} | {quality(row['auc_train'])} | "
-            f"{quality(row['auc'])} | "
-            f"{quality(row['within_problem_auc_train'])} | "
-            f"{quality(row['within_problem_auc_test'])} | "
-            f"{quality(row['ece'])} |"
+            f"{key(row)} {_quality(row['steps'], 0)} | "
+            f"{_quality(row['pairs'], 0)} | {_quality(row['auc_train'])} | "
+            f"{_quality(row['auc'])} | "
+            f"{_quality(row['within_problem_auc_train'])} | "
+            f"{_quality(row['within_problem_auc_test'])} | "
+            f"{_quality(row['ece'])} |"
         )
     lines += [
         "",
@@ -706,7 +761,7 @@ def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
         lines.append(
             key(row)
             + " "
-            + " | ".join(accuracy(row[m]) for m in ACCURACY)
+            + " | ".join(_percent(row[m]) for m in ACCURACY)
             + " |"
         )
     passing = [r for r in rows if r["rr_top_k"][0] > r["maj1@N"][0]]
@@ -715,8 +770,8 @@ def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
         best = min(passing, key=lambda r: (r["auc"] or (1, 0))[0])
         lines.append(
             f"{labels['rr_top_k']} passes {labels['maj1@N']} (in the mean) "
-            f"first at a test AUC of {quality(best['auc'])} (within-problem "
-            f"{quality(best['within_problem_auc_test'])}), at "
+            f"first at a test AUC of {_quality(best['auc'])} (within-problem "
+            f"{_quality(best['within_problem_auc_test'])}), at "
             "{} problems, at most {} pairs each, {} loss.".format(
                 *best["point"]
             )
@@ -730,8 +785,86 @@ def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
     return "\n".join(lines)
 
 
-def _evaluator_figures(rows, results, base, directory):
-    """Accuracy against evaluator data, and against N at the best point."""
+def _synthetic_rows(synthetic, rounds):
+    """Per synthetic AUC: each accuracy metric's mean and interval over
+    seeds, and the measured within-problem AUC's mean and std."""
+    rows = []
+    for i, auc in enumerate(SYNTHETIC_AUCS):
+        per_seed = [seed[i] for seed in synthetic]
+        measured = [
+            r["within_problem_auc_test"]
+            for r in per_seed
+            if r["within_problem_auc_test"] is not None
+        ]
+        row = {
+            "target_auc": auc,
+            "measured": (float(np.mean(measured)), float(np.std(measured)))
+            if measured
+            else None,
+        }
+        for name in ACCURACY:
+            row[name] = _mean_interval(
+                [r["per_problem"][name] for r in per_seed], rounds
+            )
+        rows.append(row)
+    return rows
+
+
+def _synthetic_markdown(synthetic, trained, base, figure):
+    labels = _labels(base)
+    names = ("maj1@N", "rr_all", "rr_top_k", "weighted_rr_top_k")
+    lines = [
+        "",
+        "**Synthetic evaluators: the quality re-ranking needs**",
+        "",
+        "The same test samples of each seed's base run, re-ranked with "
+        "the scores of synthetic evaluators of set within-problem AUC: a "
+        "right sample's logit is drawn from N(d, 1), a wrong one's from "
+        "N(0, 1), independently of the sample (`_synthetic_evaluators`). "
+        "Intervals as above.",
+        "",
+        "| Within-problem AUC (set) | measured | "
+        + " | ".join(labels[m] for m in (*names, "majK@N"))
+        + " |",
+        "| ---: | ---: |" + " ---: |" * (len(names) + 1),
+    ]
+    for row in synthetic:
+        lines.append(
+            f"| {row['target_auc']} | {_quality(row['measured'])} | "
+            + " | ".join(_percent(row[m]) for m in (*names, "majK@N"))
+            + " |"
+        )
+    passing = [r for r in synthetic if r["rr_top_k"][0] > r["maj1@N"][0]]
+    within = [
+        r["within_problem_auc_test"][0]
+        for r in trained
+        if r["within_problem_auc_test"] is not None
+    ]
+    lines += [
+        "",
+        (
+            f"With synthetic scores {labels['rr_top_k']} passes "
+            f"{labels['maj1@N']} (in the mean) from a within-problem AUC of "
+            f"{passing[0]['target_auc']}."
+            if passing
+            else f"{labels['rr_top_k']} does not pass {labels['maj1@N']} "
+            "with any synthetic evaluator."
+        )
+        + (
+            " The trained evaluators' within-problem test AUC ranges from "
+            f"{min(within):.3f} to {max(within):.3f}."
+            if within
+            else ""
+        ),
+    ]
+    if figure:
+        lines += ["", f"![{figure}]({figure})"]
+    return "\n".join(lines + [""])
+
+
+def _evaluator_figures(rows, results, synthetic, base, directory):
+    """Accuracy against evaluator data, against N at the best point, and
+    against within-problem AUC (synthetic and trained evaluators)."""
     try:
         import matplotlib
 
@@ -805,6 +938,29 @@ def _evaluator_figures(rows, results, base, directory):
     names.append("findings_accuracy_vs_n.png")
     fig.savefig(os.path.join(directory, names[-1]), dpi=120)
     plt.close(fig)
+
+    labels = _labels(base)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = [r["target_auc"] for r in synthetic]
+    for metric in ("maj1@N", "rr_all", "rr_top_k", "weighted_rr_top_k"):
+        mean = [100 * r[metric][0] for r in synthetic]
+        ax.plot(x, mean, marker="o", label=f"{labels[metric]} (synthetic)")
+    trained = [r for r in rows if r["within_problem_auc_test"] is not None]
+    ax.scatter(
+        [r["within_problem_auc_test"][0] for r in trained],
+        [100 * r["rr_top_k"][0] for r in trained],
+        color="black",
+        marker="x",
+        label=f"{labels['rr_top_k']} (trained evaluators)",
+    )
+    ax.set_xlabel("within-problem AUC on test (synthetic: as set)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    names.append("findings_accuracy_vs_within_auc.png")
+    fig.savefig(os.path.join(directory, names[-1]), dpi=120)
+    plt.close(fig)
     return names
 
 
@@ -812,7 +968,7 @@ def _evaluator_study(seeds, overrides):
     study = _study(EVALUATOR_STUDY, "evaluator")
     root = os.path.join(FLAGS.run_root, FLAGS.size)
     start = time.perf_counter()
-    results = {}
+    results, synthetic = {}, []
     for seed in seeds:
         base = _base_config(study, seed, overrides)
         for point in study["points"]:
@@ -831,13 +987,23 @@ def _evaluator_study(seeds, overrides):
                 compute,
             )
             results.setdefault(tuple(point), []).append(result)
+        synthetic.append(
+            _finished(
+                os.path.join(root, "synthetic", f"seed{seed}.json"),
+                f"synthetic evaluators seed {seed}",
+                lambda: _synthetic_evaluators(base),
+            )
+        )
     wall = time.perf_counter() - start
     rows = _summarise(results, FLAGS.bootstrap)
+    synthetic = _synthetic_rows(synthetic, FLAGS.bootstrap)
     directory = os.path.dirname(os.path.abspath(FLAGS.markdown))
     os.makedirs(directory, exist_ok=True)
-    figures = _evaluator_figures(rows, results, base, directory)
+    figures = _evaluator_figures(rows, results, synthetic, base, directory)
     text = _evaluator_markdown(
-        rows, study, base, seeds, len(study["points"]), wall, figures
+        rows, study, base, seeds, len(study["points"]), wall, figures[:2]
+    ) + _synthetic_markdown(
+        synthetic, rows, base, figures[2] if figures else None
     )
     _write_section(FLAGS.markdown, "evaluator", text)
     print(text)
@@ -1089,8 +1255,12 @@ def _multitask_study(seeds, overrides):
 
 def _accuracy_cell(per_seed, key, name):
     values = [r[key][name] for r in per_seed]
-    mean = 100 * np.mean([np.mean(v) for v in values])
-    low, high = (100 * v for v in _interval(values, FLAGS.bootstrap))
+    return _percent(_mean_interval(values, FLAGS.bootstrap))
+
+
+def _percent(value):
+    """`(mean, low, high)` as a table cell in %."""
+    mean, low, high = (100 * v for v in value)
     return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
 
 

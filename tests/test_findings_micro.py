@@ -58,12 +58,27 @@ def test_micro_evaluator_study_writes_tables_and_resumes(tmp_path):
     assert figures == [
         "findings_accuracy_vs_evaluator_data.png",
         "findings_accuracy_vs_n.png",
+        "findings_accuracy_vs_within_auc.png",
     ]
+    # Every synthetic evaluator re-ranks every test problem of the base.
+    synthetic = json.loads(
+        (tmp_path / "runs" / "micro" / "synthetic" / "seed0.json").read_text()
+    )
+    assert [s["target_auc"] for s in synthetic] == [
+        0.6,
+        0.7,
+        0.8,
+        0.9,
+        0.95,
+        0.99,
+    ]
+    assert {len(s["per_problem"]["rr_top_k"]) for s in synthetic} == {6}
+    assert "**Synthetic evaluators: the quality re-ranking needs**" in markdown
 
     # Nothing is recomputed: no stage runs, the JSON files are untouched.
     log = _run(tmp_path)
     assert "running" not in log
-    assert log.count(" reused") == 2
+    assert log.count(" reused") == 3  # 2 points and the synthetic ones
     assert {p: p.read_bytes() for p in results} == results
 
     # A point killed after its stages but before its JSON is rebuilt from
@@ -189,3 +204,30 @@ def test_cpu_studies_share_each_seeds_base_run():
         os.path.join(root, "base_seed1"),
         os.path.join(root, "multitask", "ssft_1100_seed1"),
     ]
+
+
+def test_synthetic_scores_have_the_set_within_problem_auc():
+    code = "\n".join(
+        [
+            "import numpy as np",
+            "import findings as f",
+            "from keras_mathft import sampling",
+            "rng = np.random.default_rng(0)",
+            "correct = [[i < 30 for i in range(64)] for _ in range(200)]",
+            "for auc in (0.6, 0.9, 0.99):",
+            "    scores = f._synthetic_scores(correct, auc, rng)",
+            "    print(sampling.within_problem_auc(correct, scores))",
+        ]
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # 6,000 right and 6,800 wrong samples: a standard error near 0.006.
+    measured = [float(v) for v in done.stdout.split()]
+    assert measured == pytest.approx([0.6, 0.9, 0.99], abs=0.015)
