@@ -243,7 +243,7 @@ MULTITASK_STUDY = {
 }
 # Within-problem AUCs of the synthetic evaluators that re-rank each base
 # run's test samples: what quality re-ranking needs on those clusters.
-SYNTHETIC_AUCS = (0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+SYNTHETIC_AUCS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 0.95, 0.99)
 # Examples whose tokens give a style's mean tokens per example.
 TOKEN_SAMPLE = 2000
 # What each seed's base run does; every point reads its artifacts.

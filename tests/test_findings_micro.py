@@ -66,7 +66,9 @@ def test_micro_evaluator_study_writes_tables_and_resumes(tmp_path):
     )
     assert [s["target_auc"] for s in synthetic] == [
         0.6,
+        0.65,
         0.7,
+        0.75,
         0.8,
         0.9,
         0.95,
