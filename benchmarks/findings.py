@@ -561,6 +561,56 @@ def _synthetic_scores(correct, auc, rng):
     return [(1 / (1 + np.exp(-x))).tolist() for x in logits]
 
 
+def _between_cluster_share(clusters, correct, scores):
+    """Share of the wrong samples' score variance that lies between their
+    answer clusters, pooled over problems (log-odds of the scores).
+
+    Near the independent-error baseline, an evaluator's mistakes are
+    spread over samples; well above it, it scores the wrong samples of
+    one answer alike, so a plausible wrong answer is lifted whole.
+    """
+    between = total = 0.0
+    for groups, right, values in zip(clusters, correct, scores):
+        p = np.clip(np.asarray(values, "float64"), 1e-6, 1 - 1e-6)
+        logits = np.log(p / (1 - p))
+        wrong = [list(c.members) for c in groups if not right[c.members[0]]]
+        if len(wrong) < 2:
+            continue
+        mean = np.mean(logits[[i for m in wrong for i in m]])
+        for members in wrong:
+            total += float(np.sum((logits[members] - mean) ** 2))
+            between += len(members) * (np.mean(logits[members]) - mean) ** 2
+    return between / total if total else None
+
+
+def _error_clustering(base, study):
+    """`_between_cluster_share` of each trained evaluator of one seed,
+    and of independent errors (`_synthetic_scores`) on the same clusters.
+    """
+    test = load_problems(base)[1]
+    samples = _aligned(
+        os.path.join(base.run_dir, "test_samples", "store"), test
+    )
+    clusters = [grading.cluster_answers([x.answer for x in g]) for g in samples]
+    correct = [
+        [grading.answers_equivalent(x.answer, p.answer) for x in group]
+        for p, group in zip(test, samples)
+    ]
+    points = os.path.join(FLAGS.run_root, FLAGS.size, "points")
+    out = {}
+    for point in study["points"]:
+        run = os.path.join(points, _point_name(point), f"run_seed{base.seed}")
+        scores = read_json(os.path.join(run, "test_scores", "scores.json"))
+        out[_point_name(point)] = _between_cluster_share(
+            clusters, correct, scores
+        )
+    rng = np.random.default_rng(base.seed)
+    out["independent"] = _between_cluster_share(
+        clusters, correct, _synthetic_scores(correct, 0.65, rng)
+    )
+    return out
+
+
 def _synthetic_evaluators(base):
     """Every re-ranker on a base run's test samples, with the scores of
     synthetic evaluators of set quality.
@@ -810,7 +860,7 @@ def _synthetic_rows(synthetic, rounds):
     return rows
 
 
-def _synthetic_markdown(synthetic, trained, base, figure):
+def _synthetic_markdown(synthetic, trained, clustering, base, figure):
     labels = _labels(base)
     names = ("maj1@N", "rr_all", "rr_top_k", "weighted_rr_top_k")
     lines = [
@@ -859,6 +909,28 @@ def _synthetic_markdown(synthetic, trained, base, figure):
     ]
     if figure:
         lines += ["", f"![{figure}]({figure})"]
+
+    def share(name):
+        values = [c[name] for c in clustering if c[name] is not None]
+        return _quality((np.mean(values), np.std(values)) if values else None)
+
+    lines += [
+        "",
+        "Where the trained evaluators' mistakes lie: the share of the wrong "
+        "test samples' score variance (log-odds) that is between their "
+        "answer clusters (`_between_cluster_share`; mean ± std over "
+        "seeds), against independent errors on the same clusters "
+        f"(synthetic, AUC 0.65): {share('independent')}.",
+        "",
+        "| Problems | Pairs / problem (max) | Loss | Between-cluster share |",
+        "| ---: | ---: | --- | ---: |",
+        *(
+            "| {} | {} | {} | ".format(*row["point"])
+            + share(_point_name(row["point"]))
+            + " |"
+            for row in trained
+        ),
+    ]
     return "\n".join(lines + [""])
 
 
@@ -968,7 +1040,7 @@ def _evaluator_study(seeds, overrides):
     study = _study(EVALUATOR_STUDY, "evaluator")
     root = os.path.join(FLAGS.run_root, FLAGS.size)
     start = time.perf_counter()
-    results, synthetic = {}, []
+    results, synthetic, clustering = {}, [], []
     for seed in seeds:
         base = _base_config(study, seed, overrides)
         for point in study["points"]:
@@ -994,6 +1066,13 @@ def _evaluator_study(seeds, overrides):
                 lambda: _synthetic_evaluators(base),
             )
         )
+        clustering.append(
+            _finished(
+                os.path.join(root, "synthetic", f"clustering_seed{seed}.json"),
+                f"error clustering seed {seed}",
+                lambda: _error_clustering(base, study),
+            )
+        )
     wall = time.perf_counter() - start
     rows = _summarise(results, FLAGS.bootstrap)
     synthetic = _synthetic_rows(synthetic, FLAGS.bootstrap)
@@ -1003,7 +1082,7 @@ def _evaluator_study(seeds, overrides):
     text = _evaluator_markdown(
         rows, study, base, seeds, len(study["points"]), wall, figures[:2]
     ) + _synthetic_markdown(
-        synthetic, rows, base, figures[2] if figures else None
+        synthetic, rows, clustering, base, figures[2] if figures else None
     )
     _write_section(FLAGS.markdown, "evaluator", text)
     print(text)

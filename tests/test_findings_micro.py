@@ -76,11 +76,12 @@ def test_micro_evaluator_study_writes_tables_and_resumes(tmp_path):
     ]
     assert {len(s["per_problem"]["rr_top_k"]) for s in synthetic} == {6}
     assert "**Synthetic evaluators: the quality re-ranking needs**" in markdown
+    assert "| Between-cluster share |" in markdown
 
     # Nothing is recomputed: no stage runs, the JSON files are untouched.
     log = _run(tmp_path)
     assert "running" not in log
-    assert log.count(" reused") == 3  # 2 points and the synthetic ones
+    assert log.count(" reused") == 4  # 2 points, synthetic, clustering
     assert {p: p.read_bytes() for p in results} == results
 
     # A point killed after its stages but before its JSON is rebuilt from
@@ -208,7 +209,7 @@ def test_cpu_studies_share_each_seeds_base_run():
     ]
 
 
-def test_synthetic_scores_have_the_set_within_problem_auc():
+def test_synthetic_scores_and_between_cluster_share():
     code = "\n".join(
         [
             "import numpy as np",
@@ -219,6 +220,13 @@ def test_synthetic_scores_have_the_set_within_problem_auc():
             "for auc in (0.6, 0.9, 0.99):",
             "    scores = f._synthetic_scores(correct, auc, rng)",
             "    print(sampling.within_problem_auc(correct, scores))",
+            # Two wrong clusters {0, 1} and {2, 3}, one right {4}; a
+            # score of 0.5 is log-odds 0, 0.9 is log(9).
+            "from keras_mathft.grading import AnswerCluster as C",
+            "groups = [[C('1', (0, 1)), C('2', (2, 3)), C('3', (4,))]]",
+            "right = [[False] * 4 + [True]]",
+            "for scores in ([.5, .5, .9, .9, .1], [.5, .9, .5, .9, .1]):",
+            "    print(f._between_cluster_share(groups, right, [scores]))",
         ]
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
@@ -232,4 +240,6 @@ def test_synthetic_scores_have_the_set_within_problem_auc():
     assert done.returncode == 0, done.stderr[-3000:]
     # 6,000 right and 6,800 wrong samples: a standard error near 0.006.
     measured = [float(v) for v in done.stdout.split()]
-    assert measured == pytest.approx([0.6, 0.9, 0.99], abs=0.015)
+    assert measured[:3] == pytest.approx([0.6, 0.9, 0.99], abs=0.015)
+    # Alike within clusters: all variance between; alike across: none.
+    assert measured[3:] == pytest.approx([1.0, 0.0], abs=1e-9)
