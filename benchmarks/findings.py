@@ -725,6 +725,14 @@ def _summarise(results, rounds):
     return out
 
 
+def _wall_text(wall):
+    return (
+        f"{wall / 60:.1f} min for its last invocation on {os.cpu_count()} "
+        f"CPUs ({platform.node()}), which reads finished points back "
+        "instead of computing them again"
+    )
+
+
 def _quality(value, digits=3):
     """`(mean, std)` or `None` as a table cell."""
     if value is None:
@@ -758,8 +766,7 @@ def _evaluator_markdown(rows, study, base, seeds, total, wall, figures):
         f"Command: `KERAS_BACKEND={keras.config.backend()} python "
         f"benchmarks/findings.py --study=evaluator --size={FLAGS.size} "
         f"--seeds={','.join(map(str, seeds))}`. {len(rows)} of {total} "
-        f"points finished, {wall / 60:.1f} min this session on "
-        f"{os.cpu_count()} CPUs ({platform.node()}).",
+        f"points finished, {_wall_text(wall)}.",
         "",
         "Settings of the base runs (fixed before any result; every point "
         f"reuses its seed's SSFT model and samples): `{study['base']}`, "
@@ -1223,8 +1230,7 @@ def _style_markdown(results, study, example, seeds, wall):
         "",
         f"Command: `KERAS_BACKEND={keras.config.backend()} python "
         f"benchmarks/findings.py --study=style --size={FLAGS.size} "
-        f"--seeds={','.join(map(str, seeds))}`, {wall / 60:.1f} min this "
-        f"session on {os.cpu_count()} CPUs ({platform.node()}).",
+        f"--seeds={','.join(map(str, seeds))}`, {_wall_text(wall)}.",
         "",
         f"Settings of every run (fixed before any result): "
         f"`{study['base']}`, resolved `{example.resolved_settings()}`. "
@@ -1350,8 +1356,7 @@ def _multitask_markdown(results, study, example, seeds, wall):
         "",
         f"Command: `KERAS_BACKEND={keras.config.backend()} python "
         f"benchmarks/findings.py --study=multitask --size={FLAGS.size} "
-        f"--seeds={','.join(map(str, seeds))}`, {wall / 60:.1f} min this "
-        f"session on {os.cpu_count()} CPUs ({platform.node()}).",
+        f"--seeds={','.join(map(str, seeds))}`, {_wall_text(wall)}.",
         "",
         f"Settings (fixed before any result): `{study['base']}`. Per seed "
         f"and evaluation length E: SSFT for {s} + E + {g} steps, against "
