@@ -984,13 +984,7 @@ def _evaluator_figures(rows, results, synthetic, base, directory):
             )
     ax.set_xscale("log")
     ax.set_xlabel("evaluator training problems (10 pairs / problem max)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    names.append("findings_accuracy_vs_evaluator_data.png")
-    fig.savefig(os.path.join(directory, names[-1]), dpi=120)
-    plt.close(fig)
+    names.append(_save(fig, ax, directory, "evaluator_data"))
 
     best = max(
         rows,
@@ -1007,14 +1001,8 @@ def _evaluator_figures(rows, results, synthetic, base, directory):
         ax.plot(curves[0]["n"], mean, marker="o", label=label)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("samples per test problem (n)")
-    ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"best evaluator: {_point_name(best['point'])}", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    names.append("findings_accuracy_vs_n.png")
-    fig.savefig(os.path.join(directory, names[-1]), dpi=120)
-    plt.close(fig)
+    names.append(_save(fig, ax, directory, "n"))
 
     labels = _labels(base)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -1031,14 +1019,22 @@ def _evaluator_figures(rows, results, synthetic, base, directory):
         label=f"{labels['rr_top_k']} (trained evaluators)",
     )
     ax.set_xlabel("within-problem AUC on test (synthetic: as set)")
+    names.append(_save(fig, ax, directory, "within_auc"))
+    return names
+
+
+def _save(fig, ax, directory, against):
+    """Labels, saves and closes an accuracy figure; returns its name."""
+    import matplotlib.pyplot as plt
+
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    names.append("findings_accuracy_vs_within_auc.png")
-    fig.savefig(os.path.join(directory, names[-1]), dpi=120)
+    name = f"findings_accuracy_vs_{against}.png"
+    fig.savefig(os.path.join(directory, name), dpi=120)
     plt.close(fig)
-    return names
+    return name
 
 
 def _evaluator_study(seeds, overrides):

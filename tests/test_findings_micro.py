@@ -39,6 +39,20 @@ def _run(tmp_path, study="evaluator"):
     return done.stdout
 
 
+def _python(code):
+    """Runs `code` with `benchmarks/findings.py` importable as `findings`."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 @pytest.mark.slow
 def test_micro_evaluator_study_writes_tables_and_resumes(tmp_path):
     log = _run(tmp_path)
@@ -191,15 +205,7 @@ def test_cpu_studies_share_each_seeds_base_run():
             "    print(f._shared_run(config, {}).run_dir)",
         ]
     )
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _python(code)
     root = os.path.join("runs", "findings", "cpu")
     assert done.stdout.split() == [
         os.path.join(root, "base_seed1"),
@@ -229,15 +235,7 @@ def test_synthetic_scores_and_between_cluster_share():
             "    print(f._between_cluster_share(groups, right, [scores]))",
         ]
     )
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _python(code)
     # 6,000 right and 6,800 wrong samples: a standard error near 0.006.
     measured = [float(v) for v in done.stdout.split()]
     assert measured[:3] == pytest.approx([0.6, 0.9, 0.99], abs=0.015)
