@@ -581,19 +581,25 @@ def _between_cluster_share(clusters, correct, scores):
     return between / total if total else None
 
 
-def _error_clustering(base, study):
-    """`_between_cluster_share` of each trained evaluator of one seed,
-    and of independent errors (`_synthetic_scores`) on the same clusters.
-    """
+def _graded_test_samples(base):
+    """`(test problems, their samples, each sample's correctness)`."""
     test = load_problems(base)[1]
     samples = _aligned(
         os.path.join(base.run_dir, "test_samples", "store"), test
     )
-    clusters = [grading.cluster_answers([x.answer for x in g]) for g in samples]
     correct = [
         [grading.answers_equivalent(x.answer, p.answer) for x in group]
         for p, group in zip(test, samples)
     ]
+    return test, samples, correct
+
+
+def _error_clustering(base, study):
+    """`_between_cluster_share` of each trained evaluator of one seed,
+    and of independent errors (`_synthetic_scores`) on the same clusters.
+    """
+    _, samples, correct = _graded_test_samples(base)
+    clusters = [grading.cluster_answers([x.answer for x in g]) for g in samples]
     points = os.path.join(FLAGS.run_root, FLAGS.size, "points")
     out = {}
     for point in study["points"]:
@@ -617,13 +623,12 @@ def _synthetic_evaluators(base):
     independent of the sample. This separates what re-ranking can do
     on these clusters from how well an evaluator is trained.
     """
-    test = load_problems(base)[1]
-    path = functools.partial(os.path.join, base.run_dir)
-    greedy = [g[0] for g in _aligned(path("test_greedy", "store"), test)]
-    samples = _aligned(path("test_samples", "store"), test)
-    correct = [
-        [grading.answers_equivalent(x.answer, p.answer) for x in group]
-        for p, group in zip(test, samples)
+    test, samples, correct = _graded_test_samples(base)
+    greedy = [
+        g[0]
+        for g in _aligned(
+            os.path.join(base.run_dir, "test_greedy", "store"), test
+        )
     ]
     rng = np.random.default_rng(base.seed)
     out = []
