@@ -4,10 +4,26 @@ The real MATH / MATH500 / PRM800K files live outside the repository in
 `../shared/data` (never copied in). Tests that need them use the
 `shared_data` fixture, which skips with a clear reason when the folder is
 missing. `KERAS_MATHFT_SHARED_DATA` overrides the location.
+
+Three rules keep the README's test command short (CONTRIBUTING.md, "Test
+time"):
+
+- Tests marked `backend_independent` (whole modules through `pytestmark`)
+  test nothing of the Keras backend; `--skip-backend-independent`, which
+  the README's second half passes, skips them with a reason.
+- Tests marked `slow` start first, so no long test runs alone at the end
+  of a `pytest -n 2` run.
+- JAX compiles into one persistent cache per test run, shared by the
+  workers and the processes they start, so a program compiled once (the
+  tiny recipe's train step, say) is not compiled again by the next test
+  or child process. Tracing still runs every time: only XLA's work is
+  reused.
 """
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -17,6 +33,54 @@ SHARED_DATA = pathlib.Path(
         "KERAS_MATHFT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"
     )
 )
+SKIP_BACKEND_INDEPENDENT = "--skip-backend-independent"
+_JAX_CACHE_ENV = {
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+}
+_CACHE_KEY = pytest.StashKey[str]()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        SKIP_BACKEND_INDEPENDENT,
+        action="store_true",
+        help="skip tests marked backend_independent: they ran already "
+        "under the other backend",
+    )
+
+
+def pytest_configure(config):
+    # The controller (or a run without xdist) makes the cache; xdist
+    # workers and child processes inherit it through the environment.
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(
+        "JAX_COMPILATION_CACHE_DIR"
+    ):
+        return
+    folder = tempfile.mkdtemp(prefix="keras_mathft-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    for key, value in _JAX_CACHE_ENV.items():
+        os.environ.setdefault(key, value)
+    config.stash[_CACHE_KEY] = folder
+
+
+def pytest_unconfigure(config):
+    folder = config.stash.get(_CACHE_KEY, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = config.getoption(SKIP_BACKEND_INDEPENDENT)
+    reason = (
+        "backend-independent: runs once, in the README test command's "
+        "first (KERAS_BACKEND=jax) half"
+    )
+    for item in items:
+        if skip and item.get_closest_marker("backend_independent"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+    # A stable sort: slow tests first, the rest in collection order.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

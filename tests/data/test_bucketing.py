@@ -8,6 +8,8 @@ from keras_mathft.data import geometric_bucket
 from keras_mathft.data import geometric_bucket_lengths
 from keras_mathft.data import linear_bucket_lengths
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_linear_bucket_lengths_by_hand():
     assert linear_bucket_lengths(512) == (128, 256, 384, 512)

@@ -11,6 +11,8 @@ from keras_mathft.data import load_math
 from keras_mathft.data import parse_level
 from keras_mathft.data import problem_from_row
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _row(**overrides):
     row = {

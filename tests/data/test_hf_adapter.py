@@ -7,6 +7,8 @@ from keras_mathft.data import problem_from_hf_row
 from keras_mathft.data import problems_from_rows
 from keras_mathft.data import to_hf_dataset
 
+pytestmark = pytest.mark.backend_independent
+
 ROW = {
     "problem": "1+1?",
     "solution": "$\\boxed{2}$",

@@ -10,6 +10,8 @@ from keras_mathft.data import load_prm800k
 from keras_mathft.data import steps_to_solution
 from keras_mathft.grading import extract_answer
 
+pytestmark = pytest.mark.backend_independent
+
 EXAMPLES = "prm800k/examples"
 
 

@@ -4,6 +4,8 @@ from keras_mathft.data import MathProblem
 from keras_mathft.data import load_paper_split
 from keras_mathft.data import paper_split
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _problems(ids):
     return [MathProblem(f"p {i}", "s", "1", "Algebra", 1, i) for i in ids]

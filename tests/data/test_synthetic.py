@@ -17,6 +17,8 @@ from keras_mathft.data.synthetic import answer_forms
 from keras_mathft.data.synthetic import answer_value
 from keras_mathft.data.synthetic import make_synthetic_problems
 
+pytestmark = pytest.mark.backend_independent
+
 F = fractions.Fraction
 
 

@@ -8,6 +8,8 @@ from keras_mathft.data import HendrycksMath
 from keras_mathft.data import load_math
 from keras_mathft.data import problems_from_tfds
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _row(problem, level="Level 2"):
     return {

@@ -4,6 +4,8 @@ import pytest
 from keras_mathft.data import tokenize_pairs
 from keras_mathft.data import tokenize_prompts
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_mask_matches_hand_example(tokenizer):
     # a=1, b=2, c=3, d=4; start = end = pad = 0.

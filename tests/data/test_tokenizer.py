@@ -11,6 +11,8 @@ from keras_mathft.data.tokenizer import EMBEDDED_VOCAB_SIZE
 from keras_mathft.data.tokenizer import embedded_tokenizer_proto
 from keras_mathft.data.tokenizer import train_tokenizer
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _processor(proto):
     return sentencepiece.SentencePieceProcessor(model_proto=proto)

@@ -9,6 +9,8 @@ from keras_mathft.grading import AnswerCluster
 from keras_mathft.grading import answers_equivalent
 from keras_mathft.grading import cluster_answers
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _as_pairs(clusters):
     return [(c.representative, c.members) for c in clusters]

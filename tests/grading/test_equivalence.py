@@ -14,6 +14,8 @@ import pytest
 from keras_mathft.grading import answers_equivalent
 from keras_mathft.grading import grading_stats
 
+pytestmark = pytest.mark.backend_independent
+
 # Identical and trivially respaced strings.
 IDENTITY = [
     ("42", "42", True),

@@ -5,6 +5,8 @@ from keras_mathft.grading import ExtractedAnswer
 from keras_mathft.grading import extract_answer
 from keras_mathft.grading import extract_answer_record
 
+pytestmark = pytest.mark.backend_independent
+
 CASES = [
     # The last box wins; nesting is respected.
     (r"so $\boxed{1}$ and finally $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),

@@ -2,6 +2,8 @@ import pytest
 
 from keras_mathft.grading import normalize_answer
 
+pytestmark = pytest.mark.backend_independent
+
 # One or more rows per documented rule (see normalize_answer's docstring).
 CASES = [
     # 1. trimming, `$`, final period

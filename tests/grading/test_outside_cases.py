@@ -11,6 +11,8 @@ from outside_cases import POLICIES
 
 from keras_mathft.grading import answers_equivalent
 
+pytestmark = pytest.mark.backend_independent
+
 ROWS = [
     pytest.param(*(row + (None,))[:4], id=f"{source}-{k}")
     for source, rows in ALL.items()

@@ -20,6 +20,8 @@ from keras_mathft.grading import answers_equivalent
 from keras_mathft.grading import cluster_answers
 from keras_mathft.grading import grading_stats
 
+pytestmark = pytest.mark.backend_independent
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 # A generous allowance on top of a call's timeout for in-process work and
 # for killing an overrunning worker (the documented worst case is far

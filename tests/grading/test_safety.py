@@ -4,6 +4,7 @@ import os
 import pathlib
 import time
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -15,6 +16,8 @@ from keras_mathft.grading import cluster_answers
 from keras_mathft.grading import extract_answer
 from keras_mathft.grading import extract_answer_record
 from keras_mathft.grading import normalize_answer
+
+pytestmark = pytest.mark.backend_independent
 
 PWNED = pathlib.Path("/tmp/keras_mathft_pwned")
 HOSTILE = [

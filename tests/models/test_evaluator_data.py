@@ -5,6 +5,8 @@ import pytest
 from keras_mathft.data import MathProblem
 from keras_mathft.models import build_evaluator_examples
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_counts_skips_and_pairs():
     problems = ["p0", "p1", "p2", MathProblem("p3", "s", "1")]

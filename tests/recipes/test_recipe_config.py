@@ -14,6 +14,8 @@ from keras_mathft.recipes import check_run_directory
 from keras_mathft.recipes import config_from_flags
 from keras_mathft.recipes import define_flags
 
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.mark.parametrize(
     "changes, message",

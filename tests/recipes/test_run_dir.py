@@ -16,6 +16,8 @@ from keras_mathft.recipes import check_run_directory
 from keras_mathft.sampling import Sample
 from keras_mathft.sampling import sample_to_store
 
+pytestmark = pytest.mark.backend_independent
+
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples/train.py"
 TINY_FLAGS = [f"--{k}={v}" for k, v in TINY.items()]
 

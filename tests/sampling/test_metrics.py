@@ -20,6 +20,8 @@ from keras_mathft.sampling import pass_at_k
 from keras_mathft.sampling import within_problem_auc
 from keras_mathft.sampling import write_report
 
+pytestmark = pytest.mark.backend_independent
+
 
 def exact_clusters(answers):
     groups = {}

@@ -24,6 +24,8 @@ from keras_mathft.sampling import evaluator_auc
 from keras_mathft.sampling import expected_calibration_error
 from keras_mathft.sampling import within_problem_auc
 
+pytestmark = pytest.mark.backend_independent
+
 STUDY = pathlib.Path(__file__).parent / "real_study" / "gemma3_270m_cpu.jsonl"
 
 

@@ -13,6 +13,8 @@ from keras_mathft.sampling import rr_top_k
 from keras_mathft.sampling import weighted_rr
 from keras_mathft.sampling import weighted_rr_top_k
 
+pytestmark = pytest.mark.backend_independent
+
 # 8 solutions: "4" x3 (0, 3, 6), "5" x2 (1, 4), "6" x2 (2, 7), one None (5).
 ANSWERS = ["4", "5", "6", "4", "5", None, "4", "6"]
 CLUSTERS = [

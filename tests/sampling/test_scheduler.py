@@ -7,6 +7,8 @@ from keras_mathft.sampling.scheduler import Copy
 from keras_mathft.sampling.scheduler import Prefill
 from keras_mathft.sampling.scheduler import SlotScheduler
 
+pytestmark = pytest.mark.backend_independent
+
 
 def simulate(num_slots, num_problems, num_samples, seed, share=True):
     """Runs the scheduler with rows finishing at random; checks holdings."""

@@ -18,6 +18,8 @@ from . import store_child
 from .test_store import CHILD
 from .test_store import reference
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _by_key(samples):
     return {(s.problem_id, s.sample_index): s for s in samples}
