@@ -4,6 +4,7 @@ import io
 
 import keras
 import numpy as np
+import pytest
 
 from keras_mathft._progress import LineProgress
 from keras_mathft._progress import ProgbarLogger
@@ -29,12 +30,14 @@ def _assert_plain_lines(text):
     assert "\r" not in text and "\b" not in text and "\x1b" not in text
 
 
+@pytest.mark.backend_independent
 def test_not_a_tty_gives_lines_and_a_tty_keras_bar():
     assert isinstance(progress_bar(3, stream=_Stream()), LineProgress)
     bar = progress_bar(3, stream=_Stream(tty=True))
     assert isinstance(bar, keras.utils.Progbar)
 
 
+@pytest.mark.backend_independent
 def test_lines_are_flushed_and_throttled():
     out = _Stream()
     bar = LineProgress(5, unit_name="problem", stream=out, interval=3600)
@@ -58,6 +61,7 @@ def test_lines_are_flushed_and_throttled():
     assert len(out.getvalue().splitlines()) == 3
 
 
+@pytest.mark.backend_independent
 def test_unknown_target_counts_up():
     out = _Stream()
     bar = LineProgress(None, stream=out, interval=0)
@@ -80,6 +84,7 @@ def test_fit_progress_is_lines_when_stdout_is_not_a_tty(capsys):
     assert len(finals) == 2 and all(" - loss: " in f for f in finals)
 
 
+@pytest.mark.backend_independent
 def test_sampling_progress_is_lines_when_stdout_is_not_a_tty(capsys):
     from keras_mathft.sampling.sampler import _Progress
 

@@ -37,6 +37,7 @@ def _run(mode, workdir, backend, extra_env=None):
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+@pytest.mark.backend_independent
 def test_same_weights_give_same_losses_on_jax_and_tensorflow(tmp_path):
     model = write_inputs(str(tmp_path))
     here = losses(model, str(tmp_path))

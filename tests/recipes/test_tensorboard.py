@@ -23,6 +23,7 @@ def read_scalars(directory):
     }
 
 
+@pytest.mark.backend_independent
 def test_scalars_round_trip_through_tensorboard(tmp_path):
     writer = SummaryWriter(tmp_path)
     writer.scalar("a/loss", 2.5, step=1)
@@ -52,6 +53,7 @@ def test_loss_logger_writes_every_step(tmp_path):
     )
 
 
+@pytest.mark.backend_independent
 def test_report_scalars_and_curves(tmp_path):
     report = {
         "overall": {"pass@1": 0.25},
@@ -76,6 +78,7 @@ def test_report_scalars_and_curves(tmp_path):
     )
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("directory", ["", "  ", 3])
 def test_bad_tensorboard_folder(directory):
     with pytest.raises(ValueError, match="`tensorboard` must name a folder"):

@@ -9,6 +9,7 @@ import sys
 import types
 from unittest import mock
 
+import keras
 import pytest
 
 from keras_mathft.data import MathProblem
@@ -45,6 +46,7 @@ def reference():
     }
 
 
+@pytest.mark.backend_independent
 def test_round_trip_is_exact(tmp_path):
     store = SampleStore(tmp_path)
     written = [
@@ -59,6 +61,7 @@ def test_round_trip_is_exact(tmp_path):
     assert [s.score for s in SampleStore(tmp_path).load()] == [None, 0.25]
 
 
+@pytest.mark.backend_independent
 def test_meta_mismatch_refuses_to_resume(tmp_path):
     store = SampleStore(tmp_path)
     store.check_meta({"seed": 0})
@@ -67,6 +70,7 @@ def test_meta_mismatch_refuses_to_resume(tmp_path):
         store.check_meta({"seed": 1})
 
 
+@pytest.mark.backend_independent
 def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     # A kill before each os.replace / os.fsync / os.link of a whole run
     # covers every state a commit passes through (shard written, synced,
@@ -100,6 +104,7 @@ def _kill_and_resume(directory, kill_at):
     assert len(SampleStore(directory).load()) == len(loaded)
 
 
+@pytest.mark.backend_independent
 def test_two_processes_fill_one_store_and_merge(tmp_path):
     shared = tmp_path / "shared"
     children = [run_child(shared, i, 2) for i in range(2)]
@@ -114,6 +119,7 @@ def test_two_processes_fill_one_store_and_merge(tmp_path):
         merge_stores([shared, tmp_path / "merged"], tmp_path / "again")
 
 
+@pytest.mark.backend_independent
 def test_shard_problems_partitions():
     parts = [shard_problems(range(10), i, 3) for i in range(3)]
     assert sorted(sum(parts, [])) == list(range(10))
@@ -121,6 +127,7 @@ def test_shard_problems_partitions():
         shard_problems(range(10), 3, 3)
 
 
+@pytest.mark.backend_independent
 def test_process_defaults_follow_jax_when_loaded(tmp_path, monkeypatch):
     # Process 1 of 3 in a JAX cluster (the runtime itself is tested in
     # tests/test_multiprocess.py): its namespace, every third problem.
@@ -182,6 +189,10 @@ def test_real_model_resume_draws_the_same_samples(tmp_path, gpt2_lm):
     assert cut.by_problem() == full.by_problem()
 
 
+@pytest.mark.skipif(
+    keras.config.backend() != "jax",
+    reason="keras.distribution on JAX: the child runs JAX on any backend",
+)
 def test_data_parallel_shards_rows_and_keeps_samples():
     # JAX with 2 virtual CPU devices, in a fresh process (XLA_FLAGS must be
     # set before jax starts).
