@@ -13,11 +13,12 @@ time"):
   the README's second half passes, skips them with a reason.
 - Tests marked `slow` start first, so no long test runs alone at the end
   of a `pytest -n 2` run.
-- JAX compiles into one persistent cache per test run, shared by the
-  workers and the processes they start, so a program compiled once (the
-  tiny recipe's train step, say) is not compiled again by the next test
-  or child process. Tracing still runs every time: only XLA's work is
-  reused.
+- XLA compiles into one persistent cache per test run (JAX's and
+  TensorFlow's), shared by the workers and the processes they start, so a
+  program compiled once (the tiny recipe's train step, say) is not
+  compiled again by the next test or child process. Tracing still runs
+  every time: only XLA's work is reused, and a cached executable computes
+  exactly what a fresh compile would.
 """
 
 import os
@@ -51,17 +52,22 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    # The controller (or a run without xdist) makes the cache; xdist
-    # workers and child processes inherit it through the environment.
-    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(
-        "JAX_COMPILATION_CACHE_DIR"
-    ):
+    # The controller (or a run without xdist) makes the caches; xdist
+    # workers and child processes inherit them through the environment.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    folder = tempfile.mkdtemp(prefix="keras_mathft-jax-cache-")
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
-    for key, value in _JAX_CACHE_ENV.items():
-        os.environ.setdefault(key, value)
+    folder = tempfile.mkdtemp(prefix="keras_mathft-xla-cache-")
     config.stash[_CACHE_KEY] = folder
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(folder, "jax")
+        for key, value in _JAX_CACHE_ENV.items():
+            os.environ.setdefault(key, value)
+    tf_flags = os.environ.get("TF_XLA_FLAGS", "")
+    if "tf_xla_persistent_cache_directory" not in tf_flags:
+        cache = os.path.join(folder, "tensorflow")
+        os.environ["TF_XLA_FLAGS"] = (
+            f"{tf_flags} --tf_xla_persistent_cache_directory={cache}".strip()
+        )
 
 
 def pytest_unconfigure(config):
