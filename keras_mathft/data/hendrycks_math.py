@@ -8,8 +8,13 @@
   `answer`, `subject`, `level` as an int, `unique_id`) or the original
   fields one per line. Rows without `unique_id` get `"<file name>:<line>"`.
 
-Answers come from the row's `answer` field, else from
-`keras_mathft.grading.extract_answer(solution)`.
+A gold answer comes from the row's `answer` field, else from the
+solution's last `\\boxed{...}` (`keras_mathft.grading.extract_answer_record`
+with the `boxed` rule): never from the answer phrases, final math or final
+numbers that read a model's solution, which would guess a wrong gold (the
+last number of "... so it has 4 sides.") or one nothing can equal (the
+`\\boxed{5` of an unclosed box). A solution without a box is a
+`DataFormatError` (a skip in lenient mode).
 
 Upstream quirks, decided here once (all 12,500 real files load in strict
 mode):
@@ -86,8 +91,9 @@ def problem_from_row(row, unique_id=None, location="<row>"):
     """Builds a `MathProblem` from one MATH-style mapping.
 
     Reads `problem`, `solution`, `level` and `subject` (or `type`), plus
-    `answer` and `unique_id` when present. A missing answer is extracted
-    from the solution with `keras_mathft.grading.extract_answer`.
+    `answer` and `unique_id` when present. A missing answer is the content
+    of the solution's last complete `\\boxed{...}` (or `\\fbox{...}`);
+    it is never guessed from the solution's prose.
 
     Args:
         row: mapping. One record.
@@ -100,8 +106,8 @@ def problem_from_row(row, unique_id=None, location="<row>"):
     Raises:
         DataFormatError: naming `location`, for a row that is not a mapping,
             a missing or non-string field (`answer` included: it is never
-            converted), an unreadable level, or a solution with no
-            `\\boxed{}` answer.
+            converted), an empty `answer`, an unreadable level, or, without
+            an `answer` field, a solution with no complete `\\boxed{}`.
 
     Example:
 
@@ -141,15 +147,24 @@ def problem_from_row(row, unique_id=None, location="<row>"):
             "answer of the solution.",
             excerpt(answer),
         )
+    if answer is not None and not answer.strip():
+        raise DataFormatError(
+            location,
+            "Field `answer` is empty; no answer can equal it. Give the "
+            "answer, or leave the field out to read the `\\boxed{}` answer "
+            "of the solution.",
+            excerpt(answer),
+        )
     if answer is None:
         answer = KNOWN_ANSWERS.get(unique_id)
     if answer is None:
-        answer = _extract_answer(solution)
+        answer = _boxed_answer(solution)
     if answer is None:
         raise DataFormatError(
             location,
-            "The solution has no final `\\boxed{...}` answer. Add an "
-            "`answer` field or box the answer in the solution.",
+            "The solution has no final `\\boxed{...}` answer (a gold answer "
+            "is never guessed from its text). Add an `answer` field or box "
+            "the answer in the solution.",
             excerpt(solution[-80:]),
         )
     return MathProblem(
@@ -319,7 +334,10 @@ def _text_field(row, names, location):
     )
 
 
-def _extract_answer(solution):
-    from keras_mathft.grading import extract_answer
+def _boxed_answer(solution):
+    """The solution's boxed answer, or None when it boxes nothing."""
+    from keras_mathft.grading import extract_answer_record
 
-    return extract_answer(solution)
+    record = extract_answer_record(solution)
+    # The other rules read a model's prose; a gold answer must be stated.
+    return record.answer if record.rule == "boxed" else None

@@ -9,6 +9,10 @@ from keras_mathft.data.errors import excerpt
 from keras_mathft.data.errors import handle_error
 
 _DECODER = json.JSONDecoder()
+# A line break: `\r\n`, `\n`, or a lone `\r` (old Mac line ends).
+_LINE_BREAK_RE = re.compile(r"\r\n?|\n")
+# Where lenient reading resumes: a line that starts with `{`.
+_NEXT_OBJECT_RE = re.compile(r"(?:\r\n?|\n)\{")
 # Bytes that are not UTF-8 decode to these lone surrogates
 # ("surrogateescape"), so a bad byte is found in the record that holds it.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -25,7 +29,8 @@ def iter_json_objects(path, strict=True, report=None):
 
     Handles one object per line (JSONL) and pretty-printed objects written
     back to back (PRM800K's example files), which are not one JSON document.
-    Lines are 1-based and point at the first line of each object.
+    Lines are 1-based and point at the first line of each object; a line
+    ends at `\\n`, `\\r\\n` or a lone `\\r` (old Mac files).
 
     Every problem becomes a `DataFormatError` naming the file and line: a
     file that cannot be read (missing, a directory), a UTF-16 / UTF-32
@@ -67,11 +72,11 @@ def iter_json_objects(path, strict=True, report=None):
     text = data.decode("utf-8", "surrogateescape")
     pos, line, size = 0, 1, len(text)
     while True:
-        # Skip whitespace, counting the newlines it holds.
+        # Skip whitespace, counting the line breaks it holds.
         start = pos
         while pos < size and text[pos] in " \t\r\n\ufeff":
             pos += 1
-        line += text.count("\n", start, pos)
+        line += _line_breaks(text, start, pos)
         if pos >= size:
             return
         try:
@@ -80,24 +85,41 @@ def iter_json_objects(path, strict=True, report=None):
         except (ValueError, RecursionError) as e:
             # A JSONDecodeError is a ValueError, as is an integer of more
             # than `sys.get_int_max_str_digits()` digits.
-            eol = text.find("\n", pos)
-            eol = size if eol < 0 else eol
+            eol = _LINE_BREAK_RE.search(text, pos)
+            eol = size if eol is None else eol.start()
             error = _undecodable(path, text, pos, eol) or DataFormatError(
-                f"{path}:{line}", _parse_problem(e), excerpt(text[pos:eol])
+                f"{path}:{line}",
+                _parse_problem(e, text),
+                excerpt(text[pos:eol]),
             )
             value = end = None
         if error is not None:
             handle_error(error, strict, report)
             # Resume at the next line starting with "{".
-            nxt = text.find("\n{", pos)
-            if nxt < 0:
+            nxt = _NEXT_OBJECT_RE.search(text, pos)
+            if nxt is None:
                 return
-            line += text.count("\n", pos, nxt + 1)
-            pos = nxt + 1
+            line += _line_breaks(text, pos, nxt.end() - 1)
+            pos = nxt.end() - 1
             continue
         yield line, value
-        line += text.count("\n", pos, end)
+        line += _line_breaks(text, pos, end)
         pos = end
+
+
+def _line_breaks(text, start, end):
+    """How many lines end in `text[start:end]` (`\\r\\n` counts once)."""
+    return (
+        text.count("\n", start, end)
+        + text.count("\r", start, end)
+        - text.count("\r\n", start, end)
+    )
+
+
+def _line_and_column(text, pos):
+    """The 1-based line and column of `text[pos]`."""
+    line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+    return _line_breaks(text, 0, pos) + 1, pos - line_start + 1
 
 
 def _wide_encoding(data):
@@ -113,8 +135,7 @@ def _undecodable(path, text, start, end):
     m = _UNDECODABLE.search(text, start, end)
     if m is None:
         return None
-    line = text.count("\n", 0, m.start()) + 1
-    column = m.start() - text.rfind("\n", 0, m.start())
+    line, column = _line_and_column(text, m.start())
     byte = ord(m.group()) - 0xDC00
     return DataFormatError(
         f"{path}:{line}",
@@ -125,13 +146,15 @@ def _undecodable(path, text, start, end):
     )
 
 
-def _parse_problem(error):
+def _parse_problem(error, text):
     if isinstance(error, json.JSONDecodeError):
         # Some messages end in " at" ("Invalid control character at").
         what = error.msg.removesuffix(" at")
+        # The decoder counts `\n` only; count `\r` line ends too.
+        line, column = _line_and_column(text, error.pos)
         return (
-            f"Malformed JSON ({what} at line {error.lineno}, column "
-            f"{error.colno}). Fix or remove this record."
+            f"Malformed JSON ({what} at line {line}, column {column}). Fix "
+            "or remove this record."
         )
     if isinstance(error, RecursionError):
         return (

@@ -320,8 +320,9 @@ def correct_solutions(records, problems=None, answers_equivalent=None):
 
     A record gives a solution when it has a final answer (phase 1 records
     that ended without one, e.g. `give_up`, give none) and that answer is
-    equivalent to `ground_truth_answer`. Repeated (problem, solution)
-    pairs are kept once.
+    equivalent to `ground_truth_answer`; a blank (or null) ground truth
+    is no gold answer, so its record gives none. Repeated (problem,
+    solution) pairs are kept once.
 
     Args:
         records: list of `PRM800KRecord`.
@@ -345,6 +346,8 @@ def correct_solutions(records, problems=None, answers_equivalent=None):
     out, seen = [], set()
     for record in records:
         answer = record.final_answer()
+        if not record.ground_truth_answer.strip():
+            continue  # `""` would equal a blank final answer
         if answer is None or not answers_equivalent(
             answer, record.ground_truth_answer
         ):

@@ -119,6 +119,91 @@ def test_answer_field_wins_over_extraction():
     assert problem_from_row(row).answer == "two"
 
 
+# Issue 28 item 5: solutions whose text states an answer without a box.
+# The final-number, answer-phrase and final-math rules read them as `4`,
+# `5`, `\\boxed{5` and `5`; a gold answer is never guessed.
+UNBOXED = [
+    "The area is 12 square units, so the perimeter is 14 units and it has "
+    "4 sides.",
+    "We add 2 and 3. The answer is 5.",
+    "So the answer is $\\boxed{5$.",
+    "Therefore $x = 5$.",
+]
+
+
+@pytest.mark.parametrize("solution", UNBOXED)
+def test_gold_answers_come_only_from_a_box(tmp_path, solution):
+    path = _write_jsonl(
+        tmp_path / "rows.jsonl",
+        [_row(problem="a"), _row(problem="b", solution=solution)],
+    )
+    with pytest.raises(DataFormatError, match="no final `\\\\boxed") as info:
+        load_math(path)
+    assert info.value.location == f"{path}:2"
+    report = LoadReport()
+    problems = load_math(path, strict=False, report=report)
+    assert [p.problem for p in problems] == ["a"]
+    assert [e.location for e in report.skipped] == [f"{path}:2"]
+    root = _write_tree(
+        tmp_path / "MATH",
+        {
+            "train/algebra/1.json": _row(),
+            "train/algebra/2.json": _row(solution=solution),
+        },
+    )
+    with pytest.raises(DataFormatError, match="2.json:1: The solution has"):
+        load_math(root, "train")
+    report = LoadReport()
+    problems = load_math(root, "train", strict=False, report=report)
+    assert [p.unique_id for p in problems] == ["train/algebra/1.json"]
+    assert report.num_skipped == 1
+    # An explicit `answer` field is a gold answer whatever the solution.
+    assert problem_from_row(_row(solution=solution, answer="7")).answer == "7"
+
+
+def test_an_empty_answer_field_is_refused(tmp_path):
+    path = _write_jsonl(tmp_path / "rows.jsonl", [_row(answer=" ")])
+    with pytest.raises(DataFormatError, match="`answer` is empty"):
+        load_math(path)
+    report = LoadReport()
+    assert load_math(path, strict=False, report=report) == []
+    assert report.num_skipped == 1
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_line_numbers_count_cr_line_ends(tmp_path, newline):
+    # Issue 28 item 15: an old Mac (CR-only) file reported every error at
+    # line 1 and lenient reading skipped the rest of the file.
+    lines = [
+        json.dumps(_row(problem="a")),
+        json.dumps(_row(problem="b")),
+        '{"problem": oops}',
+        json.dumps(_row(problem="d")),
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes((newline.join(lines) + newline).encode("utf-8"))
+    with pytest.raises(DataFormatError) as info:
+        load_math(path)
+    assert info.value.location == f"{path}:3"
+    assert "at line 3, column 13" in str(info.value)
+    report = LoadReport()
+    problems = load_math(path, strict=False, report=report)
+    assert [p.unique_id for p in problems] == [
+        "rows.jsonl:1",
+        "rows.jsonl:2",
+        "rows.jsonl:4",
+    ]
+    assert [e.location for e in report.skipped] == [f"{path}:3"]
+    # A pretty-printed object spanning CR-ended lines, then a bad byte.
+    text = json.dumps(_row(problem="e"), indent=1).replace("\n", newline)
+    path.write_bytes(
+        (text + newline).encode("utf-8") + b'{"problem": "caf\xe9"}'
+    )
+    with pytest.raises(DataFormatError, match="column 17") as info:
+        load_math(path)
+    assert info.value.location == f"{path}:{text.count(newline) + 2}"
+
+
 def test_known_answers_fix_upstream_quirks(tmp_path):
     root = _write_tree(
         tmp_path,

@@ -44,6 +44,18 @@ def test_bad_rows_name_their_index():
     assert report.skipped[0].location == "hf:1"
 
 
+def test_a_row_without_a_box_or_answer_is_refused():
+    # Issue 28 item 5: no gold answer is guessed from the solution's text.
+    row = {k: v for k, v in ROW.items() if k != "answer"}
+    rows = [row, {**row, "solution": "We add 2 and 3. The answer is 5."}]
+    with pytest.raises(DataFormatError, match="hf:1: The solution has no"):
+        problems_from_rows(rows)
+    report = LoadReport()
+    (problem,) = problems_from_rows(rows, strict=False, report=report)
+    assert problem.answer == "2"
+    assert [e.location for e in report.skipped] == ["hf:1"]
+
+
 def test_round_trip_through_datasets():
     pytest.importorskip("datasets")
     problems = [MathProblem(**ROW)]

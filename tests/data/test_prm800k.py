@@ -108,6 +108,19 @@ def test_phase2_uses_pre_generated_steps(tmp_path):
     assert len(correct_solutions([record])) == 1
 
 
+@pytest.mark.parametrize("truth", [None, "", " "])
+def test_a_blank_ground_truth_gives_no_solution(tmp_path, truth):
+    # A blank gold answer equals nothing but a blank final answer.
+    row = _record(
+        [_step("Add.")],
+        answer=truth,
+        pre_generated_steps=["Add.", "# Answer\n\n"],
+        pre_generated_answer="",
+    )
+    records = load_prm800k(_write(tmp_path, [row]))
+    assert correct_solutions(records) == []
+
+
 @pytest.mark.parametrize(
     "mutate, match",
     [

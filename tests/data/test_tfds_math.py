@@ -11,19 +11,20 @@ from keras_mathft.data import problems_from_tfds
 pytestmark = pytest.mark.backend_independent
 
 
-def _row(problem, level="Level 2"):
+def _row(problem, level="Level 2", solution=None):
     return {
         "problem": problem,
         "level": level,
         "type": "Algebra",
-        "solution": f"So $\\boxed{{{len(problem)}}}$.",
+        "solution": solution or f"So $\\boxed{{{len(problem)}}}$.",
     }
 
 
-def _manual(tmp_path, math500=True, bad=False):
+def _manual(tmp_path, math500=True, bad=False, unboxed=False):
     manual = tmp_path / "manual"
+    solution = "So it has 4 sides." if unboxed else None
     files = {
-        "MATH/train/algebra/1.json": _row("x+1"),
+        "MATH/train/algebra/1.json": _row("x+1", solution=solution),
         "MATH/test/algebra/1.json": _row("y+22", "Level x" if bad else "1"),
         "MATH/test/algebra/2.json": _row("z+333"),
     }
@@ -76,6 +77,13 @@ def test_tfds_build_fails_on_bad_file(tmp_path):
     manual = _manual(tmp_path, math500=False, bad=True)
     with pytest.raises(DataFormatError, match="test/algebra/1.json:1"):
         _load(tmp_path, manual, "test")
+
+
+def test_tfds_build_refuses_a_solution_without_a_box(tmp_path):
+    # Issue 28 item 5: the builder reads through `load_math` (strict).
+    manual = _manual(tmp_path, math500=False, unboxed=True)
+    with pytest.raises(DataFormatError, match="train/algebra/1.json:1: The"):
+        _load(tmp_path, manual, "train")
 
 
 def test_tfds_needs_the_math_folders(tmp_path):
