@@ -85,6 +85,7 @@ jax_only = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @jax_only
 def test_jax_two_processes_train_like_one(jax_cluster):
     workdir, results = jax_cluster
@@ -112,6 +113,7 @@ def test_jax_two_processes_sample_like_one(jax_cluster):
     assert len(expected) == len(worker.PROBLEMS) * 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     BACKEND != "tensorflow",
     reason="MultiWorkerMirroredStrategy needs KERAS_BACKEND=tensorflow",
@@ -166,6 +168,7 @@ def assert_json_close(got, want, where="", **tolerance):
         assert got == want, where
 
 
+@pytest.mark.slow
 @jax_only
 def test_jax_recipe_on_two_processes_matches_one(tmp_path):
     # The same command on every "host", as on a TPU pod slice; the

@@ -37,6 +37,7 @@ def _run(mode, workdir, backend, extra_env=None):
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+@pytest.mark.slow
 @pytest.mark.backend_independent
 def test_same_weights_give_same_losses_on_jax_and_tensorflow(tmp_path):
     model = write_inputs(str(tmp_path))
@@ -48,6 +49,7 @@ def test_same_weights_give_same_losses_on_jax_and_tensorflow(tmp_path):
         assert there[key] == pytest.approx(here[key], rel=1e-4), key
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.config.backend() != "jax", reason="keras.distribution on JAX"
 )
@@ -63,6 +65,7 @@ def test_jax_data_and_model_parallel_match_single_device(tmp_path):
             )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.config.backend() != "tensorflow", reason="tf.distribute on TF"
 )

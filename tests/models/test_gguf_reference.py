@@ -67,6 +67,7 @@ def _digest(ids):
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_token_ids_match_on_every_math500_text(preset, reference, shared_data):
     import keras_hub
@@ -114,6 +115,7 @@ def _coarse_kl(ref_logp, our_logp):
     )
 
 
+@pytest.mark.slow
 def test_log_probs_and_greedy_match_transformers(preset, reference):
     import keras_hub
 

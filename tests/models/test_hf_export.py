@@ -169,6 +169,7 @@ def test_large_exports_are_sharded(tmp_path):
     _assert_reloads(folder, causal_lm)
 
 
+@pytest.mark.slow
 def test_real_gemma3_export_matches_transformers(reference, tmp_path):
     causal_lm = keras_hub.models.CausalLM.from_preset(gemma3_preset())
     folder = export_hf(

@@ -127,6 +127,7 @@ def _randomize_lora(solver):
         v.assign(rng.normal(0, 0.5, v.shape).astype(v.dtype))
 
 
+@pytest.mark.slow
 def test_functions_traced_before_enable_lora_never_run_after_it():
     # A function traced before enable_lora has the pre-LoRA graph: on
     # TensorFlow it keeps ignoring the adapters (the outputs below would

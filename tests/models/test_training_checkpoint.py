@@ -123,6 +123,7 @@ def _schedule(solver):
     return phases, datasets
 
 
+@pytest.mark.slow
 def test_fit_phases_resumes_a_killed_schedule(tmp_path):
     solver = _solver()
     fit_phases(solver, *_schedule(solver), verbose=0, checkpoint_dir=tmp_path)

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # Start-up noise of TensorFlow, XLA, JAX and SentencePiece on a CPU run.
 NOISE = re.compile(
@@ -35,6 +37,7 @@ TINY_FLAGS = [
 ]
 
 
+@pytest.mark.slow
 def test_a_tiny_run_prints_only_our_lines(tmp_path):
     # stdout and stderr go to a pipe, as under nohup or in CI logs.
     env = dict(os.environ, PYTHONPATH=str(REPO))

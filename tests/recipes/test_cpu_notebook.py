@@ -32,6 +32,7 @@ def _parameters_cell(notebook):
     return cells[0]
 
 
+@pytest.mark.slow
 def test_cpu_notebook_executes(tmp_path):
     notebook = nbformat.read(EXAMPLES / "cpu_quick.ipynb", as_version=4)
     cell = _parameters_cell(notebook)

@@ -50,6 +50,7 @@ def _report_files(run_dir):
     }
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_report(tmp_path):
     # Every run is a fresh process, as for a user whose job was killed. An
     # uninterrupted run and one killed right after the first checkpoint of
@@ -98,6 +99,7 @@ def test_killed_run_resumes_to_the_same_report(tmp_path):
     assert run_pipeline(config, verbose=0) == report
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.config.backend() != "jax",
     reason="the TensorFlow-free path is the JAX backend's",
@@ -116,6 +118,7 @@ def test_jax_run_without_tensorflow_gives_the_same_report(tmp_path):
     assert _report_files(blocked) == _report_files(normal)
 
 
+@pytest.mark.slow
 def test_multitask_pipeline(tmp_path, capsys):
     # The first stages of a plain run, copied into the multi-task run's
     # directory, are reused: they do not depend on the multi-task settings.
@@ -169,6 +172,7 @@ def _marker(run_dir, stage):
     return (run_dir / stage / "DONE.json").read_bytes()
 
 
+@pytest.mark.slow
 def test_local_preset_with_lora(tmp_path):
     # A local keras-hub preset folder stands in for a downloaded one.
     lm = models.build_causal_lm(

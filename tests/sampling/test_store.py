@@ -189,6 +189,7 @@ def test_real_model_resume_draws_the_same_samples(tmp_path, gpt2_lm):
     assert cut.by_problem() == full.by_problem()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.config.backend() != "jax",
     reason="keras.distribution on JAX: the child runs JAX on any backend",
