@@ -40,6 +40,10 @@ _JAX_CACHE_ENV = {
     "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
 }
 _CACHE_KEY = pytest.StashKey[str]()
+_SKIP_REASON = (
+    "backend-independent: runs once, in the README test command's first "
+    "(KERAS_BACKEND=jax) half"
+)
 
 
 def pytest_addoption(parser):
@@ -78,15 +82,19 @@ def pytest_unconfigure(config):
 
 def pytest_collection_modifyitems(config, items):
     skip = config.getoption(SKIP_BACKEND_INDEPENDENT)
-    reason = (
-        "backend-independent: runs once, in the README test command's "
-        "first (KERAS_BACKEND=jax) half"
-    )
     for item in items:
         if skip and item.get_closest_marker("backend_independent"):
-            item.add_marker(pytest.mark.skip(reason=reason))
+            item.add_marker(pytest.mark.skip(reason=_SKIP_REASON))
     # A stable sort: slow tests first, the rest in collection order.
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_terminal_summary(terminalreporter):
+    # `-q` folds skips into a count: say what most of them are.
+    skipped = terminalreporter.stats.get("skipped", [])
+    count = sum(_SKIP_REASON in str(report.longrepr) for report in skipped)
+    if count:
+        terminalreporter.write_line(f"{count} tests skipped, {_SKIP_REASON}")
 
 
 @pytest.fixture(scope="session")
