@@ -4,6 +4,8 @@
 - MATH: `load_math` reads the `MATH/{train,test}/<subject>/<n>.json` tree
   or JSONL rows (MATH500 style); `load_paper_split` / `paper_split` build
   the paper's 12,000 / 500 split by `unique_id`.
+- Contamination: `find_overlap(train, test)` names the test problems
+  whose text (whitespace removed, case folded) is a training problem's.
 - PRM800K: `load_prm800k` parses phase 1 / 2 label records;
   `correct_solutions` keeps the solutions whose answer is right.
 - Bad input raises `DataFormatError` naming file and line; `strict=False`
@@ -39,6 +41,7 @@ from keras_mathft.data.hendrycks_math import problem_from_row
 from keras_mathft.data.hf_adapter import problem_from_hf_row
 from keras_mathft.data.hf_adapter import problems_from_rows
 from keras_mathft.data.hf_adapter import to_hf_dataset
+from keras_mathft.data.overlap import find_overlap
 from keras_mathft.data.pipelines import ArrayBatches
 from keras_mathft.data.pipelines import make_array_dataset
 from keras_mathft.data.pipelines import make_sft_dataset

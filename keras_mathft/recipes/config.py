@@ -147,6 +147,9 @@ class RecipeConfig:
     data_dir: str | None = None
     solutions: str = "math"
     prm800k_path: str | None = None
+    # Train and test even when test problems are also training problems
+    # (`data.find_overlap`); otherwise the run refuses before it starts.
+    allow_contamination: bool = False
     style: str = "detailed"
     # Hardest level (1 to 5) of the train and test problems, embedded task
     # or MATH (with MATH, unset means every level).
@@ -199,10 +202,12 @@ class RecipeConfig:
                 raise ValueError(
                     f"`{name}` must be one of {choices}. Received: {value!r}"
                 )
-        if not isinstance(self.multitask, bool):
-            raise ValueError(
-                f"`multitask` must be a bool. Received: {self.multitask!r}"
-            )
+        for name in ("multitask", "allow_contamination"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ValueError(
+                    f"`{name}` must be a bool. Received: {value!r}"
+                )
         for name, (lowest, highest, why) in _INT_BOUNDS.items():
             value = getattr(self, name)
             if value is None and name in _OPTIONAL:
@@ -339,6 +344,7 @@ class RecipeConfig:
                 ("data_dir", None),
                 ("prm800k_path", None),
                 ("solutions", "math"),
+                ("allow_contamination", False),
             ):
                 if getattr(self, name) != default:
                     raise ValueError(

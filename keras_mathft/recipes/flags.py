@@ -25,6 +25,9 @@ HELP = {
     "solutions": "SSFT solutions for --data=math: math, prm800k or both.",
     "prm800k_path": "PRM800K label file (default: <data_dir>/prm800k/data/"
     "phase2_train.jsonl).",
+    "allow_contamination": "Run even when test problems are also training "
+    "problems (same text, whitespace and case aside); by default such a "
+    "--data_dir is refused before anything runs.",
     "style": "Embedded-task solutions: detailed (one operation a line), "
     "coarse (operations combined), terse (answer only) or both (detailed "
     "and coarse).",

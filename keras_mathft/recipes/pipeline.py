@@ -62,8 +62,11 @@ from keras_mathft.sampling.sampler import _row_distribution
 CONFIG_FILE = "config.json"
 TIMINGS_FILE = "timings.json"
 _TEST_SEED_OFFSET = 1_000_003
-# Fields that never change a result: where the run lives and logs.
-_NOT_COMPARED = ("run_dir", "tensorboard")
+# Fields that never change a result: where the run lives and logs, and
+# the permission to run on data that the contamination check refuses.
+_NOT_COMPARED = ("run_dir", "tensorboard", "allow_contamination")
+# Test ids a contamination error names.
+_IDS_SHOWN = 5
 
 
 def stage_names(config):
@@ -95,9 +98,12 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
 
     Raises:
         ValueError: when the run directory holds a run with other settings,
-            `stop_after` or `stages` name unknown stages, or a selected
+            `stop_after` or `stages` name unknown stages, a selected
             stage's inputs are missing (the message says which stages to
-            run first). Nothing is written before these checks.
+            run first), or, with `data="math"`, test problems are also
+            training problems (`data.find_overlap`) and
+            `allow_contamination` is not set. Nothing is written before
+            these checks.
 
     Example:
 
@@ -132,7 +138,9 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             [stage.name for stage in selected],
             _done_check(config.run_dir),
         )
-    run = _Run(config, all_stages, verbose)
+    # Preflight: files are read and checked before the run directory is.
+    problems = load_problems(config) if config.data == "math" else None
+    run = _Run(config, all_stages, verbose, problems)
     for stage in selected:
         run.run_stage(stage)
         if stage.name == stop_after:
@@ -254,7 +262,7 @@ class _Run:
     the training and sampling machinery.
     """
 
-    def __init__(self, config, stages, verbose):
+    def __init__(self, config, stages, verbose, problems=None):
         self.config = config
         self.verbose = verbose
         self.run = check_run_directory(config)
@@ -265,7 +273,7 @@ class _Run:
             for artifact, path in stage.writes.items()
         }
         self._stage_names = [stage.name for stage in stages]
-        self._problems = None
+        self._problems = problems
         self._models = {}
 
     # === Orchestration ===
@@ -526,7 +534,12 @@ def load_problems(config):
     to levels up to `max_level` (when set), cut to a seeded draw of
     `num_train_problems` training problems (in file order) and the first
     `num_test_problems` test problems, and the chosen solutions are
-    attached.
+    attached; a test problem that is also one of those training problems
+    (`data.find_overlap`) is refused unless `allow_contamination` is set.
+
+    Raises:
+        ValueError: for contaminated data, naming how many test problems
+            are training problems and the first few ids.
     """
     num_train = config.resolved("num_train_problems")
     num_test = config.resolved("num_test_problems")
@@ -548,7 +561,29 @@ def load_problems(config):
         train = [train[i] for i in keep]
     if num_test is not None:
         test = test[:num_test]
-    return _with_solutions(config, train), test
+    train = _with_solutions(config, train)
+    if not config.allow_contamination:
+        _check_held_out(config, train, test)
+    return train, test
+
+
+def _check_held_out(config, train, test):
+    overlap = data_lib.find_overlap(train, test)
+    if overlap:
+        shown = ", ".join(
+            f"{test_id} (= {train_id})"
+            for test_id, train_id in overlap[:_IDS_SHOWN]
+        )
+        more = len(overlap) - _IDS_SHOWN
+        raise ValueError(
+            f"{len(overlap)} of the {len(test)} test problems in "
+            f"{config.data_dir!r} are also training problems (the same "
+            "text, whitespace and case aside), so test scores would be "
+            "inflated. Remove them from the test or the training files, "
+            "or set `allow_contamination` (--allow_contamination) to run "
+            f"on them on purpose. Received: test ids {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
 
 
 def _embedded_problems(config, num_train, num_test):

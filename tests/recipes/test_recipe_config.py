@@ -52,6 +52,10 @@ pytestmark = pytest.mark.backend_independent
         ),
         ({"data_dir": "/tmp"}, "applies to `data='math'` only"),
         ({"solutions": "prm800k"}, "applies to `data='math'` only"),
+        (
+            {"allow_contamination": True},
+            "`allow_contamination` applies to `data='math'` only",
+        ),
         ({"preset": "no_such_preset_xyz"}, "Unknown keras-hub preset"),
         ({"preset": "ftp://model"}, "`preset` must be a keras-hub preset"),
         ({"preset": "./missing_dir"}, "must be a folder with a `config"),
@@ -98,6 +102,124 @@ def test_math_levels_filter_both_splits(shared_data):
     other = load_problems(small.replace(num_train_problems=50, seed=1))[0]
     assert [p.unique_id for p in draw] == [p.unique_id for p in again]
     assert [p.unique_id for p in draw] != [p.unique_id for p in other]
+
+
+def _math_row(problem, uid=None):
+    row = {
+        "problem": problem,
+        "solution": f"$\\boxed{{{len(problem)}}}$",
+        "subject": "Algebra",
+        "level": 1,
+    }
+    return row if uid is None else row | {"unique_id": uid}
+
+
+def _write_rows(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+# Issue 28 item 6: copies of training problems in the test set.
+TRAIN_TEXTS = [f"What is ${k} + {k}$?" for k in range(8)]
+COPIES = ["What is $3 + 3$?", "what is $5+5$?", "What is\n$7 + 7$?"]
+
+
+def _contaminated_jsonl(folder):
+    train = [_math_row(t, f"train/{k}") for k, t in enumerate(TRAIN_TEXTS)]
+    test = ["What is $9 + 9$?"] + COPIES + ["What is $1 + 2$?"]
+    _write_rows(folder / "train.jsonl", train)
+    _write_rows(
+        folder / "test.jsonl",
+        [_math_row(t, f"test/{k}") for k, t in enumerate(test)],
+    )
+    return folder
+
+
+def _contaminated_tree(folder):
+    # The paper's layout: MATH500 holds test/algebra/2.json, whose text
+    # is a MATH train problem's with other spacing.
+    for k, text in enumerate(TRAIN_TEXTS):
+        _write_rows(folder / f"MATH/train/algebra/{k}.json", [_math_row(text)])
+    tests = {1: "What is $9 + 9$?", 2: "What  is $2+2$?"}
+    for k, text in tests.items():
+        _write_rows(folder / f"MATH/test/algebra/{k}.json", [_math_row(text)])
+    _write_rows(
+        folder / "prm800k/math_splits/test.jsonl",
+        [_math_row(tests[2], "test/algebra/2.json")],
+    )
+    return folder
+
+
+def test_contaminated_jsonl_data_is_refused_before_anything_runs(tmp_path):
+    from keras_mathft.recipes import run_pipeline
+    from keras_mathft.recipes.pipeline import load_problems
+
+    data_dir = _contaminated_jsonl(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    config = RecipeConfig(
+        data="math", data_dir=str(data_dir), run_dir=str(run_dir)
+    )
+    with pytest.raises(ValueError, match="Received") as info:
+        run_pipeline(config, verbose=0)
+    message = str(info.value)
+    assert message.startswith("3 of the 5 test problems")
+    assert "--allow_contamination" in message
+    assert message.endswith(
+        "test ids test/1 (= train/3), test/2 (= train/5), test/3 (= train/7)"
+    )
+    assert not run_dir.exists()
+    # Only the problems a run uses count: without the copies' training
+    # problems, or without the copies, the data is held out.
+    train, test = load_problems(config.replace(num_test_problems=1))
+    assert (len(train), len(test)) == (8, 1)
+    allowed = config.replace(allow_contamination=True)
+    assert [len(split) for split in load_problems(allowed)] == [8, 5]
+
+
+def test_contamination_names_the_first_ids_and_the_count(tmp_path):
+    from keras_mathft.recipes.pipeline import load_problems
+
+    data_dir = tmp_path / "data"
+    rows = [_math_row(t, f"id{k}") for k, t in enumerate(TRAIN_TEXTS)]
+    _write_rows(data_dir / "train.jsonl", rows)
+    _write_rows(data_dir / "test.jsonl", rows)
+    config = RecipeConfig(data="math", data_dir=str(data_dir))
+    with pytest.raises(ValueError, match="8 of the 8 test problems") as info:
+        load_problems(config)
+    assert str(info.value).endswith("id4 (= id4) and 3 more")
+
+
+def test_contaminated_paper_layout_is_refused(tmp_path):
+    from keras_mathft.recipes.pipeline import load_problems
+
+    config = RecipeConfig(
+        data="math", data_dir=str(_contaminated_tree(tmp_path / "data"))
+    )
+    with pytest.raises(ValueError) as info:
+        load_problems(config)
+    assert str(info.value).startswith("1 of the 1 test problems")
+    assert str(info.value).endswith(
+        "Received: test ids test/algebra/2.json (= train/algebra/2.json)"
+    )
+    train, test = load_problems(config.replace(allow_contamination=True))
+    assert (len(train), len(test)) == (9, 1)
+
+
+def test_allow_contamination_flag(tmp_path):
+    data = ["--data=math", f"--data_dir={_contaminated_jsonl(tmp_path)}"]
+    assert _parse(data).allow_contamination is False
+    assert _parse(data + ["--allow_contamination"]).allow_contamination
+    with pytest.raises(ValueError, match="applies to `data='math'` only"):
+        _parse(["--allow_contamination"])
+
+
+@pytest.mark.real_data
+def test_the_paper_split_runs_without_allow_contamination(shared_data):
+    from keras_mathft.recipes.pipeline import load_problems
+
+    config = RecipeConfig(data="math", data_dir=str(shared_data))
+    train, test = load_problems(config)
+    assert (len(train), len(test)) == (12000, 500)
 
 
 def test_embedded_styles_share_problems_and_both_trains_on_two():
@@ -254,6 +376,7 @@ def test_run_dir_that_is_a_file_is_refused(tmp_path):
     [
         {"seed": 1.5},
         {"multitask": 1},
+        {"allow_contamination": "yes"},
         {"top_k_clusters": True},
         {"temperature": "0.9"},
         {"style": None},
