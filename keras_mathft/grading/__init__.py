@@ -26,7 +26,12 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
 - Numbers are exact: decimals are exact rationals (`0.5` = `\\frac12`),
   and there is no float tolerance, so `1/3` != `0.333333` and `\\pi` !=
   `3.14159` (Math-Verify accepts the first through 6-digit rounding; we
-  follow prm800k). Scientific `1e3` is not read (`e` is a variable).
+  follow prm800k). Scientific notation is a number: digits immediately
+  followed by `e` or `E` and an optionally signed integer, with no space,
+  in an answer with no other letters (`1e3` = `1000` != `3e1`, `2.5e-4` =
+  `0.00025`). Next to variables `2e-1` is as likely 2e - 1 as 0.2, so
+  there `e` stays a variable (`x+2e-1`, `2e - 1`), and `1e3x` is compared
+  as written.
 - Percentages are their number: `10\\%` = `10`, and `10\\%` != `0.1`
   (Math-Verify says equal; Qwen also accepts `ref*100`, a known false
   positive source). MATH problems ask "what percent", answered by 10.
@@ -77,13 +82,19 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
   block, the tuple of its values in the first block's label order
   (`(5,2),(7,2)`). A label may also stand on the first item only
   (`a=4, -8, -10`).
+- Delimiter sizing is dropped (`\\left`, `\\right`, `\\middle`,
+  `\\bigl`, `\\Bigr`, `\\biggl`, ...), and the null delimiters
+  `\\left.`/`\\right.` are nothing: `\\left.5\\right.` = `5` != `0.5`.
+  Named delimiters are what they print (`\\lbrace` is `\\{`, `\\lvert` is
+  `|`), and the Unicode minus `−` is `-`.
 - Numbers: `14{,}916` and `10,\\!080` are one number; a comma is never a
   decimal point (`1000,99` is a list), and `32, 349` (space after the
   comma) is a list.
 - A solution text given where an answer is expected (it holds a box or an
   answer phrase, reads as prose, or does not parse) is graded by its
   `extract_answer`.
-- `i` is the imaginary unit. Variables are case sensitive. `\\infty`
+- `i` is the imaginary unit. Variables are case sensitive (`e` is one,
+  but for scientific notation, above). `\\infty`
   equals only `\\infty`. `\\sum_{k=a}^{b}` and `\\prod` are compared by
   index, bounds and body (`\\sum F_k F_{n-k}` = `\\sum F_{n-k} F_k`),
   never evaluated or renamed.

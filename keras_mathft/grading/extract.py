@@ -87,9 +87,11 @@ _NEXT_LABEL_RE = re.compile(
 _COPULA_RE = re.compile(r"(?:\s(?:is|are|was|equals)\s|=)", re.IGNORECASE)
 _PROSE_WORD_RE = re.compile(r"[A-Za-z]{3,}[.,;:!?)]*")
 _COMMAND_GROUP_RE = re.compile(r"\\[a-zA-Z]+(?:\s*\{[^{}]*\})*")
+# A number, with a Unicode minus (U+2212) as a sign too, and scientific
+# notation (`3e8`) read whole rather than as its mantissa.
 _NUMBER_RE = re.compile(
-    r"(?<![\w.,\\{}^_/$\[-])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?"
-    r"(?![\d}^_])"
+    r"(?<![\w.,\\{}^_/$\[\-\u2212])[-\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)"
+    r"(?:\.\d+)?(?:[eE][-+]?\d+(?![A-Za-z]))?(?:/\d+)?(?![\d}^_])"
 )
 # An unescaped `$`, `\\[` or `\\(`.
 _OPENER_RE = re.compile(r"(?<!\\)(?:\\[\[(]|\$)")

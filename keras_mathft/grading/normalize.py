@@ -52,6 +52,35 @@ _CHOICE_RE = re.compile(r"^\(([A-Ea-e])\)$")
 _SIMPLE_SLASH_RE = re.compile(r"^(-?\d+)/(\d+)$")
 _SPACED_MIXED_RE = re.compile(r"^(-?\d+)\s+(\d+)\s*/\s*(\d+)$")
 _COMMAND_GAP_RE = re.compile(r"(\\[a-zA-Z]+) +(?=[a-zA-Z])")
+# Delimiter sizing: `\left`, `\right`, `\middle`, `\big`, `\Bigl`,
+# `\biggr`, `\Biggm`, ...
+_SIZING = r"\\(?:left|right|middle|[bB]igg?[lrm]?)(?![a-zA-Z])"
+# A sized null delimiter (`\left.`, `\right.`) stands for nothing; its
+# `.` is no decimal point (`\left.5\right.` is 5, not 0.5).
+_NULL_DELIMITER_RE = re.compile(_SIZING + r"\s*\.")
+_SIZING_RE = re.compile(_SIZING + r"|\\displaystyle(?![a-zA-Z])")
+# Named delimiters, as the characters they print.
+_DELIMITER_NAMES = {
+    "lbrace": "\\{",
+    "rbrace": "\\}",
+    "lbrack": "[",
+    "rbrack": "]",
+    "lvert": "|",
+    "rvert": "|",
+    "vert": "|",
+    "lVert": "\\|",
+    "rVert": "\\|",
+    "Vert": "\\|",
+}
+_DELIMITER_NAME_RE = re.compile(
+    r"\\(" + "|".join(_DELIMITER_NAMES) + r")(?![a-zA-Z])"
+)
+# Scientific notation: a number's digits immediately followed by `e` or
+# `E` and an optionally signed integer (`1e3`, `2.5e-4`, `6.02E+23`).
+_SCIENTIFIC_RE = re.compile(
+    r"(?<![\w.\\^_])(\d+(?:\.\d*)?|\.\d+)([eE])([-+]?\d+)(?![\w.^!])"
+)
+_COMMAND_NAME_RE = re.compile(r"\\[a-zA-Z]+")
 
 
 def _encloses(s):
@@ -82,6 +111,23 @@ def _unwrap_text(s):
     return s
 
 
+def _reads_scientific(s):
+    """True when `s` holds scientific notation and no other letters.
+
+    With variables around, `2e-1` is as likely 2e - 1 as 0.2, so `e`
+    stays a variable there.
+    """
+    if not _SCIENTIFIC_RE.search(s):
+        return False
+    rest = _COMMAND_NAME_RE.sub(" ", _SCIENTIFIC_RE.sub(" ", s))
+    return re.search(r"[a-zA-Z]", rest) is None
+
+
+def _power_of_ten(match):
+    exponent = match.group(3).lstrip("+")
+    return f"{match.group(1)}\\times10^{{{exponent}}}"
+
+
 def normalize_answer(s):
     """Returns a canonical string form of an answer (MATH conventions).
 
@@ -92,11 +138,17 @@ def normalize_answer(s):
     2. Doubly escaped commands (`\\\\frac`) are read as single outside
        matrices. Thousands joiners go (`10,\\!080`, `11,\\! 111`,
        `14{,}916`, `10\\,000`); spacing commands (`\\,`, `\\;`, `\\:`,
-       `\\ `, `~`, `\\quad`) become spaces; `\\left`, `\\right`,
-       `\\displaystyle` are dropped.
+       `\\ `, `~`, `\\quad`) become spaces; the null delimiters
+       `\\left.` and `\\right.` go whole (their `.` is no decimal
+       point), then `\\left`, `\\right`, `\\middle`, the `\\big`
+       family (`\\bigl`, `\\Bigr`, `\\biggl`, ...) and
+       `\\displaystyle` are dropped; `\\lbrace`/`\\rbrace` become
+       `\\{`/`\\}`, `\\lvert`/`\\rvert`/`\\vert` become `|`,
+       `\\lbrack`/`\\rbrack` become `[`/`]`.
     3. `\\dfrac`, `\\tfrac`, `\\cfrac` become `\\frac`; `\\le`/`\\ge`
        (and `\\leqslant`/`\\geqslant`, `≤`, `≥`) become `\\leq`/`\\geq`,
-       `\\ne` and `≠` become `\\neq`, `≈` becomes `\\approx`.
+       `\\ne` and `≠` become `\\neq`, `≈` becomes `\\approx`, and the
+       Unicode minus `−` (U+2212) becomes `-`.
     4. Degree marks (`^\\circ`, `^{\\circ}`, `\\circ`, `°`) are dropped.
     5. Percent signs (`\\%`, `%`) and currency signs (`\\$`, `€`, `£`,
        `¥`) are dropped: a percentage is compared by its number (`10\\%`
@@ -110,7 +162,12 @@ def normalize_answer(s):
        as it renders).
     7. A leading `x=`-style label (one letter, optionally subscripted, or
        one command such as `\\theta`) is dropped when it is the only `=`.
-    8. A leading `x\\in` is dropped (`x \\in [-2,7]` is `[-2,7]`).
+    8. A leading `x\\in` is dropped (`x \\in [-2,7]` is `[-2,7]`). Then,
+       in an answer with no letters besides command names, scientific
+       notation (digits immediately followed by `e` or `E` and an
+       optionally signed integer, with no space: `1e3`, `2.5e-4`) is
+       written `1\\times10^{3}`; elsewhere `e` stays a variable (`2e - 1`,
+       `x+2e-1`, `7p+4e`).
     9. Thousands separators are removed when the whole answer is one
        number in groups of three with no space after a comma and not
        starting `0,` (`10,080` is `10080`; `32, 349` and `0,111` are lists).
@@ -120,7 +177,8 @@ def normalize_answer(s):
     12. `1 1/2` becomes the mixed number `1\\frac{1}{2}`, a space ends an
         exponent or subscript (`2^6 3^5` is `2^{6}3^{5}`), and spaces are
         removed except one between a command and a letter (`\\cot x`
-        stays readable to the parser).
+        stays readable to the parser); a product that now looks like
+        scientific notation is written with `*` (`2e - 1` is `2*e-1`).
     13. `a/b` with integer `a`, `b` becomes `\\frac{a}{b}`; a lone choice
         `(C)` becomes `C`.
 
@@ -165,13 +223,15 @@ def _normalize(s):
     for spacing in ("\\,", "\\;", "\\:", "\\ ", "~", "\\qquad", "\\quad"):
         s = s.replace(spacing, " ")
     s = s.replace("\0", "\\\\")
-    s = re.sub(r"\\(?:left|right|displaystyle|big|Big|bigg)(?![a-zA-Z])", "", s)
+    s = _NULL_DELIMITER_RE.sub(" ", s)
+    s = _SIZING_RE.sub("", s)
+    s = _DELIMITER_NAME_RE.sub(lambda m: _DELIMITER_NAMES[m.group(1)], s)
     # Rule 3.
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
     s = re.sub(r"\\(le|ge)(?:qslant)?(?![a-zA-Z])", r"\\\1q", s)
     s = re.sub(r"\\ne(?![a-zA-Z])", r"\\neq", s)
     s = s.replace("≤", "\\leq").replace("≥", "\\geq").replace("≠", "\\neq")
-    s = s.replace("≈", "\\approx")
+    s = s.replace("≈", "\\approx").replace("\u2212", "-")
     # Rule 4.
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", "", s)
     s = s.replace("\\circ", "").replace("°", "")
@@ -199,6 +259,8 @@ def _normalize(s):
         s = s[match.end() :].strip()
     # Rule 8.
     s = re.sub(r"^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*", "", s)
+    if _reads_scientific(s):
+        s = _SCIENTIFIC_RE.sub(_power_of_ten, s)
     # Rule 9.
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "")
@@ -219,6 +281,10 @@ def _normalize(s):
     s = re.sub(r"([\^_])(\d+)\s+(?=\S)", r"\1{\2}", s)
     s = re.sub(r"\s+", " ", s).strip()
     s = _COMMAND_GAP_RE.sub(r"\1\0", s).replace(" ", "").replace("\0", " ")
+    if _reads_scientific(s):
+        # `2e - 1` lost its spaces: its product is written out, so that
+        # normalizing again does not read it as 0.2.
+        s = _SCIENTIFIC_RE.sub(r"\1*\2\3", s)
     # Rule 13.
     match = _SIMPLE_SLASH_RE.match(s)
     if match:

@@ -488,6 +488,7 @@ _BRACKETED_MATRIX_RE = re.compile(
     r"^[(\[](\\begin\{([pbvB]?matrix|array)\}.*\\end\{\2\})[)\]]$", re.DOTALL
 )
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z ]*$")
+_DIGIT_E_DIGIT_RE = re.compile(r"\d[eE]\d")
 
 
 def parse_answer(normalized):
@@ -507,6 +508,11 @@ def parse_answer(normalized):
         words = s.lower().strip(" .")
         if words not in FUNCTIONS:
             return ("text", " ".join(words.split()))
+    if _DIGIT_E_DIGIT_RE.search(s):
+        # Scientific notation among variables (`1e3x`; normalization reads
+        # it only in answers without other letters): neither 1000x nor 3ex
+        # is safe, so the answer is compared as written.
+        raise ParseError("scientific notation next to variables")
     tokens = tokenize(s)
     if not tokens:
         raise ParseError("empty answer")

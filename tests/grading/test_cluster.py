@@ -40,6 +40,17 @@ def test_symbolic_merge_between_representatives():
     assert _as_pairs(clusters) == [(r"\sin 2x", (0, 2, 3)), ("4", (1, 4))]
 
 
+def test_unicode_minus_does_not_split_votes():
+    # Issue 28 item 7: `−5` (U+2212) and `-5` are one answer.
+    answers = ["\u22125", "-5", "5", "\u22125", "-5.0", "1e3", "1000", "3e1"]
+    assert _as_pairs(cluster_answers(answers)) == [
+        ("\u22125", (0, 1, 3, 4)),
+        ("1e3", (5, 6)),
+        ("5", (2,)),
+        ("3e1", (7,)),
+    ]
+
+
 def test_empty_and_all_none():
     assert cluster_answers([]) == []
     assert cluster_answers([None, None]) == []
@@ -239,6 +250,18 @@ TRANSITIVITY_POOL = [
     r"\sum_{k=0}^{n} F_k F_{n-k}",
     "x+1=3",
     "3",
+    # Scientific notation, null delimiters and the Unicode minus.
+    "1e3",
+    "3e1",
+    "1000",
+    "30",
+    "2e-1",
+    "2e - 1",
+    r"\frac{1}{5}",
+    r"\left.5\right.",
+    "0.5",
+    "\u22125",
+    "-5",
     None,
     "",
     "garbage{",

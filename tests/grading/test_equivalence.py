@@ -71,7 +71,7 @@ NUMBERS = [
     ("4.5", r"\frac{9}{4}", False),
     ("326.5", r"\frac{653}{2}", True),
     (".35625", r"\frac{57}{160}", True),
-    ("1e3", "1000", False),  # `e` is a variable, not scientific notation
+    ("1e3", "1000", True),  # scientific notation (issue 28 item 7)
     ("3 \\cdot 4", "12", True),
     ("3 \\times 4", "12", True),
     ("2*6", "12", True),
@@ -727,6 +727,56 @@ NOTATION = [
     ("1000.99€", "1000.99", True),
 ]
 
+# Issue 28 item 7: false "equal"s of scientific notation and null
+# delimiters, and false "different"s of real notation.
+REAL_NOTATION = [
+    # Scientific notation: digits, `e`/`E`, an optionally signed integer,
+    # no space, and no other letters in the answer.
+    ("1e3", "3e1", False),  # were both `3e`
+    ("3e1", "30", True),
+    ("2.5e-4", "0.00025", True),
+    ("2.5e-4", r"2.5\times10^{-4}", True),
+    ("6.02E+23", r"6.02 \times 10^{23}", True),
+    (r"1\times10^{3}", "1e3", True),
+    ("1e3", r"\frac{2000}{2}", True),
+    ("(1e3, 2e-3)", "(1000, 0.002)", True),
+    ("x = 1e3", "1000", True),
+    ("1e-3", "1e3", False),
+    ("1e3", "e^3", False),
+    # Next to variables, or spaced, `e` stays a variable.
+    ("2e - 1", "2e-1", False),
+    ("2e - 1", "0.2", False),
+    ("2e - 1", "2 e - 1", True),
+    ("x+2e-1", "x-1+2e", True),
+    ("x+2e-1", "x+0.2", False),
+    ("1e3x", "3e1x", False),  # compared as written
+    ("1e3x", "1e3x", True),
+    ("7p+4e", "4e+7p", True),  # a real MATH answer
+    (r"\frac{e}{2}", "0.5e", True),
+    # Null and sized delimiters.
+    (r"\left.5\right.", "0.5", False),  # was `.5`
+    (r"\left.5\right.", "5", True),
+    (r"\left. 5 \right.", "5", True),
+    (r"\left. \frac{1}{2} \right.", "0.5", True),
+    (r"\bigl(1, 2\bigr)", "(1,2)", True),
+    (r"\Bigl(1, 2\Bigr]", "(1,2]", True),
+    (r"\biggl(1, 2\biggr)", "(1,2)", True),
+    (r"\Biggl[1, 2\Biggr)", "[1,2)", True),
+    (r"\bigl(1, 2\bigr)", "[1,2]", False),
+    (r"\left\lbrace 1, 2 \right\rbrace", r"\{2,1\}", True),
+    (r"\lbrace 3 \rbrace", "3", True),
+    (r"\left\lbrack 1, 2 \right\rbrack", "[1,2]", True),
+    (r"\lvert -5 \rvert", "5", True),
+    (r"\left\lvert x \right\rvert", "|x|", True),
+    (r"\lvert x \rvert", "x", False),
+    # The Unicode minus (U+2212).
+    ("\u22125", "-5", True),
+    ("\u22125", "5", False),
+    ("\u2212\\frac{1}{2}", "-0.5", True),
+    ("x \u2212 1", "x-1", True),
+    ("(\u22121, 2]", "(-1,2]", True),
+]
+
 # Issue 14: answers inside sentences are graded by their extracted answer.
 IN_SENTENCES = [
     ("Answer $ 9 $", "9", True),
@@ -784,6 +834,7 @@ GOLDEN = (
     + CHAINS
     + WORDED
     + NOTATION
+    + REAL_NOTATION
     + IN_SENTENCES
 )
 

@@ -169,6 +169,11 @@ RECORDS = [
     ("$1$ and $2$ and $3$", "1, 2, 3", "final_math"),
     ("$9$", "9", "final_math"),
     ("So she has 12 apples left.", "12", "final_number"),
+    # Issue 28 item 7: a Unicode minus and scientific notation are part
+    # of the number (they gave `5` and `3`).
+    ("It is now \u22125 degrees outside.", "\u22125", "final_number"),
+    ("Light covers 3e8 meters each second.", "3e8", "final_number"),
+    ("The mass is 2.5E-4 grams.", "2.5E-4", "final_number"),
     ("the number is not 10 which is 1,000.99€", "1,000.99", "final_number"),
     ("P(A) = 2/3 Therefore, the probability", "2/3", "final_number"),
     (

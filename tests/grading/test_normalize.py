@@ -16,6 +16,16 @@ CASES = [
     (r"11,\! 111,\! 100", "11111100"),
     (r"10\,000", "10000"),
     (r"\\frac{1}{2}", r"\frac{1}{2}"),  # doubly escaped
+    (r"\left.5\right.", "5"),  # null delimiters are nothing
+    (r"\left. 5 \right.", "5"),
+    (r"\left.\frac{x}{2}\right|", r"\frac{x}{2}|"),
+    (r"\bigl( 1, 2 \Bigr]", "(1,2]"),
+    (r"\biggl(1\Biggm|2\biggr)", "(1|2)"),
+    (r"\bigcup", r"\bigcup"),
+    (r"\left\lbrace 1, 2 \right\rbrace", r"\{1,2\}"),
+    (r"\lvert x \rvert", "|x|"),
+    (r"\lVert v \rVert", r"\|v\|"),
+    (r"\lbrack 1, 2 \rbrack", "[1,2]"),
     # 3. dfrac/tfrac, le/ge
     (r"\dfrac{1}{2}", r"\frac{1}{2}"),
     (r"\tfrac{1}{2}", r"\frac{1}{2}"),
@@ -24,6 +34,7 @@ CASES = [
     (r"x \geqslant 2", r"x\geq2"),
     (r"x \ne 2", r"x\neq2"),
     ("x ≈ 2", r"x\approx2"),
+    ("\u22125", "-5"),  # the Unicode minus
     # 4. degrees
     (r"90^\circ", "90"),
     (r"90^{\circ}", "90"),
@@ -50,6 +61,19 @@ CASES = [
     ("x=y=5", "x=y=5"),
     # 8. x \in
     (r"x \in [-2,7]", "[-2,7]"),
+    # 8b. scientific notation, in answers with no other letters
+    ("1e3", r"1\times10^{3}"),
+    ("-2.5E-4", r"-2.5\times10^{-4}"),
+    ("1e+03", r"1\times10^{03}"),
+    (".5e1", r"0.5\times10^{1}"),
+    ("x = 1e3", r"1\times10^{3}"),
+    ("(1e3, 2e3)", r"(1\times10^{3},2\times10^{3})"),
+    ("1e3 cm", r"1\times10^{3}"),
+    ("x+1e3", "x+1e3"),
+    ("2e-1x", "2e-1x"),
+    ("1e3!", "1e3!"),
+    ("2^1e3", "2^1e3"),
+    ("2e", "2e"),
     # 9. thousands separators
     ("1,000,000", "1000000"),
     ("1,2", "1,2"),
@@ -68,6 +92,8 @@ CASES = [
     ("1 1/2", r"1\frac{1}{2}"),
     ("2^6 3^5", "2^{6}3^5"),
     (r"\cot x", r"\cot x"),
+    ("2e - 1", "2*e-1"),  # a product, not scientific notation
+    ("2 e-1", "2*e-1"),
     # 13. slash fractions and choices
     ("3/4", r"\frac{3}{4}"),
     (r"\text{(B)}", "B"),
@@ -77,6 +103,14 @@ CASES = [
 @pytest.mark.parametrize("raw,expected", CASES)
 def test_normalize_answer(raw, expected):
     assert normalize_answer(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["1e3", "2e - 1", "1e3 + 2e - 1", "x+2e-1", r"\left.5\right."]
+)
+def test_idempotent_on_scientific_notation(raw):
+    once = normalize_answer(raw)
+    assert normalize_answer(once) == once
 
 
 def test_idempotent_on_math500(shared_data):
