@@ -105,9 +105,14 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
 - Symbolic equality (anything the exact canonical forms cannot settle,
   e.g. trigonometric identities) is `sympy.simplify(a - b) == 0` in a
   worker process. `timeout` seconds bound the whole public call (waiting
-  for a worker included), not each task. A timeout, a refused
+  for a busy worker included), not each task. A timeout, a refused
   input (power towers, exponents above 1000, huge factorials, answers
   over 1000 characters) or a parse failure means "not equal".
+- Starting a worker process is not comparison time (a grade must not
+  depend on the machine's load): a call waits for its workers to start
+  outside its `timeout`, for at most 60 s per call
+  (`pool.STARTUP_TIMEOUT`), after which it raises `RuntimeError` instead
+  of answering "not equal" for comparisons it never ran.
 """
 
 from keras_mathft.grading.cluster import AnswerCluster

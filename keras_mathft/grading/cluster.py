@@ -53,20 +53,27 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
     merged meanwhile is skipped. Merges are transitive (union-find), so
     the partition does not depend on the order of `answers`.
 
-    `timeout` bounds the whole call. Pairs not decided by then stay apart
-    (and count in `grading_stats()["timeouts"]`); answers not analyzed by
-    then are grouped by identical strings only.
+    `timeout` bounds the whole call, except the time spent waiting for
+    worker processes to start (see `answers_equivalent`). Pairs not
+    decided by then stay apart (and count in
+    `grading_stats()["timeouts"]`); answers not analyzed by then are
+    grouped by identical strings only.
 
     Args:
         answers: list of str or None. `None` (no answer extracted) belongs
             to no cluster.
         timeout: float. Seconds allowed for the whole call. Defaults to 5.
             A call on 64 answers returns within `timeout` + 1 s
-            (benchmarks/README.md, "Hostile inputs").
+            (benchmarks/README.md, "Hostile inputs"), plus any worker
+            start-up it waited for.
 
     Returns:
         A list of `AnswerCluster`, largest first, ties broken by the
         smallest member index.
+
+    Raises:
+        RuntimeError: only when no worker process could start within
+            `pool.STARTUP_TIMEOUT` seconds (see `answers_equivalent`).
 
     Example:
 

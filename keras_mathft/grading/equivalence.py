@@ -13,8 +13,9 @@ The decision runs from cheap to expensive and stops at the first verdict:
    answers different;
 4. the remaining part pairs go to sympy in the worker pool (`pool.py`),
    unless `guard.py` refuses them. The call's `timeout` is one deadline
-   for all of it (`deadline.py`); the first failing part decides, and a
-   pair not decided in time counts as "not equivalent".
+   for all of it (`deadline.py`), worker start-up excepted; the first
+   failing part decides, and a pair not decided in time counts as "not
+   equivalent".
 
 An input that reads as a solution rather than an answer (it holds a box
 or an answer phrase, or does not parse but `extract_answer` finds an
@@ -159,19 +160,27 @@ def answers_equivalent(a, b, *, timeout=DEFAULT_TIMEOUT):
     or as the interval of their variable) and finally
     sympy in a worker process. A solution text given instead of an answer
     is graded by its extracted answer. Anything that cannot be shown equal
-    (parse failure, refused input, timeout) is False; nothing raises. See
-    the package docstring for the policy.
+    (parse failure, refused input, timeout) is False. See the package
+    docstring for the policy.
 
     Args:
         a: str. An answer (e.g. from `extract_answer`).
         b: str. Another answer; the order does not matter.
         timeout: float. Wall-clock bound in seconds for the whole call,
-            including waiting for a worker; what is not decided by then
-            is False. Defaults to 5. The call returns within `timeout` +
-            1 s (benchmarks/README.md, "Hostile inputs").
+            including waiting for a busy worker; what is not decided by
+            then is False. Defaults to 5. The call returns within
+            `timeout` + 1 s (benchmarks/README.md, "Hostile inputs"),
+            plus the time it waited for a worker process to start, which
+            is not counted (at most `pool.STARTUP_TIMEOUT`, 60 s).
 
     Returns:
         bool.
+
+    Raises:
+        RuntimeError: only when no worker process could start within
+            `pool.STARTUP_TIMEOUT` seconds (an overloaded machine or a
+            broken environment), rather than answer False for a
+            comparison that never ran.
 
     Example:
 

@@ -9,14 +9,28 @@ the caller's working directory nor `PYTHON*` variables reach its
 so the worker runs the same copy of `keras_mathft` as the caller, and
 sympy comes from the interpreter's site-packages.
 
-One call (`run_jobs`) gets one `Deadline` for everything: waiting for a
-free worker, starting one, and every task. A job is a list of tasks that
-must all hold; the first task that fails decides the job, and its other
-tasks are dropped. Tasks are spread over the workers and waited on
+One call (`run_jobs`) gets one `Deadline` for its comparisons: waiting
+for a free worker and every task. A job is a list of tasks that must all
+hold; the first task that fails decides the job, and its other tasks are
+dropped. Tasks are spread over the workers and waited on
 together. A worker still busy when the deadline passes is killed (and a
 replacement started at once); a worker whose task was no longer needed is
 handed back owing that result, and whoever takes it next reads and drops
 the result first (or kills it if it overruns its own call's deadline).
+
+Starting a worker (a new interpreter importing sympy: over 2 s on a busy
+2-core machine) is not comparison time, or a grade would depend on the
+machine's load: the first comparison of every new process, and the first
+after a worker was killed or recycled, would count as "not equal". So
+while a call holds no started worker (all it holds are still starting),
+or waits for a worker slot while the pool's workers are starting, that
+time is excused from its deadline (`Deadline.excuse`), and the
+comparison runs with its full `timeout` once a worker is ready. Start-up
+has its own bound, `STARTUP_TIMEOUT` seconds per call: a call that has
+waited that long for workers to start raises `RuntimeError` rather than
+answer "not equal" for a comparison it never ran. A worker that exits
+during start-up (a broken environment) is counted in `worker_failures`,
+and the rest of that call counts against its deadline as before.
 
 The pool belongs to one process: a forked child (multiprocessing, data
 loader workers, pre-fork servers) forgets the parent's workers and starts
@@ -45,6 +59,12 @@ _BOOTSTRAP = (
 )
 _READY = b"ready " + _PACKAGE_ROOT.encode()
 _ORPHAN_POLL_SECONDS = 0.5
+# Seconds one call may wait for worker processes to start, besides its
+# `timeout`; past it the call raises instead of answering.
+STARTUP_TIMEOUT = 60.0
+# How often a call queued behind starting workers checks whether they
+# have started (from then on, its wait is comparison time again).
+_STARTUP_POLL_SECONDS = 0.05
 
 
 class _Worker:
@@ -117,12 +137,20 @@ class SympyPool:
     Args:
         max_workers: int. Most worker processes alive at once.
         recycle_after: int. A worker is replaced after this many tasks.
+        startup_timeout: float. Seconds one call may wait for workers to
+            start, on top of its deadline (see the module docstring).
     """
 
-    def __init__(self, max_workers=2, recycle_after=500):
+    def __init__(
+        self,
+        max_workers=2,
+        recycle_after=500,
+        startup_timeout=STARTUP_TIMEOUT,
+    ):
         self.pid = os.getpid()
         self.max_workers = max_workers
         self.recycle_after = recycle_after
+        self.startup_timeout = startup_timeout
         self._idle = []
         self._workers = set()
         self._cond = threading.Condition()
@@ -150,6 +178,19 @@ class SympyPool:
             self.stats["worker_starts"] += 1
         return worker
 
+    def _startup_allowance(self, deadline):
+        """Seconds the call of `deadline` may still wait for start-up."""
+        return self.startup_timeout - deadline.excused
+
+    def _startup_error(self):
+        return RuntimeError(
+            "No sympy worker process started within the start-up bound "
+            f"({self.startup_timeout:g} s per call, on top of `timeout`): "
+            "the machine is overloaded or the Python environment is broken. "
+            "Grading refuses to answer 'not equal' for comparisons it could "
+            f"not run. Received: startup_timeout={self.startup_timeout:g}"
+        )
+
     def _acquire(self, deadline, block):
         """An idle or new worker (maybe still starting), or None."""
         with self._cond:
@@ -165,11 +206,28 @@ class SympyPool:
                     placeholder = object()
                     self._workers.add(placeholder)
                     break
+                if not block:
+                    return None
+                # Slots held by workers still starting (a placeholder is
+                # one being spawned): queueing behind start-up is start-up.
+                if any(not getattr(w, "ready", False) for w in self._workers):
+                    allowance = self._startup_allowance(deadline)
+                    if allowance <= 0:
+                        raise self._startup_error()
+                    start = time.monotonic()
+                    self._cond.wait(min(allowance, _STARTUP_POLL_SECONDS))
+                    deadline.excuse(min(time.monotonic() - start, allowance))
+                    continue
                 remaining = deadline.remaining()
-                if not block or remaining <= 0:
+                if remaining <= 0:
                     return None
                 self._cond.wait(remaining)
+        start = time.monotonic()
         worker = self._start_worker()
+        # Spawning the process is start-up too (fork and exec of a large
+        # parent can take a while on a busy machine).
+        allowance = max(0.0, self._startup_allowance(deadline))
+        deadline.excuse(min(time.monotonic() - start, allowance))
         with self._cond:
             self._workers.discard(placeholder)
             if worker is not None:
@@ -215,7 +273,13 @@ class SympyPool:
 
         Returns:
             A list of bools, one per job. A job that failed, was skipped,
-            or was not decided before the deadline is False.
+            or was not decided before the deadline is False. Time spent
+            waiting for workers to start is not counted in the deadline
+            (see the module docstring).
+
+        Raises:
+            RuntimeError: when the call waited `startup_timeout` seconds
+                for workers to start.
         """
         results = [True if not tasks else None for tasks in jobs]
         left = [len(tasks) for tasks in jobs]
@@ -223,6 +287,9 @@ class SympyPool:
             (j, t) for j, tasks in enumerate(jobs) for t in range(len(tasks))
         )
         held, busy = [], {}
+        # Set when a worker of this call died while starting: start-up is
+        # then failing, not slow, and is no longer excused.
+        start_failed = False
 
         def next_unit():
             while queue:
@@ -264,14 +331,22 @@ class SympyPool:
                 waiting = [w for w in held if w in busy or not w.usable]
                 if not waiting:
                     break
-                timeout = deadline.remaining()
-                for worker in waiting:
-                    if worker.owed_until is not None:
-                        timeout = min(timeout, worker.owed_until.remaining())
-                ready = wait([w.recv_conn for w in waiting], timeout)
+                if not start_failed and not any(w.ready for w in held):
+                    # Every worker held is still starting: start-up time.
+                    ready = self._wait_for_start(waiting, deadline)
+                else:
+                    timeout = deadline.remaining()
+                    for worker in waiting:
+                        if worker.owed_until is not None:
+                            timeout = min(
+                                timeout, worker.owed_until.remaining()
+                            )
+                    ready = wait([w.recv_conn for w in waiting], timeout)
                 for worker in waiting:
                     if worker.recv_conn in ready:
+                        starting = not worker.ready
                         j = self._collect(worker, held, busy, results, left)
+                        start_failed |= starting and not worker.ready
                         if j is not None and on_hold is not None:
                             on_hold(j)
                     elif (
@@ -286,6 +361,21 @@ class SympyPool:
         if undecided:
             self._count("timeouts", undecided)
         return [bool(result) for result in results]
+
+    def _wait_for_start(self, waiting, deadline):
+        """Waits for starting workers, excusing the wait from `deadline`.
+
+        Raises:
+            RuntimeError: once the call has waited `startup_timeout`
+                seconds for start-up in all.
+        """
+        allowance = self._startup_allowance(deadline)
+        if allowance <= 0:
+            raise self._startup_error()
+        start = time.monotonic()
+        ready = wait([w.recv_conn for w in waiting], allowance)
+        deadline.excuse(min(time.monotonic() - start, allowance))
+        return ready
 
     def _collect(self, worker, held, busy, results, left):
         """Reads one message; returns the index of a job it made hold."""

@@ -19,6 +19,7 @@ import pytest
 from keras_mathft.grading import answers_equivalent
 from keras_mathft.grading import cluster_answers
 from keras_mathft.grading import grading_stats
+from keras_mathft.grading import pool
 
 pytestmark = pytest.mark.backend_independent
 
@@ -280,3 +281,92 @@ def test_busy_workers_exit_when_their_parent_dies():
     while any(map(_alive, pids)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(map(_alive, pids))
+
+
+# Issue 28 item 8: a worker's start-up is not comparison time. Workers of
+# these pools sleep before they even start Python's imports, so a start
+# takes longer than the calls' `timeout` on any machine; their sympy
+# tasks (`symbolic_pairs`) take milliseconds once a worker is up.
+@pytest.fixture
+def slow_start_pool(monkeypatch):
+    """Replaces this process's pool by one whose workers start slowly."""
+    made = []
+
+    def make(seconds, **kwargs):
+        slow = f"import time; time.sleep({seconds}); " + pool._BOOTSTRAP
+        monkeypatch.setattr(pool, "_BOOTSTRAP", slow)
+        made.append(pool.SympyPool(**kwargs))
+        monkeypatch.setattr(pool, "_POOL", made[-1])
+        return made[-1]
+
+    yield make
+    for fresh in made:
+        fresh.shutdown()
+
+
+EQUAL_ROW = symbolic_pairs(2)[1]
+
+
+def test_a_cold_start_is_not_comparison_time(slow_start_pool):
+    # The first comparison of a new process (a data-loader worker, a
+    # forked child, a notebook kernel) waited for the start-up out of its
+    # own deadline and was graded "different".
+    slow_start_pool(2.0)
+    assert answers_equivalent(*EQUAL_ROW[:2], timeout=1.0) is True
+    stats = grading_stats()
+    assert (stats["worker_starts"], stats["timeouts"]) == (1, 0)
+
+
+def test_a_cold_cluster_call_merges_after_start_up(slow_start_pool):
+    slow_start_pool(2.0)
+    answers = [EQUAL_ROW[0], "7", EQUAL_ROW[1]]
+    clusters = cluster_answers(answers, timeout=1.0)
+    assert [c.members for c in clusters] == [(0, 2), (1,)]
+    assert grading_stats()["timeouts"] == 0
+
+
+def test_a_replacement_start_is_not_comparison_time(slow_start_pool):
+    # A timeout kills the busy worker and starts a replacement; the next
+    # call used to pay the replacement's start-up out of its deadline.
+    slow_start_pool(2.0)
+    assert answers_equivalent(*EQUAL_ROW[:2], timeout=30) is True
+    assert answers_equivalent(*HEAVY_TUPLE, timeout=0.5) is False
+    assert grading_stats()["timeouts"] == 1
+    assert answers_equivalent(*EQUAL_ROW[:2], timeout=1.0) is True
+    assert grading_stats()["timeouts"] == 1
+
+
+def test_calls_queued_behind_a_start_wait_for_it(slow_start_pool):
+    # One worker slot: the second thread queues while the first thread's
+    # worker starts; neither start-up counts against a deadline.
+    slow_start_pool(2.0, max_workers=1)
+    results = []
+
+    def grade():
+        results.append(answers_equivalent(*EQUAL_ROW[:2], timeout=1.0))
+
+    threads = [threading.Thread(target=grade) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True, True]
+    assert grading_stats()["worker_starts"] == 1
+
+
+def test_start_up_has_its_own_bound(slow_start_pool):
+    # A worker that never starts: the call stops waiting after the
+    # start-up bound and says so, instead of answering "different".
+    slow_start_pool(600, startup_timeout=1.0)
+    with pytest.raises(RuntimeError, match="start-up bound") as info:
+        answers_equivalent(*EQUAL_ROW[:2], timeout=1.0)
+    assert str(info.value).endswith("Received: startup_timeout=1")
+
+
+def test_a_worker_that_dies_starting_is_a_failure(slow_start_pool, monkeypatch):
+    # Start-up that fails (not slow) is not waited for: the call ends at
+    # its deadline, the failures counted.
+    monkeypatch.setattr(pool, "_BOOTSTRAP", "raise SystemExit(1)")
+    slow_start_pool(0)
+    assert answers_equivalent(*EQUAL_ROW[:2], timeout=1.0) is False
+    assert grading_stats()["worker_failures"] >= 1
