@@ -18,19 +18,21 @@ replacement started at once); a worker whose task was no longer needed is
 handed back owing that result, and whoever takes it next reads and drops
 the result first (or kills it if it overruns its own call's deadline).
 
-Starting a worker (a new interpreter importing sympy: over 2 s on a busy
-2-core machine) is not comparison time, or a grade would depend on the
-machine's load: the first comparison of every new process, and the first
-after a worker was killed or recycled, would count as "not equal". So
-while a call holds no started worker (all it holds are still starting),
-or waits for a worker slot while the pool's workers are starting, that
-time is excused from its deadline (`Deadline.excuse`), and the
-comparison runs with its full `timeout` once a worker is ready. Start-up
-has its own bound, `STARTUP_TIMEOUT` seconds per call: a call that has
-waited that long for workers to start raises `RuntimeError` rather than
-answer "not equal" for a comparison it never ran. A worker that exits
-during start-up (a broken environment) is counted in `worker_failures`,
-and the rest of that call counts against its deadline as before.
+Starting a worker (a new interpreter importing sympy and running one
+warm-up simplification, which loads what a first comparison would: over
+2 s on a busy 2-core machine) is not comparison time, or a grade would
+depend on the machine's load: the first comparison of every new process,
+and the first after a worker was killed or recycled, would count as "not
+equal". So while a call holds no started worker (all it holds are still
+starting), or waits for a worker slot while the pool's workers are
+starting, that time is excused from its deadline (`Deadline.excuse`),
+and the comparison runs with its full `timeout` once a worker is ready.
+Start-up has its own bound, `STARTUP_TIMEOUT` seconds per call: a call
+that has waited that long for workers to start raises `RuntimeError`
+rather than answer "not equal" for a comparison it never ran. A worker
+that exits during start-up (a broken environment) is counted in
+`worker_failures`, and the rest of that call counts against its deadline
+as before.
 
 The pool belongs to one process: a forked child (multiprocessing, data
 loader workers, pre-fork servers) forgets the parent's workers and starts
@@ -515,6 +517,8 @@ def _worker_main():
     ).start()
     from keras_mathft.grading import symbolic
 
+    # Part of start-up, which is not comparison time (module docstring).
+    symbolic.warm_up()
     send_conn.send_bytes(_READY)
     while True:
         try:

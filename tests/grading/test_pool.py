@@ -307,6 +307,15 @@ def slow_start_pool(monkeypatch):
 EQUAL_ROW = symbolic_pairs(2)[1]
 
 
+def test_the_warm_up_is_a_real_comparison():
+    # Workers run it before they report ready, so that the first
+    # simplification's loading is start-up too; a malformed task would
+    # fail silently there.
+    from keras_mathft.grading import symbolic
+
+    assert symbolic.warm_up() is True
+
+
 def test_a_cold_start_is_not_comparison_time(slow_start_pool):
     # The first comparison of a new process (a data-loader worker, a
     # forked child, a notebook kernel) waited for the start-up out of its
