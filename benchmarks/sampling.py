@@ -125,12 +125,12 @@ def build():
 def stop_token_ids(lm):
     import numpy as np
 
-    from keras_mathft.sampling.sampler import default_stop_token_ids
+    from keras_mathft.models import families
 
     if FLAGS.stop == "off":
         return None
     if FLAGS.stop == "model":
-        return default_stop_token_ids(lm.preprocessor.tokenizer)
+        return families.stop_token_ids(lm)
     vocab = lm.backbone.vocabulary_size
     count = max(1, vocab // FLAGS.mean_length)
     rng = np.random.default_rng(1)

@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import pathlib
+import shutil
 import tempfile
 
 
@@ -119,3 +120,81 @@ def excerpt_file(path, limit=80):
         return e.strerror or str(e)
     text = repr(data[:limit].decode("utf-8", "replace"))
     return text + ("..." if len(data) > limit else "")
+
+
+@contextlib.contextmanager
+def staging_directory(parent, prefix):
+    """A new hidden folder in `parent` for a writer to fill, then commit.
+
+    Its name, `.<prefix>-<pid>-<random>`, records the writer's pid: folders
+    of the same prefix whose writer is dead (killed mid-write) are removed
+    first, so an interrupted writer leaks nothing past the next call. The
+    folder is removed on exit unless `commit_directory` moved it away.
+
+    Args:
+        parent: str or `pathlib.Path`, an existing folder.
+        prefix: str, what the folder stages (e.g. `"export"`).
+
+    Yields:
+        `pathlib.Path`, the empty staging folder.
+    """
+    parent = pathlib.Path(parent)
+    remove_stale_staging(parent, prefix)
+    staged = pathlib.Path(
+        tempfile.mkdtemp(dir=parent, prefix=f".{prefix}-{os.getpid()}-")
+    )
+    try:
+        yield staged
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def remove_stale_staging(parent, prefix):
+    """Removes `staging_directory` folders whose writer process is dead.
+
+    Returns:
+        list of `pathlib.Path`, the folders removed.
+    """
+    removed, start = [], f".{prefix}-"
+    for path in pathlib.Path(parent).iterdir():
+        if not path.name.startswith(start):
+            continue
+        pid = path.name[len(start) :].split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _is_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def commit_directory(staged, target):
+    """Syncs every file of `staged`, then renames it to `target`.
+
+    `target` must not exist or be an empty folder, which the rename
+    replaces (POSIX). The files and both folders are synced before and
+    after the rename, so a power loss leaves either no `target` or a
+    complete one.
+
+    Args:
+        staged: `pathlib.Path`, a folder filled by the caller.
+        target: `pathlib.Path`.
+    """
+    for path in sorted(staged.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+        elif path.is_dir():
+            fsync_directory(path)
+    fsync_directory(staged)
+    os.replace(staged, target)
+    fsync_directory(target.parent)
+
+
+def _is_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # Alive, owned by another user.
+        return True
+    return True

@@ -5,14 +5,18 @@
   "evaluation")` trains the LM-as-evaluator, `score_solutions` scores
   candidates with `S = p(correct) / (p(correct) + p(incorrect))`, each
   problem's prompt prefix run once (`SolutionScorer`).
-- `build_causal_lm` builds a from-scratch causal LM of a family.
+- `build_causal_lm` builds a from-scratch causal LM of a family;
+  `families` holds one module per family (`FAMILIES`, `family_of`), the
+  record the builder, the GGUF importer, the HF exporter and the sampler
+  read.
 - `TrainingPhase`, `fit_phases`, `default_multitask_schedule`: multi-task
   sequential fine-tuning (generation -> evaluation -> generation).
 - `TrainingCheckpoint`: a callback that makes an interrupted `fit` (or
   `fit_phases` schedule) resume exactly.
 - `MathRewardModel`: an optional scalar-head evaluator (not the paper's).
 - `load_gguf`, `convert_gguf`: llama.cpp GGUF checkpoints (Gemma 3, Llama,
-  Qwen 2, Qwen 3) as keras-hub causal LMs, converted once and cached.
+  Qwen 2, Qwen 3) as keras-hub causal LMs, converted once and cached;
+  a BPE file's tokenizer is a `FileBPETokenizer`, split like llama.cpp.
 - `export_hf`: a Hugging Face checkpoint (config, generation config,
   safetensors, tokenizer) of any family we test.
 - `losses` holds the float32 losses and `EvaluatorOptions`, the one record
@@ -20,7 +24,9 @@
   the batch helpers build the evaluator's training data.
 """
 
+from keras_mathft.models import families
 from keras_mathft.models import losses
+from keras_mathft.models.builder import build_causal_lm
 from keras_mathft.models.checkpoint import TrainingCheckpoint
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.evaluator_data import EvaluatorData
@@ -32,10 +38,14 @@ from keras_mathft.models.evaluator_data import classification_inputs
 from keras_mathft.models.evaluator_data import evaluation_texts
 from keras_mathft.models.evaluator_data import pair_inputs
 from keras_mathft.models.families import FAMILIES
-from keras_mathft.models.families import build_causal_lm
+from keras_mathft.models.families import Family
+from keras_mathft.models.families import family_of
+from keras_mathft.models.file_tokenizer import FileBPETokenizer
 from keras_mathft.models.gguf import GGUF_ARCHITECTURES
 from keras_mathft.models.gguf import convert_gguf
 from keras_mathft.models.gguf import load_gguf
+from keras_mathft.models.hf_export import DEFAULT_MAX_SHARD_BYTES
+from keras_mathft.models.hf_export import check_export_path
 from keras_mathft.models.hf_export import export_hf
 from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.phases import TrainingPhase

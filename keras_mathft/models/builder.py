@@ -1,90 +1,12 @@
-"""Build keras-hub causal LMs of any supported family from a config.
+"""Build keras-hub causal LMs of any family from a config.
 
 `build_causal_lm` is the from-scratch path (tests, toy runs, the offline
 recipe); pretrained models come from `MathSolver.from_preset`.
 """
 
-import dataclasses
-
 import keras_hub
 
-_SENTENCEPIECE = "sentencepiece"
-_BPE = "bpe"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Family:
-    backbone: str
-    causal_lm: str
-    preprocessor: str
-    tokenizer: str
-    tokenizer_kind: str
-    # Our uniform argument names mapped to the backbone's names.
-    names: dict
-
-
-_LLAMA_NAMES = {
-    "num_heads": "num_query_heads",
-    "num_key_value_heads": "num_key_value_heads",
-}
-FAMILIES = {
-    "gemma": _Family(
-        "GemmaBackbone",
-        "GemmaCausalLM",
-        "GemmaCausalLMPreprocessor",
-        "GemmaTokenizer",
-        _SENTENCEPIECE,
-        {**_LLAMA_NAMES, "head_dim": "head_dim"},
-    ),
-    "gemma3": _Family(
-        "Gemma3Backbone",
-        "Gemma3CausalLM",
-        "Gemma3CausalLMPreprocessor",
-        "Gemma3Tokenizer",
-        _SENTENCEPIECE,
-        {**_LLAMA_NAMES, "head_dim": "head_dim"},
-    ),
-    "llama3": _Family(
-        "Llama3Backbone",
-        "Llama3CausalLM",
-        "Llama3CausalLMPreprocessor",
-        "Llama3Tokenizer",
-        _BPE,
-        dict(_LLAMA_NAMES),
-    ),
-    "qwen": _Family(
-        "QwenBackbone",
-        "QwenCausalLM",
-        "QwenCausalLMPreprocessor",
-        "QwenTokenizer",
-        _BPE,
-        dict(_LLAMA_NAMES),
-    ),
-    "qwen3": _Family(
-        "Qwen3Backbone",
-        "Qwen3CausalLM",
-        "Qwen3CausalLMPreprocessor",
-        "Qwen3Tokenizer",
-        _BPE,
-        {**_LLAMA_NAMES, "head_dim": "head_dim"},
-    ),
-    "mistral": _Family(
-        "MistralBackbone",
-        "MistralCausalLM",
-        "MistralCausalLMPreprocessor",
-        "MistralTokenizer",
-        _SENTENCEPIECE,
-        {**_LLAMA_NAMES, "head_dim": "head_dim"},
-    ),
-    "gpt2": _Family(
-        "GPT2Backbone",
-        "GPT2CausalLM",
-        "GPT2CausalLMPreprocessor",
-        "GPT2Tokenizer",
-        _BPE,
-        {"num_heads": "num_heads"},
-    ),
-}
+from keras_mathft.models.families import FAMILIES
 
 
 def build_causal_lm(
@@ -146,13 +68,12 @@ def build_causal_lm(
             f"`family` must be one of {sorted(FAMILIES)}. "
             f"Received: family={family!r}"
         )
-    spec = FAMILIES[family]
-    tokenizer = _make_tokenizer(family, spec, tokenizer)
-    head_dim = head_dim or hidden_dim // num_heads
+    record = FAMILIES[family]
+    tokenizer = _make_tokenizer(record, tokenizer)
     uniform = {
         "num_heads": num_heads,
         "num_key_value_heads": num_key_value_heads,
-        "head_dim": head_dim,
+        "head_dim": head_dim or hidden_dim // num_heads,
     }
     kwargs = {
         "vocabulary_size": tokenizer.vocabulary_size(),
@@ -162,37 +83,32 @@ def build_causal_lm(
         "dropout": dropout,
         "dtype": dtype,
     }
-    for ours, theirs in spec.names.items():
+    for ours, theirs in record.argument_names.items():
         kwargs[theirs] = uniform[ours]
-    if family == "gemma3":
-        kwargs.update(image_size=None, vision_encoder=None)
-    if family == "gpt2":
-        kwargs["max_sequence_length"] = sequence_length
+    if record.build_arguments is not None:
+        kwargs.update(record.build_arguments(sequence_length))
     kwargs.update(backbone_kwargs)
-    backbone = getattr(keras_hub.models, spec.backbone)(**kwargs)
-    preprocessor = getattr(keras_hub.models, spec.preprocessor)(
+    backbone = getattr(keras_hub.models, record.backbone)(**kwargs)
+    preprocessor = getattr(keras_hub.models, record.preprocessor)(
         tokenizer=tokenizer, sequence_length=sequence_length
     )
-    return getattr(keras_hub.models, spec.causal_lm)(
+    return getattr(keras_hub.models, record.causal_lm)(
         backbone=backbone, preprocessor=preprocessor
     )
 
 
-def _make_tokenizer(family, spec, tokenizer):
-    tokenizer_cls = getattr(keras_hub.models, spec.tokenizer)
-    if isinstance(tokenizer, tokenizer_cls):
+def _make_tokenizer(record, tokenizer):
+    tokenizer_cls = getattr(keras_hub.models, record.tokenizer)
+    if isinstance(tokenizer, keras_hub.tokenizers.Tokenizer):
         return tokenizer
-    if spec.tokenizer_kind == _SENTENCEPIECE and isinstance(
-        tokenizer, (bytes, str)
-    ):
-        kwargs = {"has_vision_tokens": False} if family == "gemma3" else {}
-        return tokenizer_cls(proto=tokenizer, **kwargs)
+    if record.sentencepiece and isinstance(tokenizer, (bytes, str)):
+        return tokenizer_cls(proto=tokenizer, **record.tokenizer_arguments)
     raise ValueError(
-        f"The {family!r} family needs a `keras_hub.models."
-        f"{spec.tokenizer}` instance"
+        f"The {record.name!r} family needs a keras-hub tokenizer (e.g. "
+        f"`keras_hub.models.{record.tokenizer}`)"
         + (
             " or a SentencePiece proto (bytes or a path)"
-            if spec.tokenizer_kind == _SENTENCEPIECE
+            if record.sentencepiece
             else ""
         )
         + f". Received: {type(tokenizer).__name__}"

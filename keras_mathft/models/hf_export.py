@@ -3,65 +3,50 @@
 `export_hf(model, path)` writes `config.json` (with `architectures` and
 `model_type`), `generation_config.json` (BOS, EOS and pad ids),
 `model.safetensors` (sharded with an index above `max_shard_bytes`) and
-the tokenizer files, for Gemma, Gemma 3, Llama 3, Mistral, Qwen 2, Qwen 3
-and GPT-2 backbones.
+the tokenizer files, for every family whose record has an `hf_export`
+(`keras_mathft.models.families`).
 
 Where keras-hub 0.32 has an exporter (Gemma, Gemma 3, Llama 3, Mistral,
 Qwen 2, GPT-2) it is called, then fixed up: it writes no `architectures`
 for most families, no generation config except for Gemma 3 (with only
 one EOS id), one unsharded file, and Mistral's `head_dim` as hidden /
-heads. Qwen 3 has no keras-hub exporter; its weights go through
-`keras_mathft.models.hf_weights` and its tokenizer files are written here.
-LoRA is merged (kernels are read through `layer.kernel`); a quantized
-model is refused, because the exporters would write raw integer kernels
-without their scales.
+heads. A family keras-hub cannot export (Qwen 3) gives its `config.json`
+in its record; its weights go through `keras_mathft.models.hf_weights`
+and its tokenizer files are written here. A tokenizer built from a model
+file (`FileBPETokenizer`) is written with its own pre-tokenizer and start
+token. LoRA is merged (kernels are read through `layer.kernel`); a
+quantized model is refused, because the exporters would write raw integer
+kernels without their scales.
 
-Command line (a keras-hub preset directory, HF directory or `.gguf` in,
-an HF folder out):
-
-    python -m keras_mathft.models.hf_export --preset=PATH --output=DIR
+The export is written in a hidden staging folder beside `path` and
+renamed into place after every file is synced, so a failed or killed
+export leaves no half checkpoint; the staging folder of a killed export
+is removed by the next export to the same parent folder.
 """
 
 import json
 import os
 import pathlib
-import tempfile
 
 import keras_hub
 import numpy as np
 
+from keras_mathft import _files
+from keras_mathft.models.families import family_of
+from keras_mathft.models.file_tokenizer import FileBPETokenizer
 from keras_mathft.models.hf_weights import hf_state_dict
 
 DEFAULT_MAX_SHARD_BYTES = 2 * 1024**3
-# backbone -> (HF model_type, architecture, turn-end tokens that the
-# family's HF generation configs list as extra EOS ids).
-_ARCHITECTURES = {
-    "GemmaBackbone": ("gemma", "GemmaForCausalLM", ("<end_of_turn>",)),
-    "Gemma3Backbone": ("gemma3_text", "Gemma3ForCausalLM", ("<end_of_turn>",)),
-    "Llama3Backbone": (
-        "llama",
-        "LlamaForCausalLM",
-        ("<|end_of_text|>", "<|eot_id|>"),
-    ),
-    "MistralBackbone": ("mistral", "MistralForCausalLM", ()),
-    "QwenBackbone": ("qwen2", "Qwen2ForCausalLM", ("<|im_end|>",)),
-    "Qwen3Backbone": ("qwen3", "Qwen3ForCausalLM", ("<|endoftext|>",)),
-    "GPT2Backbone": ("gpt2", "GPT2LMHeadModel", ()),
-}
-EXPORT_BACKBONES = tuple(sorted(_ARCHITECTURES))
 
 
 def export_hf(model, path, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
     """Writes `model` as a Hugging Face checkpoint folder.
 
-    The folder is written next to `path` and renamed into place, so a
-    failed export leaves no half checkpoint.
-
     Args:
         model: a `keras_hub.models.CausalLM` with a preprocessor, or a
             `MathSolver` (its causal LM is exported).
         path: str or `pathlib.Path`, a folder that must not exist or be
-            empty.
+            empty (a symbolic link to such a folder fills that folder).
         max_shard_bytes: int, the largest safetensors file; bigger models
             are split into `model-0000i-of-0000n.safetensors` with a
             `model.safetensors.index.json`.
@@ -70,8 +55,9 @@ def export_hf(model, path, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
         str, the folder.
 
     Raises:
-        ValueError: for a quantized model, a backbone without an HF
-            layout, a missing preprocessor or a non-empty `path`.
+        ValueError: for a quantized model, a family without an HF export,
+            a missing preprocessor, or a `path` that is not a new or empty
+            folder in a writable parent (see `check_export_path`).
 
     Example:
 
@@ -81,32 +67,76 @@ def export_hf(model, path, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
     """
     causal_lm = getattr(model, "causal_lm", model)
     _check_exportable(causal_lm)
-    path = pathlib.Path(path)
-    if path.exists() and any(path.iterdir()):
-        raise ValueError(
-            "`path` must be a new or empty folder, so no old checkpoint "
-            f"files mix with the export. Received: path={str(path)!r}"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(
-        dir=path.parent, prefix=f".{path.name}."
-    ) as tmp:
-        staged = pathlib.Path(tmp) / "export"
-        name = type(causal_lm.backbone).__name__
-        if name == "Qwen3Backbone":
-            _export_qwen3(causal_lm, staged)
+    path = check_export_path(path)
+    export = family_of(causal_lm).hf_export
+    with _files.staging_directory(path.parent, f"{path.name}.export") as tmp:
+        staged = tmp / "export"
+        tokenizer = causal_lm.preprocessor.tokenizer
+        if export.config is not None:
+            _export_weights_and_tokenizer(causal_lm, export, staged)
+        elif isinstance(tokenizer, FileBPETokenizer):
+            # keras-hub exports only its own tokenizer classes; this one
+            # writes its files itself (`_write_file_tokenizer`).
+            from keras_hub.src.utils.transformers.export import hf_exporter
+
+            staged.mkdir()
+            hf_exporter.export_backbone(
+                causal_lm.backbone, str(staged), True, tokenizer
+            )
         else:
             causal_lm.export_to_transformers(str(staged))
-        _fix_config(causal_lm, staged)
+        _fix_config(causal_lm, export, staged)
         _write_tokenizer_json(causal_lm, staged)
         _write_generation_config(causal_lm, staged)
         _shard(staged, max_shard_bytes)
         for file in staged.iterdir():
             file.chmod(0o644)  # Written through private temporary files.
-        if path.exists():
-            path.rmdir()
-        os.replace(staged, path)
+        _files.commit_directory(staged, path)
     return str(path)
+
+
+def check_export_path(path):
+    """Checks an export target before any work, and resolves it.
+
+    Args:
+        path: str or `pathlib.Path`.
+
+    Returns:
+        `pathlib.Path`, the folder to fill (a symbolic link resolved).
+
+    Raises:
+        ValueError: when `path` is a file, lies under a file, is a
+            non-empty folder or a dangling link, or its parent cannot be
+            created or written. The message names the path and the fix.
+    """
+    path = pathlib.Path(path).expanduser()
+    if path.is_symlink():
+        if not path.is_dir():
+            raise _path_error(path, "is a link to nothing")
+        path = path.resolve()
+    if path.exists() and not path.is_dir():
+        raise _path_error(path, "is a file")
+    if path.is_dir() and any(path.iterdir()):
+        raise _path_error(path, "is a folder that is not empty")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise _path_error(path, f"lies under the file {parent}")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise _path_error(path, f"is in {parent}, not writable")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _path_error(path, f"cannot be created ({error})") from error
+    return path
+
+
+def _path_error(path, problem):
+    return ValueError(
+        f"The export folder {str(path)!r} {problem}. Pass a new or empty "
+        f"folder in a writable place. Received: path={str(path)!r}"
+    )
 
 
 def _check_exportable(causal_lm):
@@ -120,11 +150,10 @@ def _check_exportable(causal_lm):
             "Export needs the tokenizer: give the causal LM a "
             "preprocessor. Received: preprocessor=None"
         )
-    name = type(causal_lm.backbone).__name__
-    if name not in _ARCHITECTURES:
+    if family_of(causal_lm).hf_export is None:
         raise ValueError(
-            f"No Hugging Face export for {name}. Supported backbones: "
-            f"{list(EXPORT_BACKBONES)}. Received: {name}"
+            "No Hugging Face export for this family. Received: "
+            f"{type(causal_lm.backbone).__name__}"
         )
     quantized = sorted(
         {
@@ -142,19 +171,19 @@ def _check_exportable(causal_lm):
         )
 
 
-def _fix_config(causal_lm, folder):
+def _fix_config(causal_lm, export, folder):
     backbone = causal_lm.backbone
     config_path = folder / "config.json"
     config = json.loads(config_path.read_text())
-    model_type, architecture, _ = _ARCHITECTURES[type(backbone).__name__]
-    config.setdefault("model_type", model_type)
-    config["architectures"] = [architecture]
+    config.setdefault("model_type", export.model_type)
+    config["architectures"] = [export.architecture]
     head_dim = getattr(backbone, "head_dim", None)
     if head_dim is not None and "head_dim" in config:
         config["head_dim"] = int(head_dim)
-    if model_type == "qwen2":  # keras-hub's own HF loader needs these.
-        config["use_sliding_window"] = backbone.use_sliding_window_attention
-        config["sliding_window"] = backbone.sliding_window_size
+    if export.fix_config is not None:
+        export.fix_config(config, backbone)
+    if hasattr(backbone, "tie_word_embeddings"):
+        config["tie_word_embeddings"] = bool(backbone.tie_word_embeddings)
     config["torch_dtype"] = _weights_dtype(folder)
     for name, token_id in _special_ids(causal_lm).items():
         if token_id is not None:
@@ -164,7 +193,6 @@ def _fix_config(causal_lm, folder):
 
 def _special_ids(causal_lm):
     tokenizer = causal_lm.preprocessor.tokenizer
-    turn_ends = _ARCHITECTURES[type(causal_lm.backbone).__name__][2]
     eos = []
     for token_id in (
         getattr(tokenizer, "end_token_id", None),
@@ -172,14 +200,16 @@ def _special_ids(causal_lm):
     ):
         if token_id is not None and token_id not in eos:
             eos.append(int(token_id))
-    for token in turn_ends:
+    for token in family_of(causal_lm).turn_end_tokens:
         token_id = _token_id(tokenizer, token)
         if token_id is not None and token_id not in eos:
             eos.append(token_id)
-    start = getattr(tokenizer, "start_token_id", None)
+    bos = getattr(tokenizer, "start_token_id", None)
+    if isinstance(tokenizer, FileBPETokenizer) and tokenizer.bos_token:
+        bos = tokenizer.token_to_id(tokenizer.bos_token)
     pad = getattr(tokenizer, "pad_token_id", None)
     return {
-        "bos": None if start is None else int(start),
+        "bos": None if bos is None else int(bos),
         "eos": eos[0] if len(eos) == 1 else (eos or None),
         "pad": None if pad is None else int(pad),
     }
@@ -196,6 +226,10 @@ def _token_id(tokenizer, token):
 
 
 def _write_tokenizer_json(causal_lm, folder):
+    tokenizer = causal_lm.preprocessor.tokenizer
+    if isinstance(tokenizer, FileBPETokenizer):
+        _write_file_tokenizer(tokenizer, folder)
+        return
     # keras-hub writes `tokenizer.json` for Llama 3 only, but its own Qwen
     # loaders and transformers' fast tokenizers read it. Its Llama 3 builder
     # is generic byte-level BPE with keras-hub's split regex, so the export
@@ -204,7 +238,6 @@ def _write_tokenizer_json(causal_lm, folder):
         build_llama3_tokenizer_json,
     )
 
-    tokenizer = causal_lm.preprocessor.tokenizer
     if (folder / "tokenizer.json").exists() or not hasattr(tokenizer, "merges"):
         return
     spec = build_llama3_tokenizer_json(tokenizer)
@@ -212,6 +245,26 @@ def _write_tokenizer_json(causal_lm, folder):
     # it; every reader accepts it).
     spec["model"]["merges"] = [m.split(" ") for m in spec["model"]["merges"]]
     (folder / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
+
+
+def _write_file_tokenizer(tokenizer, folder):
+    """A model file's tokenizer: its own pre-tokenizer and start token, so
+    transformers tokenizes exactly as the keras model does."""
+    (folder / "tokenizer.json").write_text(
+        tokenizer.tokenizer_json(with_start_token=True)
+    )
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": tokenizer.bos_token,
+        "eos_token": tokenizer.end_token,
+        "pad_token": tokenizer.pad_token,
+        "add_bos_token": tokenizer.add_start_token,
+        "add_eos_token": False,
+        "clean_up_tokenization_spaces": False,
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    for name in ("vocab.json", "merges.txt", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
 
 
 def _write_generation_config(causal_lm, folder):
@@ -268,30 +321,14 @@ def _shard(folder, max_shard_bytes):
     )
 
 
-def _export_qwen3(causal_lm, folder):
+def _export_weights_and_tokenizer(causal_lm, export, folder):
+    """Config, weights and tokenizer files of a family keras-hub cannot
+    export."""
     from safetensors.numpy import save_file
 
     backbone = causal_lm.backbone
     folder.mkdir(parents=True)
-    config = {
-        "model_type": "qwen3",
-        "vocab_size": backbone.vocabulary_size,
-        "hidden_size": backbone.hidden_dim,
-        "num_hidden_layers": backbone.num_layers,
-        "num_attention_heads": backbone.num_query_heads,
-        "num_key_value_heads": backbone.num_key_value_heads,
-        "head_dim": backbone.head_dim,
-        "intermediate_size": backbone.intermediate_dim,
-        "hidden_act": "silu",
-        "rms_norm_eps": backbone.layer_norm_epsilon,
-        "rope_theta": backbone.rope_max_wavelength,
-        "attention_bias": False,
-        "tie_word_embeddings": backbone.tie_word_embeddings,
-        "use_sliding_window": False,
-        "sliding_window": None,
-        "max_position_embeddings": 40960,
-        "use_cache": True,
-    }
+    config = export.config(backbone)
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     dtype = backbone.dtype_policy.variable_dtype
     state = hf_state_dict(backbone, dtype=_numpy_dtype(dtype))
@@ -316,14 +353,14 @@ def _export_qwen3(causal_lm, folder):
     (folder / "tokenizer_config.json").write_text(
         json.dumps(
             {
-                "tokenizer_class": "Qwen2Tokenizer",
-                "bos_token": None,
+                "tokenizer_class": export.tokenizer_class,
+                "bos_token": getattr(tokenizer, "start_token", None),
                 "eos_token": tokenizer.end_token,
-                "pad_token": tokenizer.pad_token,
+                "pad_token": getattr(tokenizer, "pad_token", None),
                 "unk_token": None,
                 "add_prefix_space": False,
                 "added_tokens_decoder": added,
-                "model_max_length": 40960,
+                "model_max_length": config.get("max_position_embeddings"),
             },
             indent=2,
         )
@@ -336,26 +373,3 @@ def _numpy_dtype(dtype):
 
         return ml_dtypes.bfloat16
     return np.dtype(dtype)
-
-
-def main(argv=None):
-    """`python -m keras_mathft.models.hf_export --preset=P --output=D`."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", required=True, help="Preset, HF or GGUF.")
-    parser.add_argument("--output", required=True, help="New HF folder.")
-    parser.add_argument("--dtype", default=None, help="e.g. bfloat16.")
-    parser.add_argument(
-        "--max_shard_bytes", type=int, default=DEFAULT_MAX_SHARD_BYTES
-    )
-    args = parser.parse_args(argv)
-    from keras_mathft.models.solver import MathSolver
-
-    kwargs = {} if args.dtype is None else {"dtype": args.dtype}
-    solver = MathSolver.from_preset(args.preset, **kwargs)
-    print(export_hf(solver, args.output, args.max_shard_bytes))
-
-
-if __name__ == "__main__":
-    main()

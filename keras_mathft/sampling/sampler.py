@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.prompts import PromptTemplate
+from keras_mathft.models import families
 from keras_mathft.sampling.decoding import DecodePrograms
 from keras_mathft.sampling.decoding import as_int32
 from keras_mathft.sampling.random_stream import row_keys
@@ -21,39 +22,6 @@ from keras_mathft.sampling.scheduler import SlotScheduler
 from keras_mathft.sampling.token_choice import decoding_mode
 
 SCHEDULES = ("continuous", "static")
-
-
-# End-of-turn markers of chat-tuned checkpoints (Gemma, Llama 3, Qwen); a
-# model fine-tuned from one may end its solution with either.
-END_OF_TURN_TOKENS = ("<end_of_turn>", "<|eot_id|>", "<|im_end|>")
-
-
-def default_stop_token_ids(tokenizer):
-    """The tokenizer's end-of-text and end-of-turn token ids.
-
-    keras-hub's `generate` stops on `end_token_id` (and `end_token2_id`),
-    and Gemma 3's also on `<end_of_turn>`; this adds every end-of-turn
-    marker of `END_OF_TURN_TOKENS` that the vocabulary really holds (an
-    unknown piece maps to the unknown token, which must not stop rows).
-
-    Args:
-        tokenizer: a keras-hub tokenizer.
-
-    Returns:
-        A list of int, without duplicates.
-    """
-    ids = [tokenizer.end_token_id]
-    if getattr(tokenizer, "end_token2_id", None) is not None:
-        ids.append(tokenizer.end_token2_id)
-    for piece in END_OF_TURN_TOKENS:
-        try:
-            token = tokenizer.token_to_id(piece)
-            known = tokenizer.id_to_token(token) == piece
-        except (KeyError, ValueError, IndexError):
-            continue
-        if known:
-            ids.append(token)
-    return list(dict.fromkeys(int(i) for i in ids))
 
 
 def _extract(text):
@@ -136,8 +104,9 @@ class SolutionSampler:
             `max_new_tokens` within the model's `max_sequence_length`.
         share_prefix: bool. Prefill each prompt once and share its cache
             (True), or prefill every row (False; for tests and benchmarks).
-        stop_token_ids: "auto" (`default_stop_token_ids`: end of text and
-            end of turn, e.g. Gemma's `<eos>` and `<end_of_turn>`), None
+        stop_token_ids: "auto" (`models.families.stop_token_ids`: end of
+            text and the family's end of turn, e.g. Gemma's `<eos>` and
+            `<end_of_turn>`), None
             (never stop early) or a sequence of token ids.
         stop_strings: sequence of str. A row also ends once its text
             contains one of them (a few-shot prompt's next `"\n\nProblem:"`,
@@ -210,7 +179,7 @@ class SolutionSampler:
         self.block_steps = int(block_steps)
         tokenizer = self.preprocessor.tokenizer
         if stop_token_ids == "auto":
-            stop_token_ids = default_stop_token_ids(tokenizer)
+            stop_token_ids = families.stop_token_ids(self.causal_lm)
         self.stop_token_ids = tuple(int(t) for t in stop_token_ids or ())
         if isinstance(stop_strings, str) or not all(
             isinstance(x, str) and x for x in stop_strings

@@ -20,13 +20,14 @@ from sentencepiece import sentencepiece_model_pb2
 
 from keras_mathft.models import build_causal_lm
 
-# keras-hub family -> (GGUF architecture, tokenizer.ggml.model).
+# keras-hub family -> (GGUF architecture, tokenizer.ggml.model, and for
+# BPE the pre-tokenizer llama.cpp's converter names for that family).
 ARCHITECTURES = {
-    "gemma3": ("gemma3", "llama"),
-    "llama3": ("llama", "gpt2"),
-    "mistral": ("llama", "llama"),
-    "qwen": ("qwen2", "gpt2"),
-    "qwen3": ("qwen3", "gpt2"),
+    "gemma3": ("gemma3", "llama", None),
+    "llama3": ("llama", "gpt2", "llama-bpe"),
+    "mistral": ("llama", "llama", None),
+    "qwen": ("qwen2", "gpt2", "qwen2"),
+    "qwen3": ("qwen3", "gpt2", "qwen2"),
 }
 # The shared tiny size, with a longer sequence for the tests here.
 TINY = {**CONFTEST_TINY, "sequence_length": 32}
@@ -59,12 +60,14 @@ def tiny_causal_lm(family, **kwargs):
 def write_gguf(causal_lm, path, architecture=None, extra_tensors=None):
     """Writes `causal_lm` as a float32 GGUF file; returns the path."""
     family = _family(causal_lm)
-    arch, tokenizer_model = ARCHITECTURES[family]
+    arch, tokenizer_model, pre = ARCHITECTURES[family]
     arch = architecture or arch
     backbone = causal_lm.backbone
     writer = gguf.GGUFWriter(str(path), arch)
     _write_config(writer, arch, family, backbone)
-    _write_tokenizer(writer, tokenizer_model, causal_lm.preprocessor.tokenizer)
+    _write_tokenizer(
+        writer, tokenizer_model, pre, causal_lm.preprocessor.tokenizer
+    )
     weights = {
         w.path: np.asarray(w.numpy(), "float32") for w in backbone.weights
     }
@@ -117,7 +120,7 @@ def _write_config(writer, arch, family, backbone):
         writer.add_rope_dimension_count(head_dim)
 
 
-def _write_tokenizer(writer, model, tokenizer):
+def _write_tokenizer(writer, model, pre, tokenizer):
     writer.add_tokenizer_model(model)
     if model == "llama":
         proto = sentencepiece_model_pb2.ModelProto()
@@ -150,8 +153,10 @@ def _write_tokenizer(writer, model, tokenizer):
         [3 if token in BPE_SPECIALS else 1 for token in vocab]
     )
     writer.add_token_merges(list(tokenizer.merges))
+    writer.add_tokenizer_pre(pre)
     start = tokenizer.start_token_id
     writer.add_bos_token_id(tokenizer.end_token_id if start is None else start)
+    writer.add_add_bos_token(start is not None)
     writer.add_eos_token_id(tokenizer.end_token_id)
 
 

@@ -33,14 +33,16 @@ offset, a transposed head, a wrong RoPE base or window) moves log-probs by
 - greedy continuations of 4 problem prompts: identical for 32 tokens.
 """
 
-import hashlib
 import json
 import pathlib
 
 import keras
 import numpy as np
 import pytest
+from real_model import coarse_kl
 from real_model import gemma3_preset
+from real_model import next_token_log_probs
+from real_model import token_digest
 
 HERE = pathlib.Path(__file__).parent / "gguf_reference"
 NAME = "gemma3_270m_q4_k_m"
@@ -62,12 +64,6 @@ def preset(reference):
     return gemma3_preset(reference[0]["gguf_sha256"])
 
 
-def _digest(ids):
-    data = np.asarray(ids, "<i4").tobytes()
-    return hashlib.sha256(data).hexdigest()[:16]
-
-
-@pytest.mark.slow
 @pytest.mark.real_data
 def test_token_ids_match_on_every_math500_text(preset, reference, shared_data):
     import keras_hub
@@ -86,36 +82,11 @@ def test_token_ids_match_on_every_math500_text(preset, reference, shared_data):
     mismatched = []
     for key, ids in zip(keys, tokenizer(texts)):
         ids = np.asarray(ids).tolist()
-        if [len(ids), _digest(ids)] != expected[key]:
+        if [len(ids), token_digest(ids)] != expected[key]:
             mismatched.append(key)
     assert not mismatched, f"{len(mismatched)} texts differ: {mismatched[:5]}"
 
 
-def _next_token_stats(causal_lm, token_ids, lengths, top_ids):
-    """Our log-probs at the reference's top ids, and our argmax."""
-    mask = np.arange(token_ids.shape[1])[None, :] < lengths[:, None]
-    inputs = {"token_ids": token_ids, "padding_mask": mask}
-    logits = keras.ops.convert_to_numpy(causal_lm(inputs))
-    top = logits.max(-1, keepdims=True)
-    # float32 exponentials summed in float64: the log-sum-exp of 262,144
-    # logits to ~1e-7.
-    lse = top[..., 0].astype("float64") + np.log(
-        np.exp(logits - top).sum(-1, dtype="float64")
-    )
-    picked = np.take_along_axis(logits, top_ids, -1).astype("float64")
-    return picked - lse[..., None], logits.argmax(-1)
-
-
-def _coarse_kl(ref_logp, our_logp):
-    p, q = np.exp(ref_logp), np.exp(our_logp)
-    p_rest = np.clip(1 - p.sum(-1), 1e-12, None)
-    q_rest = np.clip(1 - q.sum(-1), 1e-12, None)
-    return (p * (ref_logp - our_logp)).sum(-1) + p_rest * np.log(
-        p_rest / q_rest
-    )
-
-
-@pytest.mark.slow
 def test_log_probs_and_greedy_match_transformers(preset, reference):
     import keras_hub
 
@@ -131,7 +102,7 @@ def test_log_probs_and_greedy_match_transformers(preset, reference):
     for rows in batches:
         width = SHORT_WIDTH if lengths[rows[0]] <= SHORT_WIDTH else None
         width = width or int(lengths[rows[0]])
-        ours, argmax = _next_token_stats(
+        ours, argmax = next_token_log_probs(
             causal_lm,
             arrays["token_ids"][rows, :width],
             lengths[rows],
@@ -142,7 +113,7 @@ def test_log_probs_and_greedy_match_transformers(preset, reference):
             ref = arrays["top_logp"][row, :n].astype("float64")
             mine, top1 = ours[k, :n], arrays["top_ids"][row, :n, 0]
             worst = max(worst, float(np.abs(mine - ref).max()))
-            worst_kl = max(worst_kl, float(_coarse_kl(ref, mine).max()))
+            worst_kl = max(worst_kl, float(coarse_kl(ref, mine).max()))
             same = argmax[k, :n] == top1
             clear = ref[:, 0] - ref[:, 1] > 2 * LOGP_ATOL
             assert same[clear].all(), (row, np.flatnonzero(clear & ~same))

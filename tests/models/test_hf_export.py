@@ -23,7 +23,9 @@ head, a norm offset, a wrong RoPE or window setting) moves log-probs by
 """
 
 import json
+import os
 import pathlib
+import subprocess
 import sys
 
 import keras
@@ -37,6 +39,7 @@ from real_model import gemma3_preset
 from keras_mathft.models.hf_export import export_hf
 
 HERE = pathlib.Path(__file__).parent / "hf_reference"
+REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 from digest import tensor_digest  # noqa: E402
 
@@ -199,12 +202,29 @@ def test_cli_and_solver_export_a_gguf_file(tmp_path, monkeypatch):
     from gguf_files import write_gguf
 
     from keras_mathft.models import MathSolver
-    from keras_mathft.models import hf_export
 
     monkeypatch.setenv("KERAS_MATHFT_GGUF_CACHE", str(tmp_path / "cache"))
     source = tiny_causal_lm("llama3")
     path = write_gguf(source, tmp_path / "llama.gguf")
-    hf_export.main(["--preset", str(path), "--output", str(tmp_path / "cli")])
+    command = [sys.executable, "-m", "keras_mathft.recipes.export_hf"]
+    done = subprocess.run(
+        [*command, f"--preset={path}", f"--output={tmp_path / 'cli'}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RuntimeWarning" not in done.stderr
     folder = MathSolver.from_preset(str(path)).export_hf(tmp_path / "solver")
     assert tensor_digest(tmp_path / "cli") == tensor_digest(folder)
     _assert_reloads(folder, source)
+    # A bad output path is one line, before the model loads.
+    done = subprocess.run(
+        [*command, f"--preset={path}", f"--output={path}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("export_hf: ")
+    assert "is a file" in done.stderr and "Traceback" not in done.stderr

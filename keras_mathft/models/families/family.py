@@ -1,0 +1,226 @@
+"""The record that holds everything the project knows about one family.
+
+A `Family` names the family's keras-hub classes and says how its weights
+sit in a Hugging Face checkpoint, how llama.cpp stores it in a GGUF file,
+which tokens end a turn, what its Hugging Face export must fix up and how
+its weights shard over a device mesh. The builder, the GGUF importer, the
+HF exporter and the sampler read it; they hold no per-family branch.
+
+HF weight layouts (HF linear weights are `(out, in)`):
+
+- `linear`: keras `(in, out)` kernels, transposed.
+- `heads_in`: keras `(hidden, heads, head_dim)` Q/K/V kernels (Llama,
+  Mistral, Qwen) from HF `(heads * head_dim, hidden)`.
+- `gemma_heads_in`: keras `(heads, hidden, head_dim)` (Gemma).
+- `heads_out`: keras `(heads, head_dim, hidden)` output kernels from HF
+  `(hidden, heads * head_dim)`.
+- `heads_bias`: keras `(heads, head_dim)` biases from HF `(heads *
+  head_dim,)`.
+- `copy`: same array (embeddings, norms; keras-hub's Gemma norms use
+  `1 + w` like HF's, so no offset here).
+"""
+
+import dataclasses
+from typing import Callable
+from typing import Mapping
+from typing import Optional
+
+HF_LAYOUTS = (
+    "linear",
+    "heads_in",
+    "gemma_heads_in",
+    "heads_out",
+    "heads_bias",
+    "copy",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class HFWeights:
+    """Where a backbone's weights live in a Hugging Face checkpoint.
+
+    Attributes:
+        block_prefix: the keras layer name of block `i` is
+            `f"{block_prefix}_{i}"`.
+        block: tuple of `(keras layer path, variable, HF module, layout)`
+            per weight of a block; entries whose variable the backbone
+            lacks (optional norms) are skipped.
+        final_norm: the keras layer name of the final norm.
+    """
+
+    block_prefix: str
+    block: tuple
+    final_norm: str
+
+
+@dataclasses.dataclass(frozen=True)
+class GGUFFormat:
+    """How llama.cpp's `convert_hf_to_gguf.py` stores a family.
+
+    Attributes:
+        architecture: the `general.architecture` value.
+        tokenizer_models: `tokenizer.ggml.model` values this family reads
+            (`"llama"` is SentencePiece, `"gpt2"` byte-level BPE); a GGUF
+            architecture shared by two families (`llama`: Llama 3 and
+            Mistral) is told apart by it.
+        config: `(metadata, tensors) -> dict`, the keras-hub backbone's
+            arguments from the file's metadata. It refuses every setting
+            the backbone cannot express.
+        block_tensors: GGUF block tensor name (`attn_q`) -> HF module name
+            (`self_attn.q_proj`).
+        required: the block tensors every block must have.
+        biased: the block tensors that carry a `.bias` too.
+        to_hf: optional `(config, hf_name, array) -> array`, undoing what
+            llama.cpp's converter did to a tensor (norm offsets, Q/K
+            permutations).
+        side_tensors: tensors read by `config`, not loaded as weights.
+    """
+
+    architecture: str
+    tokenizer_models: tuple
+    config: Callable
+    block_tensors: Mapping[str, str]
+    required: frozenset
+    biased: frozenset = frozenset()
+    to_hf: Optional[Callable] = None
+    side_tensors: frozenset = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
+class HFExport:
+    """What the Hugging Face export of a family writes or fixes.
+
+    Where keras-hub has an exporter for the backbone it is used and
+    `fix_config` mends its `config.json`; otherwise `config` gives the
+    whole `config.json` and the exporter writes the weights (through
+    `hf_weights`) and the tokenizer files itself.
+
+    Attributes:
+        model_type: HF `model_type`.
+        architecture: HF `architectures[0]`, e.g. `"LlamaForCausalLM"`.
+        fix_config: optional `(config dict, backbone) -> None`, filling
+            fields keras-hub's exporter leaves out or gets wrong.
+        config: optional `(backbone) -> dict`, the whole `config.json` of
+            a family keras-hub cannot export.
+        tokenizer_class: with `config`, the `tokenizer_config.json` class.
+    """
+
+    model_type: str
+    architecture: str
+    fix_config: Optional[Callable] = None
+    config: Optional[Callable] = None
+    tokenizer_class: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One keras-hub decoder family: its classes, formats and tokens.
+
+    Attributes:
+        name: the family's name, e.g. `"gemma3"`.
+        backbone, causal_lm, preprocessor, tokenizer: keras-hub class
+            names under `keras_hub.models`.
+        sentencepiece: whether the tokenizer is SentencePiece (else
+            byte-level BPE).
+        argument_names: the builder's uniform argument names
+            (`num_heads`, `num_key_value_heads`, `head_dim`) mapped to the
+            backbone's.
+        build_arguments: optional `(sequence_length) -> dict`, backbone
+            arguments the builder always passes (e.g. GPT-2's maximum
+            position).
+        tokenizer_arguments: keyword arguments the builder gives the
+            tokenizer class with a SentencePiece proto.
+        special_tokens: tokens the keras-hub tokenizer class needs in a
+            BPE vocabulary.
+        turn_end_tokens: tokens that end a chat turn in this family's
+            checkpoints; the sampler stops on them and the HF export lists
+            them as extra EOS ids, wherever the vocabulary holds them.
+        hf_weights: `HFWeights`, or None where no HF import exists.
+        hf_export: `HFExport`, or None where no HF export exists.
+        gguf: `GGUFFormat`, or None where no GGUF import exists.
+        layout_map: optional `(backbone, device_mesh) -> LayoutMap`, how
+            the family's weights shard over a device mesh.
+    """
+
+    name: str
+    backbone: str
+    causal_lm: str
+    preprocessor: str
+    tokenizer: str
+    sentencepiece: bool
+    argument_names: Mapping[str, str]
+    build_arguments: Optional[Callable] = None
+    tokenizer_arguments: Mapping = dataclasses.field(default_factory=dict)
+    special_tokens: tuple = ()
+    turn_end_tokens: tuple = ()
+    hf_weights: Optional[HFWeights] = None
+    hf_export: Optional[HFExport] = None
+    gguf: Optional[GGUFFormat] = None
+    layout_map: Optional[Callable] = None
+
+
+# Uniform builder argument names for backbones with grouped-query heads.
+GQA_ARGUMENTS = {
+    "num_heads": "num_query_heads",
+    "num_key_value_heads": "num_key_value_heads",
+}
+# GGUF block tensor -> HF module name, shared by every architecture.
+GGUF_BLOCK_TENSORS = {
+    "attn_norm": "input_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "attn_q_norm": "self_attn.q_norm",
+    "attn_k_norm": "self_attn.k_norm",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+    "ffn_norm": "post_attention_layernorm",
+}
+# The tensors of a dense pre-norm block (attention, gated MLP, two norms).
+GGUF_DENSE_BLOCK = frozenset(
+    {
+        "attn_norm",
+        "attn_q",
+        "attn_k",
+        "attn_v",
+        "attn_output",
+        "ffn_gate",
+        "ffn_up",
+        "ffn_down",
+        "ffn_norm",
+    }
+)
+# keras-hub's Llama-style decoder block (Llama 3, Mistral, Qwen, Qwen 3).
+DECODER_BLOCK = (
+    ("self_attention_layernorm", "scale", "input_layernorm", "copy"),
+    ("self_attention/query", "kernel", "self_attn.q_proj", "heads_in"),
+    ("self_attention/key", "kernel", "self_attn.k_proj", "heads_in"),
+    ("self_attention/value", "kernel", "self_attn.v_proj", "heads_in"),
+    (
+        "self_attention/attention_output",
+        "kernel",
+        "self_attn.o_proj",
+        "heads_out",
+    ),
+    ("feedforward_layernorm", "scale", "post_attention_layernorm", "copy"),
+    ("feedforward_gate_dense", "kernel", "mlp.gate_proj", "linear"),
+    ("feedforward_intermediate_dense", "kernel", "mlp.up_proj", "linear"),
+    ("feedforward_output_dense", "kernel", "mlp.down_proj", "linear"),
+)
+DECODER_WEIGHTS = HFWeights(
+    "transformer_layer", DECODER_BLOCK, "sequence_output_layernorm"
+)
+# keras-hub's Gemma decoder block (Gemma, Gemma 3).
+GEMMA_BLOCK = (
+    ("pre_attention_norm", "scale", "input_layernorm", "copy"),
+    ("attention/query", "kernel", "self_attn.q_proj", "gemma_heads_in"),
+    ("attention/key", "kernel", "self_attn.k_proj", "gemma_heads_in"),
+    ("attention/value", "kernel", "self_attn.v_proj", "gemma_heads_in"),
+    ("attention/attention_output", "kernel", "self_attn.o_proj", "heads_out"),
+    ("pre_ffw_norm", "scale", "pre_feedforward_layernorm", "copy"),
+    ("ffw_gating", "kernel", "mlp.gate_proj", "linear"),
+    ("ffw_gating_2", "kernel", "mlp.up_proj", "linear"),
+    ("ffw_linear", "kernel", "mlp.down_proj", "linear"),
+)
