@@ -12,6 +12,8 @@
   joins JAX's distributed runtime and trains data parallel on all hosts;
   `run_pipeline` then runs on every process, process 0 writing the run.
 - `define_flags` / `config_from_flags`: absl flags, one per config field.
+- `check_backend()`: the recipe runs on `SUPPORTED_BACKENDS` (JAX and
+  TensorFlow) only; `run_pipeline` and `check_run_directory` check first.
 - `RunDirectory`, `write_json_atomic`: the run directory helpers.
 - `LossLogger`, `log_report`: TensorBoard logs without TensorFlow (what
   `tensorboard=DIR` writes).
@@ -22,6 +24,8 @@ from keras_mathft.recipes.config import SIZES
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.flags import config_from_flags
 from keras_mathft.recipes.flags import define_flags
+from keras_mathft.recipes.pipeline import SUPPORTED_BACKENDS
+from keras_mathft.recipes.pipeline import check_backend
 from keras_mathft.recipes.pipeline import check_run_directory
 from keras_mathft.recipes.pipeline import format_report
 from keras_mathft.recipes.pipeline import initialize_distributed

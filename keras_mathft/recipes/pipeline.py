@@ -65,6 +65,9 @@ _TEST_SEED_OFFSET = 1_000_003
 # Fields that never change a result: where the run lives and logs, and
 # the permission to run on data that the contamination check refuses.
 _NOT_COMPARED = ("run_dir", "tensorboard", "allow_contamination")
+# Keras backends the recipe runs on (its training, sampling and
+# distribution code exists for these two).
+SUPPORTED_BACKENDS = ("jax", "tensorflow")
 # Test ids a contamination error names.
 _IDS_SHOWN = 5
 
@@ -97,8 +100,9 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
         process returns it; only process 0 prints.
 
     Raises:
-        ValueError: when the run directory holds a run with other settings,
-            `stop_after` or `stages` name unknown stages, a selected
+        ValueError: when the Keras backend is not one of
+            `SUPPORTED_BACKENDS`, the run directory holds a run with other
+            settings, `stop_after` or `stages` name unknown stages, a selected
             stage's inputs are missing (the message says which stages to
             run first), or, with `data="math"`, test problems are also
             training problems (`data.find_overlap`) and
@@ -117,6 +121,7 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             "`config` must be a `RecipeConfig`. "
             f"Received: {type(config).__name__}"
         )
+    check_backend()
     if not is_writer():
         verbose = 0  # One process per host: process 0 speaks for all.
     all_stages = pipeline_stages(config)
@@ -213,6 +218,33 @@ def initialize_distributed(
     return distribution
 
 
+def check_backend(backend=None):
+    """Raises unless the recipe supports the Keras backend.
+
+    Args:
+        backend: optional str, a backend name; defaults to the current
+            one (`keras.config.backend()`, set by `KERAS_BACKEND`).
+
+    Raises:
+        ValueError: for a backend not in `SUPPORTED_BACKENDS`.
+
+    Example:
+
+    >>> check_backend("jax")
+    >>> check_backend("torch")
+    Traceback (most recent call last):
+    ...
+    ValueError: The recipe runs on the jax and tensorflow backends only...
+    """
+    backend = keras.config.backend() if backend is None else backend
+    if backend not in SUPPORTED_BACKENDS:
+        raise ValueError(
+            "The recipe runs on the jax and tensorflow backends only; set "
+            "KERAS_BACKEND=jax or KERAS_BACKEND=tensorflow. Received: "
+            f"KERAS_BACKEND={backend!r}"
+        )
+
+
 def check_run_directory(config):
     """Opens the run directory of `config`: locked, checked, created if new.
 
@@ -222,9 +254,11 @@ def check_run_directory(config):
         The `RunDirectory`, holding the run's writer lock.
 
     Raises:
-        ValueError: when the folder holds a run with other settings, is in
-            use by another process, or cannot be a run directory.
+        ValueError: when the backend is not supported, or the folder holds
+            a run with other settings, is in use by another process, or
+            cannot be a run directory.
     """
+    check_backend()
     # Resolved values too: a changed size table must not resume old runs.
     settings = {
         **_comparable(config.get_config()),

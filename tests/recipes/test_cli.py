@@ -71,3 +71,25 @@ def test_a_tiny_run_prints_only_our_lines(tmp_path):
     warned = any("examples truncated" in line for line in lines)
     assert warned == (truncated > 0)
     assert any(line.startswith("| Pass@1 (greedy) |") for line in lines)
+
+
+def test_an_unsupported_backend_stops_before_anything_is_written(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), KERAS_BACKEND="numpy")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "examples" / "train.py"),
+            "--quick",
+            f"--run_dir={tmp_path / 'run'}",
+            *TINY_FLAGS,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "jax and tensorflow backends only" in result.stderr
+    assert "Received: KERAS_BACKEND='numpy'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()

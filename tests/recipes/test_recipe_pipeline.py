@@ -5,6 +5,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+from unittest import mock
 
 import keras
 import pytest
@@ -15,6 +16,7 @@ from test_tensorboard import read_scalars
 from keras_mathft import data
 from keras_mathft import models
 from keras_mathft.recipes import RecipeConfig
+from keras_mathft.recipes import check_backend
 from keras_mathft.recipes import pipeline_stages
 from keras_mathft.recipes import run_pipeline
 from keras_mathft.recipes import stage_names
@@ -228,3 +230,18 @@ def test_missing_inputs_name_the_stages_to_run_first(tmp_path):
     # An earlier stage of the list provides the input.
     with pytest.raises(ValueError, match=r"Run \['ssft'\] first"):
         run_pipeline(config, stages=["test_greedy"], verbose=0)
+
+
+def test_only_the_jax_and_tensorflow_backends_run_the_recipe(tmp_path):
+    check_backend("jax")
+    check_backend("tensorflow")
+    for name in ("torch", "numpy", "openvino"):
+        with pytest.raises(ValueError, match="jax and tensorflow backends"):
+            check_backend(name)
+    config = RecipeConfig(run_dir=str(tmp_path / "run"), **TINY)
+    with mock.patch.object(keras.config, "backend", return_value="torch"):
+        with pytest.raises(ValueError) as info:
+            run_pipeline(config, verbose=0)
+    assert str(info.value).endswith("Received: KERAS_BACKEND='torch'")
+    # Refused before anything was written.
+    assert not (tmp_path / "run").exists()
