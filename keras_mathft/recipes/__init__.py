@@ -14,7 +14,9 @@
 - `define_flags` / `config_from_flags`: absl flags, one per config field.
 - `check_backend()`: the recipe runs on `SUPPORTED_BACKENDS` (JAX and
   TensorFlow) only; `run_pipeline` and `check_run_directory` check first.
-- `RunDirectory`, `write_json_atomic`: the run directory helpers.
+- `RunDirectory`, `check_run_directory`, `write_json_atomic`: the run
+  directory helpers; `input_digests(config)`, the digests of the data and
+  local model files that a run directory stores with its settings.
 - `LossLogger`, `log_report`: TensorBoard logs without TensorFlow (what
   `tensorboard=DIR` writes).
 """
@@ -24,6 +26,7 @@ from keras_mathft.recipes.config import SIZES
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.flags import config_from_flags
 from keras_mathft.recipes.flags import define_flags
+from keras_mathft.recipes.inputs import input_digests
 from keras_mathft.recipes.pipeline import SUPPORTED_BACKENDS
 from keras_mathft.recipes.pipeline import check_backend
 from keras_mathft.recipes.pipeline import check_run_directory

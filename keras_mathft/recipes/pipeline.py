@@ -53,6 +53,7 @@ from keras_mathft._processes import is_writer
 from keras_mathft._processes import run_together
 from keras_mathft._processes import this_process
 from keras_mathft.recipes.config import RecipeConfig
+from keras_mathft.recipes.inputs import input_digests
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import check_prerequisites
 from keras_mathft.recipes.stages import pipeline_stages
@@ -68,6 +69,9 @@ _NOT_COMPARED = ("run_dir", "tensorboard", "allow_contamination")
 # Keras backends the recipe runs on (its training, sampling and
 # distribution code exists for these two).
 SUPPORTED_BACKENDS = ("jax", "tensorflow")
+# Settings that run directories of earlier versions did not store (see
+# `RunDirectory`'s `later_settings`).
+_LATER_SETTINGS = ("backend", "data_digest", "preset_digest")
 # Test ids a contamination error names.
 _IDS_SHOWN = 5
 
@@ -102,7 +106,8 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
     Raises:
         ValueError: when the Keras backend is not one of
             `SUPPORTED_BACKENDS`, the run directory holds a run with other
-            settings, `stop_after` or `stages` name unknown stages, a selected
+            settings (a changed setting, backend, data file or local model
+            file), `stop_after` or `stages` name unknown stages, a selected
             stage's inputs are missing (the message says which stages to
             run first), or, with `data="math"`, test problems are also
             training problems (`data.find_overlap`) and
@@ -248,7 +253,11 @@ def check_backend(backend=None):
 def check_run_directory(config):
     """Opens the run directory of `config`: locked, checked, created if new.
 
-    See `RunDirectory` for the checks.
+    Besides the config, the run's settings hold the Keras backend and the
+    digests of its data files and local model (`recipes.inputs`), so a
+    resume on another backend or on changed files is refused too. See
+    `RunDirectory` for the checks; a run directory of an earlier version,
+    which stored neither, resumes with a warning.
 
     Returns:
         The `RunDirectory`, holding the run's writer lock.
@@ -263,6 +272,8 @@ def check_run_directory(config):
     settings = {
         **_comparable(config.get_config()),
         "resolved": config.resolved_settings(),
+        "backend": keras.config.backend(),
+        **input_digests(config),
     }
     ignores = {stage.name: stage.ignores for stage in pipeline_stages(config)}
 
@@ -274,7 +285,10 @@ def check_run_directory(config):
         }
 
     return RunDirectory(
-        config.run_dir, config=settings, stage_settings=stage_settings
+        config.run_dir,
+        config=settings,
+        stage_settings=stage_settings,
+        later_settings=_LATER_SETTINGS,
     )
 
 

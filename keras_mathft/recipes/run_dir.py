@@ -55,7 +55,9 @@ class RunDirectory:
     or whose sample store fails its check. A missing `config.json` is
     written again when every marker matches `config`; without
     markers, stage folders with no `config.json` are refused, since their
-    settings are unknown.
+    settings are unknown. Settings added in later versions
+    (`later_settings`) are not checked against a run that did not store
+    them.
 
     With one process per host (JAX's distributed runtime), process 0
     alone opens the folder this way, while the others wait; once it has
@@ -73,6 +75,11 @@ class RunDirectory:
             marker is checked on that part only, so a stage folder copied
             from a run that differs elsewhere is reused. Defaults to all
             of them.
+        later_settings: names of settings in `config` that older versions
+            did not store. A run directory whose `config.json` lacks them
+            is opened without checking them, with a warning, and its
+            `config.json` gains them; a marker that lacks them is checked
+            on the others.
 
     Raises:
         RunDirectoryError: for the states above.
@@ -90,10 +97,13 @@ class RunDirectory:
     >>> run.close()
     """
 
-    def __init__(self, path, config=None, stage_settings=None):
+    def __init__(
+        self, path, config=None, stage_settings=None, later_settings=()
+    ):
         self.path = pathlib.Path(path)
         self.config = None if config is None else _json_copy(config)
         self._stage_settings = stage_settings or (lambda stage, s: s)
+        self._later_settings = tuple(later_settings)
         self._lock = None
         self._what = f"The run directory {str(path)!r}"
         run_together(
@@ -181,7 +191,9 @@ class RunDirectory:
         path = self.path / CONFIG_FILE
         for stage, marker in markers.items():
             stored = self._stage_settings(stage, marker["config"])
-            wanted = self._stage_settings(stage, self.config)
+            wanted = self._stage_settings(
+                stage, self._as_stored_by(marker["config"])
+            )
             if stored != wanted:
                 raise RunDirectoryError(
                     f"Stage {stage!r} of the run directory "
@@ -199,13 +211,23 @@ class RunDirectory:
                     "finished stages (if any) on the next run. Received: "
                     + excerpt_file(path)
                 )
-            if stored != self.config:
+            if stored == self.config:
+                return
+            if stored != self._as_stored_by(stored):
                 raise RunDirectoryError(
                     f"The run directory {str(self.path)!r} holds a run with "
                     "other settings. Use a new `run_dir` (--run_dir) to "
                     "start another run, or the same settings to resume this "
                     "one. Received: " + _diff(stored, self.config)
                 )
+            logging.warning(
+                "%s was written by an older keras_mathft, which did not "
+                "store %s; resuming without checking them (they must be "
+                "what the run started with). They are stored from now on.",
+                path,
+                ", ".join(sorted(set(self.config) - set(stored))),
+            )
+            write_json_atomic(path, self.config)
             return
         folders = sorted(p.name for p in self.path.iterdir() if p.is_dir())
         if folders and not markers:
@@ -223,6 +245,16 @@ class RunDirectory:
                 sorted(markers),
             )
         write_json_atomic(path, self.config)
+
+    def _as_stored_by(self, stored):
+        """`self.config` without the later settings `stored` lacks."""
+        if not isinstance(stored, dict):
+            return self.config
+        return {
+            k: v
+            for k, v in self.config.items()
+            if k in stored or k not in self._later_settings
+        }
 
 
 def check_run_dir_path(path):

@@ -1,12 +1,14 @@
 """Run directory: one writer, and messages (not tracebacks) for bad states."""
 
 import json
+import logging
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
 
+import keras
 import pytest
 from pipeline_child import TINY
 
@@ -203,3 +205,60 @@ def test_run_directory_without_settings(tmp_path):
     # A stage marked by a run without settings cannot vouch for these.
     with pytest.raises(ValueError, match="Stage 'a' .* other settings"):
         RunDirectory(tmp_path, config={"seed": 0})
+
+
+def test_a_run_is_refused_on_another_backend(tmp_path):
+    run = check_run_directory(_config(tmp_path / "run"))
+    run.mark_done("ssft", {"loss": 1.5})
+    run.close()
+    listing = sorted(os.listdir(tmp_path / "run"))
+    backend = keras.config.backend()
+    other = "tensorflow" if backend == "jax" else "jax"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), f"--run_dir={tmp_path / 'run'}"]
+        + TINY_FLAGS,
+        env=dict(os.environ, KERAS_BACKEND=other),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"backend: {backend!r} -> {other!r}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(os.listdir(tmp_path / "run")) == listing
+
+
+def test_a_run_directory_of_an_earlier_version_resumes_with_a_warning(
+    tmp_path, caplog
+):
+    run = check_run_directory(_config(tmp_path))
+    run.mark_done("ssft", {"loss": 1.5})
+    run.close()
+    # What an earlier version stored: no backend, no digests.
+    later = ("backend", "data_digest", "preset_digest")
+    config_path = tmp_path / "config.json"
+    marker_path = tmp_path / "ssft" / "DONE.json"
+    stored = json.loads(config_path.read_text())
+    config_path.write_text(
+        json.dumps({k: stored[k] for k in stored if k not in later})
+    )
+    marker = json.loads(marker_path.read_text())
+    marker["config"] = {
+        k: v for k, v in marker["config"].items() if k not in later
+    }
+    marker_path.write_text(json.dumps(marker))
+    with caplog.at_level(logging.WARNING):
+        check_run_directory(_config(tmp_path)).close()
+    assert (
+        "did not store backend, data_digest, preset_digest; resuming "
+        "without checking them" in caplog.text
+    )
+    # They are stored from now on, and the other settings still checked,
+    # in config.json and in the earlier marker.
+    assert json.loads(config_path.read_text()) == stored
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        check_run_directory(_config(tmp_path)).close()
+    assert "did not store" not in caplog.text
+    with pytest.raises(ValueError, match="Stage 'ssft' .* seed: 0 -> 5"):
+        check_run_directory(_config(tmp_path, seed=5))
