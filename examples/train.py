@@ -12,7 +12,7 @@ trains an evaluator, re-ranks and prints the paper-style table:
 
 Every flag is a field of `keras_mathft.recipes.RecipeConfig`; run with
 `--help` for the list. A stopped run restarts where it stopped when run
-again with the same flags.
+again with the same flags; one Ctrl-C stops it (exit code 130).
 
 One process per host (JAX; a TPU pod slice): run the same command on
 every host with `--distributed` and a `--run_dir` that every host sees;
@@ -52,9 +52,13 @@ def _quiet_startup():
 
     Only in this CLI (a library must not change its user's streams);
     `KMFT_RAW_STDERR=1` turns it off.
+
+    Returns:
+        The function that puts fd 2 back once the filter has passed on
+        every line (registered with `atexit`), or `None` when off.
     """
     if os.environ.get("KMFT_RAW_STDERR") == "1":
-        return
+        return None
     has_gpu = bool(glob.glob("/dev/nvidia[0-9]*"))
     sys.stderr.flush()
     original = os.dup(2)
@@ -81,6 +85,7 @@ def _quiet_startup():
         thread.join(timeout=5)
 
     atexit.register(restore)
+    return restore
 
 
 def _forward(fd, line, has_gpu):
@@ -101,8 +106,23 @@ def _quiet_logging():
         logging.set_verbosity(logging.WARNING)
 
 
+def _exit_at_once(code):
+    """Ends the process now, without Python's shutdown.
+
+    After a Ctrl-C, XLA may still be compiling in its own threads (an
+    interrupted compile goes on), and the shutdown waits for it, seconds,
+    or crashes in it. What the run keeps is on disk already, written
+    atomically, and the run's writer lock goes with the process.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _restore_stderr is not None:
+        _restore_stderr()
+    os._exit(code)
+
+
 os.environ.setdefault("KERAS_BACKEND", "jax")
-_quiet_startup()
+_restore_stderr = _quiet_startup()
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
@@ -153,7 +173,14 @@ def main(argv):
         print(f"train.py: {error}", file=sys.stderr)
         return 2
     print(f"Run directory: {config.run_dir}", flush=True)
-    recipes.run_pipeline(config, verbose=flags.FLAGS.progress)
+    try:
+        recipes.run_pipeline(config, verbose=flags.FLAGS.progress)
+    except KeyboardInterrupt:
+        print(
+            "train.py: stopped by Ctrl-C; run the same command to resume.",
+            file=sys.stderr,
+        )
+        _exit_at_once(130)  # 128 + SIGINT, as a shell reports it.
     return 0
 
 

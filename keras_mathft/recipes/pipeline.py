@@ -54,6 +54,8 @@ from keras_mathft._processes import run_together
 from keras_mathft._processes import this_process
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.inputs import input_digests
+from keras_mathft.recipes.interrupts import InterruptWatch
+from keras_mathft.recipes.interrupts import StopOnInterrupt
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import check_prerequisites
 from keras_mathft.recipes.stages import pipeline_stages
@@ -113,6 +115,10 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             training problems (`data.find_overlap`) and
             `allow_contamination` is not set. Nothing is written before
             these checks.
+        KeyboardInterrupt: on Ctrl-C (SIGINT): at once or, where a library
+            would drop it, after the current training step. The stage it
+            stopped is not marked done, its last checkpoint or sample
+            shard is kept, and the same call resumes the run.
 
     Example:
 
@@ -150,11 +156,12 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
         )
     # Preflight: files are read and checked before the run directory is.
     problems = load_problems(config) if config.data == "math" else None
-    run = _Run(config, all_stages, verbose, problems)
-    for stage in selected:
-        run.run_stage(stage)
-        if stage.name == stop_after:
-            return None
+    with InterruptWatch() as interrupts:
+        run = _Run(config, all_stages, verbose, problems, interrupts)
+        for stage in selected:
+            run.run_stage(stage)
+            if stage.name == stop_after:
+                return None
     if selected[-1].name != "report":
         return None
     report = read_json(run.path("report"))
@@ -310,9 +317,11 @@ class _Run:
     the training and sampling machinery.
     """
 
-    def __init__(self, config, stages, verbose, problems=None):
+    def __init__(self, config, stages, verbose, problems=None, interrupts=None):
         self.config = config
         self.verbose = verbose
+        # Outside `run_pipeline` (tests), an inactive watch.
+        self.interrupts = interrupts or InterruptWatch()
         self.run = check_run_directory(config)
         self.template = config.prompt_template()
         self._artifacts = {
@@ -345,6 +354,8 @@ class _Run:
             start = time.perf_counter()
             summary = stage.run(self)
             seconds = time.perf_counter() - start
+            # A Ctrl-C that a library dropped still stops the run here.
+            self.interrupts.check()
             if self.writes:
                 self._mark_done(stage.name, summary, seconds)
             return summary, seconds
@@ -460,7 +471,7 @@ class _Run:
                 done * phase.steps,
                 total,
             )
-        callbacks = []
+        callbacks = [StopOnInterrupt(self.interrupts)]
         if self.config.tensorboard is not None and self.writes:
             callbacks.append(LossLogger(self.config.tensorboard, stage))
         models.fit_phases(
