@@ -21,7 +21,7 @@ kernels without their scales.
 The export is written in a hidden staging folder beside `path` and
 renamed into place after every file is synced, so a failed or killed
 export leaves no half checkpoint; the staging folder of a killed export
-is removed by the next export to the same parent folder.
+is removed by the next export into the same parent folder.
 """
 
 import json
@@ -37,6 +37,9 @@ from keras_mathft.models.file_tokenizer import FileBPETokenizer
 from keras_mathft.models.hf_weights import hf_state_dict
 
 DEFAULT_MAX_SHARD_BYTES = 2 * 1024**3
+# Staging folders are `.keras_mathft-export-<pid>-<random>` beside the
+# target; any export into that folder removes those of dead writers.
+_STAGING_PREFIX = "keras_mathft-export"
 
 
 def export_hf(model, path, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
@@ -69,7 +72,7 @@ def export_hf(model, path, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
     _check_exportable(causal_lm)
     path = check_export_path(path)
     export = family_of(causal_lm).hf_export
-    with _files.staging_directory(path.parent, f"{path.name}.export") as tmp:
+    with _files.staging_directory(path.parent, _STAGING_PREFIX) as tmp:
         staged = tmp / "export"
         tokenizer = causal_lm.preprocessor.tokenizer
         if export.config is not None:

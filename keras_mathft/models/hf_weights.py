@@ -8,9 +8,13 @@ and `hf_state_dict` does the reverse (the HF export), so a layout fact is
 written once.
 """
 
+import json
+import pathlib
+
 import keras
 import numpy as np
 
+from keras_mathft.models.families import FAMILIES
 from keras_mathft.models.families import family_of
 
 
@@ -172,3 +176,65 @@ def _to_hf(array, layout):
     if layout == "heads_out":
         return array.reshape(-1, array.shape[-1]).T
     return array.reshape(-1)  # heads_bias
+
+
+def check_loaded_checkpoint(backbone, folder):
+    """Checks a backbone loaded from a Hugging Face folder against it.
+
+    keras-hub's HF loaders read the tensors the config asks for and
+    ignore the rest, and take any values: a `num_hidden_layers` edited
+    down drops layers without a word, flipped bytes give NaN logits. This
+    refuses checkpoint tensors no variable uses (where the family's weight
+    layout is known) and weights that are not finite (one reduction per
+    variable).
+
+    Args:
+        backbone: the loaded keras-hub backbone.
+        folder: str or path, the HF checkpoint folder.
+
+    Raises:
+        ValueError: naming the unused tensors or the non-finite variable.
+    """
+    from safetensors import safe_open
+
+    names = set()
+    for path in sorted(pathlib.Path(folder).glob("*.safetensors")):
+        with safe_open(str(path), "np") as f:
+            names |= set(f.keys())
+    if names and family_of(backbone).hf_weights is not None:
+        used = {name for _, name, _ in hf_weight_map(backbone)}
+        unused = sorted(names - used - {"lm_head.weight"})
+        if unused:
+            raise ValueError(
+                f"The checkpoint in {str(folder)!r} holds tensors its "
+                "config.json does not use, so the config does not match "
+                f"the weights (was num_hidden_layers edited?). Received: "
+                f"{len(unused)} unused tensors, e.g. {unused[:4]}"
+            )
+    for variable in backbone.weights:
+        finite = keras.ops.all(keras.ops.isfinite(variable.value))
+        if not bool(keras.ops.convert_to_numpy(finite)):
+            raise ValueError(
+                f"The weights loaded from {str(folder)!r} hold NaN or "
+                f"infinite values in {variable.path!r}: the checkpoint is "
+                f"corrupt. Received: {variable.path}"
+            )
+
+
+def hf_load_arguments(folder):
+    """Backbone arguments keras-hub's HF loader misses for a checkpoint.
+
+    Args:
+        folder: str or path, a Hugging Face checkpoint folder.
+
+    Returns:
+        dict, from the family record whose `model_type` the folder's
+        `config.json` names (empty when none applies).
+    """
+    config = json.loads((pathlib.Path(folder) / "config.json").read_text())
+    for family in FAMILIES.values():
+        export = family.hf_export
+        if export is not None and export.model_type == config.get("model_type"):
+            if family.hf_load_arguments is not None:
+                return family.hf_load_arguments(config)
+    return {}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 
 import keras
 import keras_hub
@@ -14,6 +15,8 @@ from keras_mathft.models import hf_export
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
 from keras_mathft.models.compile_config import deserialize_nested
+from keras_mathft.models.hf_weights import check_loaded_checkpoint
+from keras_mathft.models.hf_weights import hf_load_arguments
 
 OBJECTIVES = ("generation", "evaluation")
 MATHFT_CONFIG_FILE = "mathft_config.json"
@@ -548,6 +551,15 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         """
         if gguf.is_gguf_path(preset):
             causal_lm = gguf.load_gguf(preset, **kwargs)
+        elif _is_hf_folder(preset):
+            fixes = hf_load_arguments(preset)
+            if fixes and "backbone" not in kwargs:
+                dtype = {"dtype": kwargs["dtype"]} if "dtype" in kwargs else {}
+                kwargs["backbone"] = keras_hub.models.Backbone.from_preset(
+                    preset, **fixes, **dtype
+                )
+            causal_lm = keras_hub.models.CausalLM.from_preset(preset, **kwargs)
+            check_loaded_checkpoint(causal_lm.backbone, preset)
         else:
             causal_lm = keras_hub.models.CausalLM.from_preset(preset, **kwargs)
         saved = {}
@@ -596,6 +608,11 @@ class MathSolver(CompileOptionsMixin, keras.Model):
             str, the folder.
         """
         return hf_export.export_hf(self, path, **kwargs)
+
+
+def _is_hf_folder(preset):
+    folder = pathlib.Path(str(preset))
+    return folder.is_dir() and any(folder.glob("*.safetensors"))
 
 
 def _gather_positions(hidden, positions):

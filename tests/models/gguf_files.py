@@ -285,3 +285,61 @@ def _gemma3_tensors(family, backbone, weights):
         }
         out.update({f"blk.{i}.{k}": v for k, v in block.items()})
     return out
+
+
+def rewrite_gguf(source, path, fields=None, tensors=None, drop=()):
+    """Copies a GGUF file with some fields or tensors replaced or dropped.
+
+    Args:
+        source: path of a file `write_gguf` wrote.
+        path: the copy.
+        fields: dict, key -> new value (written with the field's own type;
+            a new key's type is taken from the value).
+        tensors: dict, tensor name -> new array (float32; its GGUF shape
+            is the array's shape reversed, as llama.cpp writes it).
+        drop: names of fields and tensors to leave out.
+
+    Returns:
+        `path`.
+    """
+    fields, tensors = dict(fields or {}), dict(tensors or {})
+    reader = gguf.GGUFReader(str(source))
+    arch = reader.fields["general.architecture"].contents()
+    writer = gguf.GGUFWriter(
+        str(path), fields.pop("general.architecture", arch)
+    )
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        if key in drop:
+            continue
+        value = fields.pop(key, field.contents())
+        sub = field.types[-1] if len(field.types) > 1 else None
+        writer.add_key_value(key, value, field.types[0], sub_type=sub)
+    for key, value in fields.items():
+        _add_new_field(writer, key, value)
+    for tensor in reader.tensors:
+        if tensor.name in drop:
+            continue
+        array = tensors.pop(tensor.name, None)
+        if array is None:
+            array = np.array(tensor.data)
+        writer.add_tensor(tensor.name, np.asarray(array, "float32"))
+    for name, array in tensors.items():
+        writer.add_tensor(name, np.asarray(array, "float32"))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _add_new_field(writer, key, value):
+    if isinstance(value, bool):
+        writer.add_bool(key, value)
+    elif isinstance(value, int):
+        writer.add_uint32(key, value)
+    elif isinstance(value, float):
+        writer.add_float32(key, value)
+    else:
+        writer.add_string(key, value)

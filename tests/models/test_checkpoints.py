@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from conftest import tiny_solver
 from safetensors.numpy import save_file
 
@@ -108,3 +109,16 @@ def test_local_llama_hf_directory_matches_the_source_weights(tmp_path):
     assert type(loaded.causal_lm) is type(solver.causal_lm)
     assert loaded.label_token_ids == solver.label_token_ids
     np.testing.assert_allclose(_scores(loaded), _scores(solver), atol=1e-5)
+
+    # A config edited to fewer layers than the tensors hold is refused...
+    edited = {**config, "num_hidden_layers": backbone.num_layers - 1}
+    (tmp_path / "config.json").write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match="does not use.*model.layers.1"):
+        MathSolver.from_preset(str(tmp_path))
+    # ...and so are weights that are not finite.
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    weights = _llama_hf_weights(backbone)
+    weights["model.layers.0.mlp.up_proj.weight"][0, :3] = np.nan
+    save_file(weights, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ValueError, match="NaN or infinite values in"):
+        MathSolver.from_preset(str(tmp_path))

@@ -172,6 +172,47 @@ def test_large_exports_are_sharded(tmp_path):
     _assert_reloads(folder, causal_lm)
 
 
+def test_export_paths_are_checked_first_and_nothing_is_left(tmp_path):
+    causal_lm = deterministic_causal_lm("gemma")
+    # A link to an empty folder: the export fills that folder.
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert export_hf(causal_lm, tmp_path / "link") == str(tmp_path / "real")
+    assert (tmp_path / "link").is_symlink()
+    _assert_reloads(tmp_path / "real", causal_lm)
+    # A file, a path under a file, a read-only folder: one message each,
+    # naming the target, before any work.
+    (tmp_path / "file").write_text("x")
+    for target, problem in (
+        (tmp_path / "file", "is a file"),
+        (tmp_path / "file" / "out", "lies under the file"),
+    ):
+        with pytest.raises(ValueError, match=problem) as error:
+            export_hf(causal_lm, target)
+        assert str(target) in str(error.value)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # Not root.
+            with pytest.raises(ValueError, match="not writable"):
+                export_hf(causal_lm, locked / "out")
+    finally:
+        locked.chmod(0o700)
+    # The staging folder of a killed export is removed by the next one.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    stale = tmp_path / f".keras_mathft-export-{dead}-x1"
+    (stale / "export").mkdir(parents=True)
+    (stale / "export" / "model.safetensors").write_bytes(b"0" * 4096)
+    export_hf(causal_lm, tmp_path / "next")
+    hidden = sorted(p.name for p in tmp_path.iterdir() if p.name[0] == ".")
+    assert hidden == []
+
+
 @pytest.mark.slow
 def test_real_gemma3_export_matches_transformers(reference, tmp_path):
     causal_lm = keras_hub.models.CausalLM.from_preset(gemma3_preset())

@@ -152,3 +152,29 @@ def test_smollm2_preset_keeps_its_tokenizer_and_tied_head(
         keras.ops.convert_to_numpy(again.causal_lm(inputs)),
         keras.ops.convert_to_numpy(solver.causal_lm(inputs)),
     )
+
+
+def test_smollm2_hf_export_reloads_and_tokenizes_alike(
+    smollm2_preset, tmp_path
+):
+    import tokenizers
+
+    solver = MathSolver.from_preset(smollm2_preset)
+    folder = solver.export_hf(tmp_path / "hf")
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert config["tie_word_embeddings"] is True
+    assert config["rms_norm_eps"] == pytest.approx(1e-5)
+    # keras-hub's HF loader, with the epsilon it leaves out put back.
+    again = MathSolver.from_preset(folder)
+    ids = np.array([[504, 1112, 216, 33, 2]], "int32")
+    inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(again.causal_lm(inputs)),
+        keras.ops.convert_to_numpy(solver.causal_lm(inputs)),
+        atol=1e-4,
+    )
+    # transformers' tokenizer library reads the file's pre-tokenizer back.
+    exported = tokenizers.Tokenizer.from_file(f"{folder}/tokenizer.json")
+    ours = solver.causal_lm.preprocessor.tokenizer
+    for text in ("Enter  your answer.\n\n12 + 3", "x^{2}  =\t-1 ."):
+        assert exported.encode(text).ids == np.asarray(ours(text)).tolist()

@@ -136,6 +136,9 @@ class Family:
             checkpoints; the sampler stops on them and the HF export lists
             them as extra EOS ids, wherever the vocabulary holds them.
         hf_weights: `HFWeights`, or None where no HF import exists.
+        hf_load_arguments: optional `(config.json dict) -> dict`, backbone
+            arguments keras-hub's HF loader leaves out for this family
+            (`MathSolver.from_preset` passes them).
         hf_export: `HFExport`, or None where no HF export exists.
         gguf: `GGUFFormat`, or None where no GGUF import exists.
         layout_map: optional `(backbone, device_mesh) -> LayoutMap`, how
@@ -154,6 +157,7 @@ class Family:
     special_tokens: tuple = ()
     turn_end_tokens: tuple = ()
     hf_weights: Optional[HFWeights] = None
+    hf_load_arguments: Optional[Callable] = None
     hf_export: Optional[HFExport] = None
     gguf: Optional[GGUFFormat] = None
     layout_map: Optional[Callable] = None

@@ -93,6 +93,14 @@ def _fit_rope_scaling(divisors, x, length):
     }
 
 
+def _hf_load_arguments(config):
+    # keras-hub's Llama 3 HF converter drops `rms_norm_eps` (its default,
+    # 1e-6, moves SmolLM2's logits by 0.02).
+    if "rms_norm_eps" not in config:
+        return {}
+    return {"layer_norm_epsilon": float(config["rms_norm_eps"])}
+
+
 def _keep_tied_embeddings_in_configs():
     """Makes `LlamaBackbone.get_config` keep `tie_word_embeddings`.
 
@@ -135,6 +143,7 @@ FAMILY = Family(
     ),
     turn_end_tokens=("<|end_of_text|>", "<|eot_id|>"),
     hf_weights=DECODER_WEIGHTS,
+    hf_load_arguments=_hf_load_arguments,
     hf_export=HFExport("llama", "LlamaForCausalLM"),
     gguf=GGUFFormat(
         architecture="llama",
