@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import sentencepiece
 
+from keras_mathft.models import FAMILIES
 from keras_mathft.models import MathSolver
 from keras_mathft.models import build_causal_lm
 
@@ -28,7 +29,9 @@ BPE_SPECIALS = [
     "<|end_header_id|>",
     "<|eot_id|>",
 ]
-SENTENCEPIECE_FAMILIES = ("gemma", "gemma3", "mistral")
+SENTENCEPIECE_FAMILIES = tuple(
+    sorted(name for name, f in FAMILIES.items() if f.sentencepiece)
+)
 TINY = dict(
     num_layers=2,
     hidden_dim=16,
@@ -103,12 +106,7 @@ def bpe_tokenizer(family):
     merges += ["Ġcorre ct", "Ġi nc", "or re", "orre ct", "Ġinc orrect"]
     for merge in merges:
         vocab.setdefault(merge.replace(" ", ""), len(vocab))
-    cls = {
-        "llama3": keras_hub.models.Llama3Tokenizer,
-        "qwen": keras_hub.models.QwenTokenizer,
-        "qwen3": keras_hub.models.Qwen3Tokenizer,
-        "gpt2": keras_hub.models.GPT2Tokenizer,
-    }[family]
+    cls = getattr(keras_hub.models, FAMILIES[family].tokenizer)
     return cls(vocabulary=vocab, merges=merges)
 
 

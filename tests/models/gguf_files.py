@@ -10,7 +10,6 @@ importer against llama.cpp's conventions, not against itself.
 """
 
 import gguf
-import keras_hub
 import numpy as np
 from conftest import BPE_SPECIALS
 from conftest import TINY as CONFTEST_TINY
@@ -19,6 +18,7 @@ from hf_models import bpe_sentencepiece_proto
 from sentencepiece import sentencepiece_model_pb2
 
 from keras_mathft.models import build_causal_lm
+from keras_mathft.models import family_of
 
 # keras-hub family -> (GGUF architecture, tokenizer.ggml.model, and for
 # BPE the pre-tokenizer llama.cpp's converter names for that family).
@@ -59,7 +59,7 @@ def tiny_causal_lm(family, **kwargs):
 
 def write_gguf(causal_lm, path, architecture=None, extra_tensors=None):
     """Writes `causal_lm` as a float32 GGUF file; returns the path."""
-    family = _family(causal_lm)
+    family = family_of(causal_lm).name
     arch, tokenizer_model, pre = ARCHITECTURES[family]
     arch = architecture or arch
     backbone = causal_lm.backbone
@@ -83,16 +83,6 @@ def write_gguf(causal_lm, path, architecture=None, extra_tensors=None):
     writer.write_tensors_to_file()
     writer.close()
     return path
-
-
-def _family(causal_lm):
-    return {
-        keras_hub.models.Gemma3CausalLM: "gemma3",
-        keras_hub.models.Llama3CausalLM: "llama3",
-        keras_hub.models.MistralCausalLM: "mistral",
-        keras_hub.models.QwenCausalLM: "qwen",
-        keras_hub.models.Qwen3CausalLM: "qwen3",
-    }[type(causal_lm)]
 
 
 def _write_config(writer, arch, family, backbone):

@@ -15,16 +15,11 @@ from conftest import CORPUS
 from conftest import TINY as CONFTEST_TINY
 from conftest import bpe_tokenizer
 
+from keras_mathft.models import FAMILIES
 from keras_mathft.models import build_causal_lm
 
-EXPORT_FAMILIES = (
-    "gemma",
-    "gemma3",
-    "gpt2",
-    "llama3",
-    "mistral",
-    "qwen",
-    "qwen3",
+EXPORT_FAMILIES = tuple(
+    sorted(name for name, f in FAMILIES.items() if f.hf_export)
 )
 SPACE_RUN = "\u2581\u2581"
 # The shared tiny size, with a longer sequence for the tests here.
