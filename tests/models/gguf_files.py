@@ -78,11 +78,7 @@ def write_gguf(causal_lm, path, architecture=None, extra_tensors=None):
         writer.add_tensor("rope_freqs.weight", _llama3_rope_freqs(backbone))
     for name, array in (extra_tensors or {}).items():
         writer.add_tensor(name, np.asarray(array, "float32"))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return _finish(writer, path)
 
 
 def _write_config(writer, arch, family, backbone):
@@ -317,11 +313,7 @@ def rewrite_gguf(source, path, fields=None, tensors=None, drop=()):
         writer.add_tensor(tensor.name, np.asarray(array, "float32"))
     for name, array in tensors.items():
         writer.add_tensor(name, np.asarray(array, "float32"))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return _finish(writer, path)
 
 
 def _add_new_field(writer, key, value):
@@ -333,3 +325,11 @@ def _add_new_field(writer, key, value):
         writer.add_float32(key, value)
     else:
         writer.add_string(key, value)
+
+
+def _finish(writer, path):
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
