@@ -26,6 +26,7 @@ import atexit
 import glob
 import os
 import re
+import signal
 import sys
 import threading
 
@@ -176,6 +177,8 @@ def main(argv):
     try:
         recipes.run_pipeline(config, verbose=flags.FLAGS.progress)
     except KeyboardInterrupt:
+        # More Ctrl-Cs change nothing while the process ends.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(
             "train.py: stopped by Ctrl-C; run the same command to resume.",
             file=sys.stderr,
