@@ -51,6 +51,7 @@ from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.phases import TrainingPhase
 from keras_mathft.models.phases import default_multitask_schedule
 from keras_mathft.models.phases import fit_phases
+from keras_mathft.models.presets import load_causal_lm
 from keras_mathft.models.reward_model import MathRewardModel
 from keras_mathft.models.scorer import SolutionScorer
 from keras_mathft.models.solver import MathSolver

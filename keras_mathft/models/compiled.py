@@ -170,8 +170,8 @@ class CompiledFunctions:
     A dict from a key (shapes and settings) to a compiled function that
     empties itself when `variables_signature(model)` changes, so a function
     traced before `enable_lora` (whose TensorFlow graph would keep the
-    pre-LoRA computation) can never run after it. `clear()` empties it
-    explicitly (`MathSolver.compile()` and `enable_lora()` do).
+    pre-LoRA computation) can never run after it. (`MathSolver.compile()`
+    and `enable_lora()` drop their samplers and scorer whole.)
 
     Args:
         model: the `keras.Model` whose variables the functions read.
@@ -202,10 +202,6 @@ class CompiledFunctions:
         if key not in self._functions:
             self._functions[key] = build()
         return self._functions[key]
-
-    def clear(self):
-        """Drops every compiled function."""
-        self._functions.clear()
 
     def __len__(self):
         return len(self._functions)

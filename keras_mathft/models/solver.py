@@ -1,25 +1,20 @@
 """`MathSolver`: one keras-hub causal LM as generator and evaluator."""
 
-import json
-import os
-import pathlib
-
 import keras
 import keras_hub
 from keras import ops
 
 from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.data.tokenization import token_id_lists
-from keras_mathft.models import gguf
 from keras_mathft.models import hf_export
 from keras_mathft.models import losses
 from keras_mathft.models.compile_config import CompileOptionsMixin
 from keras_mathft.models.compile_config import deserialize_nested
-from keras_mathft.models.hf_weights import check_loaded_checkpoint
-from keras_mathft.models.hf_weights import hf_load_arguments
+from keras_mathft.models.presets import load_causal_lm
+from keras_mathft.models.presets import read_solver_settings
+from keras_mathft.models.presets import write_solver_settings
 
 OBJECTIVES = ("generation", "evaluation")
-MATHFT_CONFIG_FILE = "mathft_config.json"
 
 
 @keras.saving.register_keras_serializable(package="keras_mathft")
@@ -433,15 +428,6 @@ class MathSolver(CompileOptionsMixin, keras.Model):
 
         return self.inference_helper("scorer", lambda: SolutionScorer(self))
 
-    def make_score_function(self):
-        """Returns the compiled scoring function `(token_ids, mask) -> S`.
-
-        Runs full prompts (`[B, T]`, right-padded). Compiled once per input
-        shape (`jax.jit` / `tf.function`) and owned by `scorer`, which
-        `compile()` and `enable_lora()` drop.
-        """
-        return self.scorer.full_prompt_function()
-
     def score_solutions(
         self,
         problems,
@@ -504,8 +490,6 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         )
         return list(outputs)
 
-    # === Saving ===
-
     def get_config(self):
         config = super().get_config()
         causal_lm = keras.saving.serialize_keras_object(self.causal_lm)
@@ -536,7 +520,8 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         local Keras preset directory (as written by `save_to_preset`, whose
         saved template is restored), a local Hugging Face checkpoint
         directory (`config.json`, `model.safetensors`, tokenizer files) and
-        a llama.cpp `.gguf` file (through `load_gguf`, cached).
+        a llama.cpp `.gguf` file (through `load_gguf`, cached); see
+        `keras_mathft.models.presets.load_causal_lm`.
 
         Args:
             preset: str, the preset name or path.
@@ -549,24 +534,8 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         Returns:
             A `MathSolver`.
         """
-        if gguf.is_gguf_path(preset):
-            causal_lm = gguf.load_gguf(preset, **kwargs)
-        elif _is_hf_folder(preset):
-            fixes = hf_load_arguments(preset)
-            if fixes and "backbone" not in kwargs:
-                dtype = {"dtype": kwargs["dtype"]} if "dtype" in kwargs else {}
-                kwargs["backbone"] = keras_hub.models.Backbone.from_preset(
-                    preset, **fixes, **dtype
-                )
-            causal_lm = keras_hub.models.CausalLM.from_preset(preset, **kwargs)
-            check_loaded_checkpoint(causal_lm.backbone, preset)
-        else:
-            causal_lm = keras_hub.models.CausalLM.from_preset(preset, **kwargs)
-        saved = {}
-        path = os.path.join(str(preset), MATHFT_CONFIG_FILE)
-        if os.path.isfile(path):
-            with open(path) as f:
-                saved = json.load(f)
+        causal_lm = load_causal_lm(preset, **kwargs)
+        saved = read_solver_settings(preset)
         if prompt_template is None and "prompt_template" in saved:
             prompt_template = saved["prompt_template"]
         if label_token_ids is None:
@@ -584,15 +553,13 @@ class MathSolver(CompileOptionsMixin, keras.Model):
             preset_dir: str, the directory to write.
         """
         self.causal_lm.save_to_preset(preset_dir)
-        with open(os.path.join(preset_dir, MATHFT_CONFIG_FILE), "w") as f:
-            json.dump(
-                {
-                    "prompt_template": self.prompt_template.get_config(),
-                    "label_token_ids": _to_lists(self._explicit_label_ids),
-                },
-                f,
-                indent=2,
-            )
+        write_solver_settings(
+            preset_dir,
+            {
+                "prompt_template": self.prompt_template.get_config(),
+                "label_token_ids": _to_lists(self._explicit_label_ids),
+            },
+        )
 
     def export_hf(self, path, **kwargs):
         """Writes the causal LM as a Hugging Face checkpoint folder.
@@ -610,11 +577,6 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         return hf_export.export_hf(self, path, **kwargs)
 
 
-def _is_hf_folder(preset):
-    folder = pathlib.Path(str(preset))
-    return folder.is_dir() and any(folder.glob("*.safetensors"))
-
-
 def _gather_positions(hidden, positions):
     # One-hot contraction instead of a gather: shards like any matmul.
     one_hot = ops.one_hot(positions, ops.shape(hidden)[1], dtype=hidden.dtype)
@@ -624,9 +586,7 @@ def _gather_positions(hidden, positions):
 def _normalize_label_ids(label_token_ids):
     if label_token_ids is None:
         return None
-    correct, incorrect = label_token_ids
-    correct = tuple(int(i) for i in correct)
-    incorrect = tuple(int(i) for i in incorrect)
+    correct, incorrect = (tuple(int(i) for i in ids) for ids in label_token_ids)
     if not correct or not incorrect or correct == incorrect:
         raise ValueError(
             "Label token ids must be two different, non-empty sequences. "
