@@ -27,10 +27,10 @@ import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from keras_mathft.data.embedded_tokenizer import embedded_tokenizer_proto  # noqa: E402
 from keras_mathft.data.prompts import PromptTemplate  # noqa: E402
 from keras_mathft.data.synthetic import answer_value  # noqa: E402
 from keras_mathft.data.synthetic import make_synthetic_problems  # noqa: E402
-from keras_mathft.data.tokenizer import embedded_tokenizer_proto  # noqa: E402
 
 flags.DEFINE_integer("train_size", 4000, "Training problems.")
 flags.DEFINE_integer("eval_size", 50, "Held-out problems.")

@@ -1132,7 +1132,7 @@ def _tokens_per_example(config):
     """Mean tokens of a run's SSFT examples (prompt and solution)."""
     import sentencepiece
 
-    from keras_mathft.data.tokenizer import embedded_tokenizer_proto
+    from keras_mathft.data.embedded_tokenizer import embedded_tokenizer_proto
 
     sp = sentencepiece.SentencePieceProcessor(
         model_proto=embedded_tokenizer_proto()

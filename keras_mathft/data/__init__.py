@@ -32,6 +32,7 @@ from keras_mathft.data.bucketing import bucket_length
 from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.bucketing import geometric_bucket_lengths
 from keras_mathft.data.bucketing import linear_bucket_lengths
+from keras_mathft.data.embedded_tokenizer import embedded_tokenizer_proto
 from keras_mathft.data.errors import DataFormatError
 from keras_mathft.data.errors import LoadReport
 from keras_mathft.data.hendrycks_math import KNOWN_ANSWERS
@@ -65,7 +66,6 @@ from keras_mathft.data.tokenization import pad_token_id
 from keras_mathft.data.tokenization import token_id_lists
 from keras_mathft.data.tokenization import tokenize_pairs
 from keras_mathft.data.tokenization import tokenize_prompts
-from keras_mathft.data.tokenizer import embedded_tokenizer_proto
 
 
 def __getattr__(name):

@@ -28,9 +28,9 @@ def build_causal_lm(
 
     The backbone's vocabulary size is the tokenizer's. SentencePiece
     families (Gemma, Gemma3, Mistral) accept a serialized proto (bytes or a
-    file path), e.g. the one from `keras_mathft.data.tokenizer`; BPE families
-    (Llama3, Qwen, Qwen3, GPT-2) take a built keras-hub tokenizer. Any
-    family also accepts a keras-hub tokenizer instance of its own class.
+    file path), e.g. `keras_mathft.data.embedded_tokenizer_proto()`; BPE
+    families (Llama3, Qwen, Qwen3, GPT-2) take a built keras-hub
+    tokenizer. Any family also accepts any keras-hub tokenizer instance.
 
     Args:
         family: one of `FAMILIES`: `"gemma"`, `"gemma3"`, `"llama3"`,

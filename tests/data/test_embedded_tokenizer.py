@@ -6,10 +6,10 @@ import sentencepiece
 from hypothesis import strategies as st
 
 from keras_mathft.data import PromptTemplate
+from keras_mathft.data.embedded_tokenizer import EMBEDDED_VOCAB_SIZE
+from keras_mathft.data.embedded_tokenizer import embedded_tokenizer_proto
+from keras_mathft.data.embedded_tokenizer import train_tokenizer
 from keras_mathft.data.synthetic import make_synthetic_problems
-from keras_mathft.data.tokenizer import EMBEDDED_VOCAB_SIZE
-from keras_mathft.data.tokenizer import embedded_tokenizer_proto
-from keras_mathft.data.tokenizer import train_tokenizer
 
 pytestmark = pytest.mark.backend_independent
 
@@ -44,7 +44,7 @@ def test_training_is_deterministic():
 
 
 def test_embedded_proto_is_cached_and_reproducible():
-    from keras_mathft.data.tokenizer import _embedded_corpus
+    from keras_mathft.data.embedded_tokenizer import _embedded_corpus
 
     proto = embedded_tokenizer_proto()
     assert embedded_tokenizer_proto() is proto
