@@ -18,14 +18,15 @@ Subpackages are imported lazily so that `import keras_mathft.grading` never
 pulls in keras, jax or tensorflow.
 """
 
-import importlib
+from importlib import import_module as _import_module
 
 from keras_mathft.version import __version__
 
 _SUBPACKAGES = ("grading", "data", "models", "sampling", "recipes")
+__all__ = ["__version__", *_SUBPACKAGES]
 
 
 def __getattr__(name):
     if name in _SUBPACKAGES:
-        return importlib.import_module(f"keras_mathft.{name}")
+        return _import_module(f"keras_mathft.{name}")
     raise AttributeError(f"module 'keras_mathft' has no attribute {name!r}")

@@ -55,3 +55,37 @@ from keras_mathft.models.presets import load_causal_lm
 from keras_mathft.models.reward_model import MathRewardModel
 from keras_mathft.models.scorer import SolutionScorer
 from keras_mathft.models.solver import MathSolver
+
+__all__ = [
+    "build_causal_lm",
+    "build_evaluator_examples",
+    "check_export_path",
+    "classification_inputs",
+    "compile_inference_function",
+    "convert_gguf",
+    "DEFAULT_MAX_SHARD_BYTES",
+    "default_multitask_schedule",
+    "evaluation_texts",
+    "EvaluatorData",
+    "EvaluatorDataStats",
+    "EvaluatorExample",
+    "EvaluatorOptions",
+    "EvaluatorPair",
+    "export_hf",
+    "FAMILIES",
+    "families",
+    "Family",
+    "family_of",
+    "FileBPETokenizer",
+    "fit_phases",
+    "GGUF_ARCHITECTURES",
+    "load_causal_lm",
+    "load_gguf",
+    "losses",
+    "MathRewardModel",
+    "MathSolver",
+    "pair_inputs",
+    "SolutionScorer",
+    "TrainingCheckpoint",
+    "TrainingPhase",
+]
