@@ -100,6 +100,7 @@ SETTINGS = (
     "top_p",
     "prompt_words",
     "problems",
+    "data_dir",
     "vocabulary_size",
     "num_layers",
     "hidden_dim",
