@@ -23,6 +23,16 @@ Models (`--model`):
 - `gpt2`: the small random GPT-2 of the earlier figures.
 - `preset`: any keras-hub preset directory (`--preset`).
 
+`--methods=...,llama_cpp` adds llama.cpp on the same GGUF file
+(`--model=preset --preset=FILE.gguf`): the same prompt token ids (its
+tokenizer equals ours on MATH500, tests/models/test_llamacpp_reference.py),
+N, lengths, temperature, top-p and stop ids, with batched decode of the N
+rows sharing the prompt's KV cells (`benchmarks/llamacpp_sampling.py`),
+run by `--llama_cpp_python` (an interpreter with llama.cpp's binding; this
+venv has none, and the method is skipped with a reason when it cannot
+import `llama_cpp`). `--llama_cpp_sampling_threads` spreads its per-row
+sampling over threads (its best configuration on 2 cores is 2).
+
 Next to each figure it prints the machine's limits measured in the same
 run (`machine_limits.py`): dense float32 matmul FLOP/s and memory read
 bandwidth, the model's decode FLOPs per token, the achieved fraction of
@@ -82,6 +92,14 @@ flags.DEFINE_integer("hidden_dim", 256, "GPT-2 hidden size.")
 flags.DEFINE_integer("repeats", 1, "Timed repeats (best is reported).")
 flags.DEFINE_string(
     "methods", "continuous,static,keras_hub", "Comma-separated methods."
+)
+flags.DEFINE_string(
+    "llama_cpp_python",
+    None,
+    "Python interpreter with llama.cpp's binding (method llama_cpp).",
+)
+flags.DEFINE_integer(
+    "llama_cpp_sampling_threads", 2, "llama.cpp: threads sampling rows."
 )
 flags.DEFINE_string("method", None, "Internal: run one method and exit.")
 flags.DEFINE_string("json_out", None, "Also write the results here.")
@@ -290,6 +308,63 @@ def run_keras_hub(lm, template, problems):
     }
 
 
+def run_llama_cpp(lm, template, problems):
+    """llama.cpp on the same GGUF file and prompt ids, in its own venv."""
+    import tempfile
+
+    import numpy as np
+    from keras import ops
+
+    prompts = generation_prompts(template, problems)
+    x = lm.preprocessor.generate_preprocess(prompts, sequence_length=2048)
+    ids = np.asarray(ops.convert_to_numpy(x["token_ids"]))
+    mask = np.asarray(ops.convert_to_numpy(x["padding_mask"]))
+    job = {
+        "gguf": FLAGS.preset,
+        "prompts": [row[m].tolist() for row, m in zip(ids, mask)],
+        "num_samples": FLAGS.num_samples,
+        "max_new_tokens": FLAGS.max_new_tokens,
+        "temperature": FLAGS.temperature,
+        "top_p": FLAGS.top_p,
+        "stop_token_ids": list(stop_token_ids(lm) or []),
+        "threads": os.cpu_count(),
+        "sampling_threads": FLAGS.llama_cpp_sampling_threads,
+    }
+    script = os.path.join(os.path.dirname(__file__), "llamacpp_sampling.py")
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(job, f)
+        f.flush()
+        proc = subprocess.run(
+            [FLAGS.llama_cpp_python, script, f.name],
+            capture_output=True,
+            text=True,
+        )
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise SystemExit(f"llama.cpp failed: {proc.stderr[-3000:]}")
+    result = json.loads(lines[-1][len("RESULT ") :])
+    rows = len(prompts) * FLAGS.num_samples
+    result["slot_utilization"] = None
+    result["decode_steps"] = None
+    result["mean_length"] = result["tokens"] / rows
+    return result
+
+
+def llama_cpp_unavailable():
+    """Why the llama_cpp method cannot run, or None."""
+    if not (FLAGS.preset or "").endswith(".gguf"):
+        return "it needs --model=preset with a .gguf --preset"
+    if not FLAGS.llama_cpp_python:
+        return "no --llama_cpp_python interpreter given"
+    probe = subprocess.run(
+        [FLAGS.llama_cpp_python, "-c", "import llama_cpp"],
+        capture_output=True,
+    )
+    if probe.returncode:
+        return f"{FLAGS.llama_cpp_python} cannot import llama_cpp"
+    return None
+
+
 def decode_step_seconds(lm, rows, total_length, mode):
     """Seconds per step of our compiled decode loop, every slot busy.
 
@@ -360,6 +435,8 @@ def run_one(method):
     lm, template, problems = build()
     if method == "keras_hub":
         result = run_keras_hub(lm, template, problems)
+    elif method == "llama_cpp":
+        result = run_llama_cpp(lm, template, problems)
     else:
         result = run_ours(lm, template, problems, method)
     memory, kind = peak_memory_mb()
@@ -420,18 +497,16 @@ def print_table(results):
         print(
             f"| {r['method']} | {r['seconds']:.2f} | {r['tokens']} | "
             f"{r['mean_length']:.1f} | {r['tokens_per_s']:.1f} | "
-            f"{r['slot_utilization']:.1%} | {flops / peak:.1%} | "
+            f"{_percent(r['slot_utilization'])} | {flops / peak:.1%} | "
             f"{r['tokens_per_s'] / bound:.1%} | "
             f"{r['peak_memory_mb']:.0f} ({r['peak_memory_kind']}) |"
         )
     by = {r["method"]: r for r in results}
-    if "keras_hub" in by:
+    for other in ("keras_hub", "llama_cpp"):
         for name in ("continuous", "static"):
-            if name in by:
-                ratio = (
-                    by[name]["tokens_per_s"] / by["keras_hub"]["tokens_per_s"]
-                )
-                print(f"speed-up {name} / keras-hub: {ratio:.2f}x")
+            if other in by and name in by:
+                ratio = by[name]["tokens_per_s"] / by[other]["tokens_per_s"]
+                print(f"speed-up {name} / {other}: {ratio:.2f}x")
     parts = by["continuous"]["step_parts"]
     share = (parts["top_p"] - parts["greedy"]) / parts["top_p"]
     print(
@@ -443,6 +518,10 @@ def print_table(results):
     for r in results:
         if r.get("traces_while_timed"):
             print(f"WARNING: {r['method']} retraced while timed")
+
+
+def _percent(value):
+    return "-" if value is None else f"{value:.1%}"
 
 
 def main(argv):
@@ -462,9 +541,17 @@ def main(argv):
     # The limits are measured in the continuous run.
     methods = ["continuous"] + [m for m in methods if m != "continuous"]
     for method in methods:
+        if method == "llama_cpp" and llama_cpp_unavailable():
+            print(f"llama_cpp: skipped, {llama_cpp_unavailable()}")
+            continue
         args = [sys.executable, __file__, f"--method={method}"]
         args += [f"--{k}={v}" for k, v in settings.items() if v is not None]
         args += [f"--repeats={FLAGS.repeats}"]
+        args += [
+            f"--llama_cpp_sampling_threads={FLAGS.llama_cpp_sampling_threads}"
+        ]
+        if FLAGS.llama_cpp_python:
+            args += [f"--llama_cpp_python={FLAGS.llama_cpp_python}"]
         proc = subprocess.run(args, capture_output=True, text=True)
         lines = [
             line
