@@ -381,6 +381,11 @@ def exact_poly(node):
         return None
 
 
+def is_rational(key):
+    """True when an `exact_key` is the key of a rational number."""
+    return key[0] == "poly" and all(m == _ONE for m, _ in key[1])
+
+
 def proportional(p, q):
     """The rational c with p == c q (c != 0) for polynomials, else None."""
     if not p or not q or p.keys() != q.keys():

@@ -3,7 +3,8 @@
 The decision runs from cheap to expensive and stops at the first verdict:
 
 1. identical strings, then identical normalized strings (`normalize.py`);
-2. the answers are parsed (`parse.py`, no code execution) into structures
+2. the answers are parsed (`parse.py`, no code execution) and read
+   (`reading.py`: labels, relations and intervals, lists) into structures
    (expressions, tuples/intervals, lists and sets, unions, matrices,
    equations, inequalities, text) and their exact
    canonical keys (`structures.py`, `canonical.py`) are compared: equal
@@ -31,6 +32,7 @@ exact keys decide (see the package docstring for the policy).
 import re
 
 from keras_mathft.grading import parse
+from keras_mathft.grading import reading
 from keras_mathft.grading import structures
 from keras_mathft.grading.deadline import Deadline
 from keras_mathft.grading.extract import extract_answer
@@ -69,7 +71,7 @@ def _analyze_answer(answer):
     if not normalized or len(normalized) > MAX_ANSWER_CHARS:
         return Analysis(normalized, None, None)
     try:
-        structure = structures.canonical_form(parse.parse_answer(normalized))
+        structure = structures.canonical_form(reading.read_answer(normalized))
         key = structures.structure_key(structure)
     except (parse.ParseError, RecursionError, ValueError, ArithmeticError):
         return Analysis(normalized, None, None)

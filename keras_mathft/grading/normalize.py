@@ -2,6 +2,7 @@
 
 import re
 
+from keras_mathft.grading import reading
 from keras_mathft.grading.memo import bounded_memo
 
 # Answers longer than this are not normalized rule by rule (only trimmed):
@@ -36,18 +37,12 @@ _TRAILING_UNIT_RE = re.compile(
     + r")(?![a-zA-Z]))(?:\^\{?[23]\}?|[²³])?\s*$"
 )
 _TEXT_RE = re.compile(r"\\(?:" + _TEXT_COMMANDS + r")\s*\{")
-# `and`/`or` between two answers (after a number or a closing bracket)
-# separate list items, as `;` does: `6 \text{ and } 8`, `(11,7) or (7,11)`.
-_WORDED_SEPARATOR_RE = re.compile(
-    r"(?<=[\d)\]}|!])\s*,?\s*\b(?:and|or)\b\s*(?=\S)", re.IGNORECASE
-)
 _FRAC_SHORTHAND_RE = re.compile(r"\\frac\s*(\d|\{[^{}]*\})\s*(\d|\{[^{}]*\})")
 _FRAC_SHORTHAND_SPACED_RE = re.compile(r"\\frac\s+(\d)\s*(\d)")
 _SQRT_SHORTHAND_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 # Digits in groups of three with no space after the commas (`32, 349` is a
 # list); a leading `0,` is never a thousands group.
 _THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
-_LABEL_RE = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*=(?!=)")
 _CHOICE_RE = re.compile(r"^\(([A-Ea-e])\)$")
 _SIMPLE_SLASH_RE = re.compile(r"^(-?\d+)/(\d+)$")
 _SPACED_MIXED_RE = re.compile(r"^(-?\d+)\s+(\d+)\s*/\s*(\d+)$")
@@ -81,19 +76,6 @@ _SCIENTIFIC_RE = re.compile(
     r"(?<![\w.\\^_])(\d+(?:\.\d*)?|\.\d+)([eE])([-+]?\d+)(?![\w.^!])"
 )
 _COMMAND_NAME_RE = re.compile(r"\\[a-zA-Z]+")
-
-
-def _encloses(s):
-    """True when the brace opening `s` closes at its last character."""
-    depth = 0
-    for i, char in enumerate(s):
-        if char == "{" and (i == 0 or s[i - 1] != "\\"):
-            depth += 1
-        elif char == "}" and s[i - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return i == len(s) - 1
-    return False
 
 
 def _unwrap_text(s):
@@ -161,7 +143,9 @@ def normalize_answer(s):
        8` is `6,8`); braces around the whole answer go (`{1,3}` is `1,3`,
        as it renders).
     7. A leading `x=`-style label (one letter, optionally subscripted, or
-       one command such as `\\theta`) is dropped when it is the only `=`.
+       one command such as `\\theta`) is dropped when it is the only `=`
+       and there is no `<` or `>`. (This rule, the separators of rule 6
+       and the `x\\in` of rule 8 are rules 1 to 3 of `reading.py`.)
     8. A leading `x\\in` is dropped (`x \\in [-2,7]` is `[-2,7]`). Then,
        in an answer with no letters besides command names, scientific
        notation (digits immediately followed by `e` or `E` and an
@@ -211,7 +195,21 @@ def _normalize(s):
     """`normalize_answer` of a stripped string of bounded length."""
     s = s.replace("\n", " ").strip().strip("$").strip()
     s = s.rstrip(".").strip() if not s.endswith("..") else s
-    # Rule 2. (`\\\\`, the matrix row break, is protected from `\\ `.)
+    s = _symbols(_spacing(s))
+    s = _without_units(s)
+    # Rules 6b to 8: list separators, labels and `x \in` are reading
+    # rules (reading.py); then scientific notation.
+    s = reading.comma_separated(s)
+    s = reading.without_label(s)
+    s = reading.without_membership(s)
+    if _reads_scientific(s):
+        s = _SCIENTIFIC_RE.sub(_power_of_ten, s)
+    return _layout(_numbers(s))
+
+
+def _spacing(s):
+    """Rule 2: escapes, thousands joiners, spacing, delimiters."""
+    # (`\\\\`, the matrix row break, is protected from `\\ `.)
     if "\\begin" not in s:
         # Outside a matrix, `\\\\frac` is a doubly escaped `\\frac`.
         s = re.sub(r"(?<!\\)\\\\(?=[a-zA-Z])", r"\\", s)
@@ -225,7 +223,11 @@ def _normalize(s):
     s = s.replace("\0", "\\\\")
     s = _NULL_DELIMITER_RE.sub(" ", s)
     s = _SIZING_RE.sub("", s)
-    s = _DELIMITER_NAME_RE.sub(lambda m: _DELIMITER_NAMES[m.group(1)], s)
+    return _DELIMITER_NAME_RE.sub(lambda m: _DELIMITER_NAMES[m.group(1)], s)
+
+
+def _symbols(s):
+    """Rules 3 to 5: one spelling per symbol; no degrees, %, $."""
     # Rule 3.
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
     s = re.sub(r"\\(le|ge)(?:qslant)?(?![a-zA-Z])", r"\\\1q", s)
@@ -239,28 +241,22 @@ def _normalize(s):
     s = s.replace("\\%", "").replace("%", "").replace("\\$", "")
     for currency in ("$", "€", "£", "¥"):
         s = s.replace(currency, "")
-    s = s.strip()
-    # Rule 6.
+    return s.strip()
+
+
+def _without_units(s):
+    """Rule 6: no trailing units, `\\text{}` unwrapped."""
     for _ in range(3):
         stripped = _TRAILING_UNIT_RE.sub("", s).strip()
         if stripped == s or not stripped:
             break
         s = stripped
     s = _unwrap_text(s).strip()
-    s = s.rstrip(".").strip() if not s.endswith("..") else s
-    # Rule 6b. Worded and semicolon separators; grouping braces around
-    # the whole answer render as nothing (`{1,3}` shows `1,3`).
-    s = _WORDED_SEPARATOR_RE.sub(",", s).replace(";", ",")
-    if s.startswith("{") and s.endswith("}") and _encloses(s):
-        s = s[1:-1].strip()
-    # Rule 7.
-    match = _LABEL_RE.match(s)
-    if match and s.count("=") == 1 and not re.search(r"[<>]", s):
-        s = s[match.end() :].strip()
-    # Rule 8.
-    s = re.sub(r"^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*", "", s)
-    if _reads_scientific(s):
-        s = _SCIENTIFIC_RE.sub(_power_of_ten, s)
+    return s.rstrip(".").strip() if not s.endswith("..") else s
+
+
+def _numbers(s):
+    """Rules 9 to 11: thousands, leading points, shorthands."""
     # Rule 9.
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "")
@@ -274,7 +270,11 @@ def _normalize(s):
         ),
         s,
     )
-    s = _SQRT_SHORTHAND_RE.sub(r"\\sqrt{\1}", s)
+    return _SQRT_SHORTHAND_RE.sub(r"\\sqrt{\1}", s)
+
+
+def _layout(s):
+    """Rules 12 and 13: mixed numbers, spaces, `a/b`, choices."""
     # Rule 12. A space ends an exponent or subscript (`2^6 3^5` is not
     # `2^{63}`), and `1 1/2` is a mixed number, not 11/2.
     s = _SPACED_MIXED_RE.sub(r"\1\\frac{\2}{\3}", s)

@@ -1,10 +1,11 @@
 """Answer structures: their exact keys, and matching them part by part.
 
-`parse.parse_answer` gives a structure of plain trees; `canonical_form`
+`reading.read_answer` gives a structure of plain trees; `canonical_form`
 merges notations of one object (a column vector and a tuple, a braced set
 and a bare list, a set of one value and the value, an inequality linear
-in one variable and its interval) and wraps every expression in a `Leaf`
-that carries its exact key and numeric fingerprint. Then:
+in one variable and its interval, `reading.solved_interval`) and wraps
+every expression in a `Leaf` that carries its exact key and numeric
+fingerprint. Then:
 
 - `structure_key` is hashable and equal for equivalent structures
   whenever their parts' exact keys settle it (used for hashing in
@@ -18,14 +19,8 @@ close, leaves), ("matrix", rows of leaves), ("union", structures),
 ("eq", lhs, rhs), ("rel", op, lhs, rhs).
 """
 
-from fractions import Fraction
-
 from keras_mathft.grading import canonical
-from keras_mathft.grading import parse
-
-_TWO = ("num", Fraction(2))
-_PI = ("const", "pi")
-_INFINITY = ("const", "inf")
+from keras_mathft.grading import reading
 
 
 def _is_inf(node):
@@ -85,60 +80,10 @@ def canonical_form(structure):
     if kind == "union":
         return ("union", tuple(map(canonical_form, structure[1])))
     if kind == "rel":
-        interval = _solved_interval(structure)
+        interval = reading.solved_interval(structure)
         if interval is not None:
             return canonical_form(interval)
     return structure
-
-
-def _constant_node(poly, scale):
-    """The tree of a constant polynomial (rationals, square roots and
-    powers of π) times `scale`, or None if `poly` is not such a constant."""
-    terms = []
-    for (imag, radicand, gens), coeff in sorted(poly.items(), key=repr):
-        if imag or any(name != "pi" for name, _ in gens):
-            return None
-        factors = [("num", coeff * scale)]
-        if radicand != 1:
-            factors.append(("root", ("num", Fraction(radicand)), _TWO))
-        for _, exponent in gens:
-            factors.append(("pow", _PI, ("num", Fraction(exponent))))
-        terms.append(
-            factors[0] if len(factors) == 1 else ("mul", tuple(factors))
-        )
-    if not terms:
-        return ("num", Fraction(0))
-    return terms[0] if len(terms) == 1 else ("add", tuple(terms))
-
-
-def _solved_interval(structure):
-    """`2x > 4`, `x - 2 > 0`: a strict or weak inequality that is linear in
-    one variable with a rational coefficient, as the interval of that
-    variable (`(2, \\infty)`); None for any other relation."""
-    _, op, lhs, rhs = structure
-    poly = canonical.exact_poly(difference(rhs, lhs))  # rhs - lhs > 0
-    if not poly:
-        return None
-    variable = [m for m in poly if any(name != "pi" for name, _ in m[2])]
-    if len(variable) != 1:
-        return None
-    imag, radicand, gens = variable[0]
-    if imag or radicand != 1 or len(gens) != 1 or gens[0][1] != 1:
-        return None
-    if "(" in gens[0][0]:
-        return None  # an opaque generator (a function, a quotient), no variable
-    slope = poly[variable[0]]
-    constant = {m: c for m, c in poly.items() if m != variable[0]}
-    # slope * x + constant > 0, so x > -constant / slope when slope > 0.
-    bound = _constant_node(constant, -1 / slope)
-    if bound is None:
-        return None
-    if op == "!=":
-        return parse.excluded_point(bound)
-    closed = op == "<="
-    if slope > 0:
-        return ("seq", "[" if closed else "(", ")", (bound, _INFINITY))
-    return ("seq", "(", "]" if closed else ")", (("neg", _INFINITY), bound))
 
 
 def _deduplicated(parts):
@@ -210,10 +155,6 @@ def structure_key(s):
 # Part-by-part matching. Each function returns None when the structures
 # are provably different, else a list of sympy tasks that must all hold.
 # ----------------------------------------------------------------------
-def _is_pure_rational(key):
-    return key[0] == "poly" and all(m == canonical._ONE for m, _ in key[1])
-
-
 def _leaf_tasks(leaf_a, leaf_b):
     ka, kb = leaf_a.key, leaf_b.key
     if ka is not None and ka == kb:
@@ -223,7 +164,7 @@ def _leaf_tasks(leaf_a, leaf_b):
         return None
     if ka is not None and kb is not None:
         # Two exact rational numbers with different keys differ.
-        if _is_pure_rational(ka) and _is_pure_rational(kb):
+        if canonical.is_rational(ka) and canonical.is_rational(kb):
             return None
     if not canonical.fingerprints_close(leaf_a.print, leaf_b.print):
         return None
