@@ -1,4 +1,4 @@
-"""`benchmarks/findings.py --size=micro` studies: they run and resume.
+"""`benchmarks/findings --size=micro` studies: they run and resume.
 
 A run writes one JSON per finished sweep point and its section of
 `findings.md`; a second run recomputes nothing, and a point whose JSON is
@@ -14,7 +14,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "findings.py"
+SCRIPT = ROOT / "benchmarks" / "findings"
 
 
 def _run(tmp_path, study="evaluator"):
@@ -40,8 +40,8 @@ def _run(tmp_path, study="evaluator"):
 
 
 def _python(code):
-    """Runs `code` with `benchmarks/findings.py` importable as `findings`."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT.parent}"}
+    """Runs `code` with the modules of `benchmarks/findings/` importable."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{SCRIPT}"}
     done = subprocess.run(
         [sys.executable, "-c", code],
         env=env,
@@ -191,18 +191,18 @@ def test_cpu_studies_share_each_seeds_base_run():
     # study's first phase are the evaluator study's base run: trained once.
     code = "\n".join(
         [
-            "import findings as f",
-            "f.FLAGS(['findings', '--size=cpu'])",
-            "style = f.STYLE_STUDY['cpu']",
-            "mt = f.MULTITASK_STUDY['cpu']",
-            "ssft, _ = f._multitask_configs(mt, 1, 100, {})",
+            "import common, multitask, sizes, style",
+            "common.FLAGS(['findings', '--size=cpu'])",
+            "st = sizes.STYLE_STUDY['cpu']",
+            "mt = sizes.MULTITASK_STUDY['cpu']",
+            "ssft, _ = multitask.run_configs(mt, 1, 100, {})",
             "for config in (",
-            "    f._style_config(style, 'detailed', 1, {}),",
-            "    f._style_config(style, 'coarse', 1, {}),",
+            "    style.run_config(st, 'detailed', 1, {}),",
+            "    style.run_config(st, 'coarse', 1, {}),",
             "    ssft.replace(sft_steps=900),",
             "    ssft,",
             "):",
-            "    print(f._shared_run(config, {}).run_dir)",
+            "    print(sizes.shared_run(config, {}).run_dir)",
         ]
     )
     done = _python(code)
@@ -219,20 +219,21 @@ def test_synthetic_scores_and_between_cluster_share():
     code = "\n".join(
         [
             "import numpy as np",
-            "import findings as f",
+            "import synthetic",
             "from keras_mathft import sampling",
             "rng = np.random.default_rng(0)",
             "correct = [[i < 30 for i in range(64)] for _ in range(200)]",
             "for auc in (0.6, 0.9, 0.99):",
-            "    scores = f._synthetic_scores(correct, auc, rng)",
+            "    scores = synthetic.draw_scores(correct, auc, rng)",
             "    print(sampling.within_problem_auc(correct, scores))",
             # Two wrong clusters {0, 1} and {2, 3}, one right {4}; a
             # score of 0.5 is log-odds 0, 0.9 is log(9).
             "from keras_mathft.grading import AnswerCluster as C",
             "groups = [[C('1', (0, 1)), C('2', (2, 3)), C('3', (4,))]]",
             "right = [[False] * 4 + [True]]",
+            "share = synthetic.between_cluster_share",
             "for scores in ([.5, .5, .9, .9, .1], [.5, .9, .5, .9, .1]):",
-            "    print(f._between_cluster_share(groups, right, [scores]))",
+            "    print(share(groups, right, [scores]))",
         ]
     )
     done = _python(code)
