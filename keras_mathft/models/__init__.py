@@ -19,6 +19,11 @@
   a BPE file's tokenizer is a `FileBPETokenizer`, split like llama.cpp.
 - `export_hf`: a Hugging Face checkpoint (config, generation config,
   safetensors, tokenizer) of any family we test.
+- `layout_map(model, device_mesh)`: how each weight of a model shards
+  over a `(batch, model)` device mesh, from its family record;
+  `sharding` parses meshes (`"batch:2,model:4"`), builds the
+  `ModelParallel` to build or load a model under (`model_parallel`) and
+  lays rows and KV caches out for sampling and scoring.
 - `losses` holds the float32 losses and `EvaluatorOptions`, the one record
   of the evaluation objective's options; `build_evaluator_examples` and
   the batch helpers build the evaluator's training data.
@@ -26,6 +31,7 @@
 
 from keras_mathft.models import families
 from keras_mathft.models import losses
+from keras_mathft.models import sharding
 from keras_mathft.models.builder import build_causal_lm
 from keras_mathft.models.checkpoint import TrainingCheckpoint
 from keras_mathft.models.compiled import compile_inference_function
@@ -54,6 +60,7 @@ from keras_mathft.models.phases import fit_phases
 from keras_mathft.models.presets import load_causal_lm
 from keras_mathft.models.reward_model import MathRewardModel
 from keras_mathft.models.scorer import SolutionScorer
+from keras_mathft.models.sharding import layout_map
 from keras_mathft.models.solver import MathSolver
 
 __all__ = [
@@ -79,12 +86,14 @@ __all__ = [
     "FileBPETokenizer",
     "fit_phases",
     "GGUF_ARCHITECTURES",
+    "layout_map",
     "load_causal_lm",
     "load_gguf",
     "losses",
     "MathRewardModel",
     "MathSolver",
     "pair_inputs",
+    "sharding",
     "SolutionScorer",
     "TrainingCheckpoint",
     "TrainingPhase",

@@ -20,6 +20,7 @@ from keras import ops
 from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.tokenization import tokenize_prompts
 from keras_mathft.models import losses
+from keras_mathft.models import sharding
 from keras_mathft.models.cache_layout import CacheLayout
 from keras_mathft.models.compiled import CompiledFunctions
 from keras_mathft.models.compiled import compile_inference_function
@@ -174,13 +175,18 @@ class SolutionScorer:
             starts.append(starts[0])
             suffix_lengths.append(suffix_lengths[0])
         fn = self._prefix_function(groups, prefix_len, batch_size, total)
-        out = fn(
+        inputs = (
             prefixes,
             np.asarray(row_group, "int32"),
             np.asarray(starts, "int32"),
             suffix,
             np.asarray(suffix_lengths, "int32"),
         )
+        if sharding.model_axis_size(sharding.row_distribution()) > 1:
+            # Under a `model` axis rows go over `batch` (data parallel
+            # runs keep their replicated rows, bit for bit).
+            inputs = [sharding.distribute_rows(x) for x in inputs]
+        out = fn(*inputs)
         return np.asarray(ops.convert_to_numpy(out))[:real]
 
     def _prefix_function(self, groups, prefix_len, rows, total):
@@ -213,11 +219,14 @@ class SolutionScorer:
             return logp
 
         def fn(prefixes, row_group, starts, suffix, suffix_lengths):
-            cache = self.layout.zeros(groups, total)
+            cache = sharding.constrain_cache(
+                self.layout, self.layout.zeros(groups, total)
+            )
             _, _, cache = lm.call_with_cache(prefixes, cache, 0)
             cache = self.layout.map(
                 lambda spec, x: ops.take(x, row_group, axis=0), cache
             )
+            cache = sharding.constrain_cache(self.layout, cache)
             hidden, cache = run_rows(suffix, starts, cache)
             last = ops.take_along_axis(
                 hidden,

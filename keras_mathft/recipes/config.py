@@ -9,6 +9,8 @@ from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import default_multitask_schedule
 from keras_mathft.models.losses import EVALUATOR_LOSSES
 from keras_mathft.models.losses import EvaluatorOptions
+from keras_mathft.models.sharding import check_mesh_backend
+from keras_mathft.models.sharding import parse_mesh
 from keras_mathft.recipes.run_dir import check_run_dir_path
 
 # Sizes of the offline default (the embedded task, a decoder trained from
@@ -134,6 +136,12 @@ class RecipeConfig:
     # Folder for TensorBoard event files (losses, AUC, accuracy over N);
     # where a run logs changes none of its results.
     tensorboard: str | None = None
+    # Device mesh (JAX), e.g. "batch:2,model:4": rows over `batch`,
+    # weights, optimizer state and KV cache over `model` (the family's
+    # layout, `models.layout_map`). Unset: the distribution already set
+    # (`initialize_distributed`'s data parallelism) or one device. Like
+    # the run directory, it changes no result beyond float rounding.
+    mesh: str | None = None
     size: str = "default"
     seed: int = 0
     # Model: a keras-hub preset name, `hf://...`, `kaggle://...` or a local
@@ -248,6 +256,9 @@ class RecipeConfig:
             )
         check_run_dir_path(self.run_dir)
         _check_tensorboard(self.tensorboard)
+        if self.mesh is not None:
+            parse_mesh(self.mesh)
+            check_mesh_backend(self.mesh)
         for name in ("data_dir", "prm800k_path"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):

@@ -13,6 +13,10 @@ HELP = {
     "run_dir": "Run directory; a stopped run restarts where it stopped.",
     "tensorboard": "Folder for TensorBoard logs: training loss per step, "
     "evaluator AUC and accuracy over N (needs the tensorboard extra).",
+    "mesh": "JAX device mesh, e.g. batch:2,model:4: rows over batch, "
+    "weights, optimizer state and KV cache over model; the sizes' product "
+    "is the number of devices. Unset: data parallel with --distributed, "
+    "else one device.",
     "size": "Offline default size: quick (smoke test) or default.",
     "seed": "Seed of data, weight initialisation, batches and sampling.",
     "preset": "keras-hub preset name, hf://..., kaggle://... or a local "

@@ -52,6 +52,9 @@ from keras_mathft._files import write_json_atomic
 from keras_mathft._processes import is_writer
 from keras_mathft._processes import run_together
 from keras_mathft._processes import this_process
+from keras_mathft.models import sharding
+from keras_mathft.models.sharding import row_distribution
+from keras_mathft.recipes.config import SCRATCH_FAMILY
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.inputs import input_digests
 from keras_mathft.recipes.interrupts import InterruptWatch
@@ -60,14 +63,14 @@ from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import check_prerequisites
 from keras_mathft.recipes.stages import pipeline_stages
 from keras_mathft.recipes.tensorboard import LossLogger
-from keras_mathft.sampling.sampler import _row_distribution
 
 CONFIG_FILE = "config.json"
 TIMINGS_FILE = "timings.json"
 _TEST_SEED_OFFSET = 1_000_003
-# Fields that never change a result: where the run lives and logs, and
-# the permission to run on data that the contamination check refuses.
-_NOT_COMPARED = ("run_dir", "tensorboard", "allow_contamination")
+# Fields that never change a result: where the run lives and logs, the
+# permission to run on data that the contamination check refuses, and
+# the device mesh (beyond float rounding; a run may resume on another).
+_NOT_COMPARED = ("run_dir", "tensorboard", "allow_contamination", "mesh")
 # Keras backends the recipe runs on (its training, sampling and
 # distribution code exists for these two).
 SUPPORTED_BACKENDS = ("jax", "tensorflow")
@@ -113,8 +116,8 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             stage's inputs are missing (the message says which stages to
             run first), or, with `data="math"`, test problems are also
             training problems (`data.find_overlap`) and
-            `allow_contamination` is not set. Nothing is written before
-            these checks.
+            `allow_contamination` is not set, or `config.mesh` does not
+            cover the devices. Nothing is written before these checks.
         KeyboardInterrupt: on Ctrl-C (SIGINT): at once or, where a library
             would drop it, after the current training step. The stage it
             stopped is not marked done, its last checkpoint or sample
@@ -155,8 +158,12 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             _done_check(config.run_dir),
         )
     # Preflight: files are read and checked before the run directory is.
+    distribution = mesh_distribution(config)
     problems = load_problems(config) if config.data == "math" else None
-    with InterruptWatch() as interrupts:
+    with contextlib.ExitStack() as scopes:
+        interrupts = scopes.enter_context(InterruptWatch())
+        if distribution is not None:
+            scopes.enter_context(distribution.scope())
         run = _Run(config, all_stages, verbose, problems, interrupts)
         for stage in selected:
             run.run_stage(stage)
@@ -228,6 +235,43 @@ def initialize_distributed(
     )
     keras.distribution.set_distribution(distribution)
     return distribution
+
+
+def mesh_distribution(config):
+    """The distribution of `config.mesh`, or None when it is unset.
+
+    A `batch`-only mesh is the `DataParallel` that `initialize_distributed`
+    sets; with a `model` axis, a `ModelParallel` with the layout of the
+    model's family (`models.sharding.model_parallel`): the from-scratch
+    decoder's, or the preset's (read from its config before any weight
+    loads). `run_pipeline` runs every stage under it.
+
+    Args:
+        config: a `RecipeConfig`.
+
+    Returns:
+        A `keras.distribution.Distribution`, or None.
+
+    Raises:
+        ValueError: off JAX, or when the mesh does not cover the devices.
+
+    Example:
+
+    >>> mesh_distribution(RecipeConfig()) is None
+    True
+    """
+    if config.mesh is None:
+        return None
+    family = SCRATCH_FAMILY
+    if (
+        config.preset is not None
+        and sharding.parse_mesh(config.mesh)[sharding.MODEL] > 1
+    ):
+        family = sharding.family_of_preset(config.preset)
+    # Each process feeds its own rows (`_ProcessRows`): no auto-sharding.
+    return sharding.mesh_distribution(
+        config.mesh, family, auto_shard_dataset=False
+    )
 
 
 def check_backend(backend=None):
@@ -501,7 +545,7 @@ class _Run:
         # On this process's devices: Keras's saving builds a variable (a
         # reference optimizer), which under a distribution spanning every
         # host would wait for the other processes.
-        local = _row_distribution()
+        local = row_distribution()
         with local.scope() if local else contextlib.nullcontext():
             solver.save_weights(path)
 

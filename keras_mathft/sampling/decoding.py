@@ -25,6 +25,8 @@ from keras_mathft.models.cache_layout import CacheLayout
 from keras_mathft.models.compiled import CompiledFunctions
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.compiled import per_row_map
+from keras_mathft.models.sharding import constrain_cache
+from keras_mathft.models.sharding import constrain_rows
 from keras_mathft.sampling.token_choice import choose_tokens
 
 
@@ -74,7 +76,7 @@ class DecodePrograms:
     def _choose(self, logits, keys, positions, temperature, top_p, choice):
         mode, top_k = choice
         return choose_tokens(
-            logits,
+            constrain_rows(logits),
             keys,
             positions,
             mode=mode,
@@ -132,6 +134,7 @@ class DecodePrograms:
             cache = keras.tree.map_structure(
                 lambda x: ops.repeat(x, samples, axis=0), cache
             )
+            cache = constrain_cache(self.layout, cache)
             tokens = ops.repeat(tokens, samples, axis=0)
             lengths = ops.repeat(lengths, samples, axis=0)
         stops = self._stops()
@@ -183,7 +186,9 @@ class DecodePrograms:
                 start = [slot] + [0] * (len(spec[0]) - 1)
                 return ops.slice_update(big, start, ops.cast(part, big.dtype))
 
-            return self.layout.map(write, cache, small)
+            return constrain_cache(
+                self.layout, self.layout.map(write, cache, small)
+            )
 
         return self._compile(("prefill", prompt_length), fn, donate=(0,))
 
@@ -200,7 +205,7 @@ class DecodePrograms:
                 part = ops.slice(leaf, start, size)
                 return ops.slice_update(leaf, [target] + start[1:], part)
 
-            return self.layout.map(copy, cache)
+            return constrain_cache(self.layout, self.layout.map(copy, cache))
 
         return self._compile(("copy", prompt_length), fn, donate=(0,))
 
@@ -268,6 +273,7 @@ class DecodePrograms:
                 (zero, zero, cache, generated, token, position, done),
             )
             steps_run, _, cache, generated, token, position, done = out
+            cache = constrain_cache(self.layout, cache)
             return cache, generated, token, position, done, steps_run
 
         return self._compile(

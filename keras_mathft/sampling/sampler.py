@@ -3,13 +3,13 @@
 import dataclasses
 import time
 
-import keras
 import numpy as np
 from keras import ops
 
 from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import families
+from keras_mathft.models import sharding
 from keras_mathft.sampling.decoding import DecodePrograms
 from keras_mathft.sampling.decoding import as_int32
 from keras_mathft.sampling.random_stream import row_keys
@@ -397,7 +397,7 @@ class SolutionSampler:
             for s in range(request.num_samples)
         ]
         rows = min(self._row_budget(total), _pow2_at_least(len(units)))
-        dp = _data_parallel_size()
+        dp = sharding.data_parallel_size()
         rows = -(-rows // dp) * dp
         # Keep the largest pool seen: a later, smaller call (a store's last
         # shard) reuses the compiled functions.
@@ -408,8 +408,10 @@ class SolutionSampler:
         width = geometric_bucket(request.max_new_tokens, midpoints=True)
         programs = self.programs
         block = programs.decode_block(width, request.choice)
-        cache = _distribute_tree(programs.layout.zeros(rows, total))
-        generated = _distribute(np.zeros((rows, width), "int32"))
+        cache = sharding.distribute_cache(
+            programs.layout, programs.layout.zeros(rows, total)
+        )
+        generated = sharding.distribute_rows(np.zeros((rows, width), "int32"))
         token, position, limit, start = (
             np.zeros(rows, "int32") for _ in range(4)
         )
@@ -440,7 +442,7 @@ class SolutionSampler:
             # Return early once a few rows finished, to refill them.
             stop_after = max(1, rows // 32) if scheduler.pending else rows + 1
             state = tuple(
-                _distribute(x)
+                sharding.distribute_rows(x)
                 for x in (token, position, keys, limit, start, done)
             )
             cache, generated, *out = block(
@@ -499,7 +501,7 @@ class SolutionSampler:
             # Fewer units than a full chunk: shrink to a power of two.
             per_chunk = min(per_chunk, _pow2_at_least(len(units)))
             # Under data parallelism every device gets whole prompts.
-            dp = _data_parallel_size()
+            dp = sharding.data_parallel_size()
             per_chunk = -(-per_chunk // dp) * dp
             fn = self.programs.static_chunk(samples, total, request.choice)
             for c in range(0, len(units), per_chunk):
@@ -532,10 +534,10 @@ class SolutionSampler:
         new = request.max_new_tokens
         limits = np.where(real, row_lengths + new, row_lengths)
         out, steps = fn(
-            _distribute(tokens),
-            _distribute(lengths),
-            _distribute(request.keys(problem_idx, sample_idx)),
-            _distribute(limits.astype("int32")),
+            sharding.distribute_rows(tokens),
+            sharding.distribute_rows(lengths),
+            sharding.distribute_rows(request.keys(problem_idx, sample_idx)),
+            sharding.distribute_rows(limits.astype("int32")),
             *request.scalars(),
         )
         counters["slot_steps"] += int(ops.convert_to_numpy(steps)) * len(real)
@@ -656,7 +658,7 @@ class _Progress:
 def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
     return {
         "schedule": schedule,
-        "data_parallel": _data_parallel_size(),
+        "data_parallel": sharding.data_parallel_size(),
         "seconds": seconds,
         "tokens": tokens,
         "problems": problems,
@@ -668,74 +670,6 @@ def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
 
 def _pow2_at_least(n):
     return 1 << max(0, int(n) - 1).bit_length()
-
-
-def _row_distribution():
-    """The distribution sampling shards its rows over: this process's part.
-
-    Sampling is per process: each process samples its own problems
-    (`sample_to_store` shards them by process), so under a distribution
-    whose mesh spans several processes (JAX's distributed runtime, one
-    process per host) the rows go over this process's devices only, and
-    the model's replicated weights are read from their local copies
-    (`models.compile_inference_function`).
-
-    Raises:
-        ValueError: when the distribution spans several processes and is
-            not a `DataParallel` (weights sharded across hosts).
-    """
-    dist = keras.distribution.distribution()
-    if dist is None or keras.config.backend() != "jax":
-        return dist
-    import jax
-
-    devices = dist.device_mesh.backend_mesh.devices.flat
-    local = [d for d in devices if d.process_index == jax.process_index()]
-    if len(local) == dist.device_mesh.backend_mesh.devices.size:
-        return dist
-    if not isinstance(dist, keras.distribution.DataParallel):
-        raise ValueError(
-            "Sampling runs per process; across processes it needs weights "
-            "replicated on every host: use `keras.distribution.DataParallel`"
-            f". Received: {type(dist).__name__}"
-        )
-    names = tuple(f"{d.platform}:{d.id}" for d in local)
-    if names not in _LOCAL_DISTRIBUTIONS:
-        _LOCAL_DISTRIBUTIONS[names] = keras.distribution.DataParallel(
-            devices=list(names), auto_shard_dataset=False
-        )
-    return _LOCAL_DISTRIBUTIONS[names]
-
-
-_LOCAL_DISTRIBUTIONS = {}  # this process's devices -> DataParallel over them
-
-
-def _data_parallel_size():
-    """Devices along the batch axis sampling shards rows over."""
-    dist = _row_distribution()
-    name = getattr(dist, "batch_dim_name", None)
-    if dist is None or name is None:
-        return 1
-    mesh = dist.device_mesh
-    return int(mesh.shape[list(mesh.axis_names).index(name)])
-
-
-def _distribute(array):
-    """Shards a batch-major input over the active distribution's devices.
-
-    The cache and every decode step inherit this row sharding inside the
-    compiled function, so each device decodes its own rows.
-    """
-    tensor = ops.convert_to_tensor(array)
-    dist = _row_distribution()
-    if dist is None:
-        return tensor
-    layout = dist.get_data_layout(tensor.shape)
-    return keras.distribution.distribute_tensor(tensor, layout)
-
-
-def _distribute_tree(tree):
-    return keras.tree.map_structure(_distribute, tree)
 
 
 def _check_args(num_samples, temperature, top_p, top_k, max_new_tokens):

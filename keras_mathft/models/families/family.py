@@ -21,6 +21,7 @@ HF weight layouts (HF linear weights are `(out, in)`):
 """
 
 import dataclasses
+import re
 from typing import Callable
 from typing import Mapping
 from typing import Optional
@@ -141,8 +142,13 @@ class Family:
             (`MathSolver.from_preset` passes them).
         hf_export: `HFExport`, or None where no HF export exists.
         gguf: `GGUFFormat`, or None where no GGUF import exists.
-        layout_map: optional `(backbone, device_mesh) -> LayoutMap`, how
-            the family's weights shard over a device mesh.
+        layout_map: optional `(device_mesh) -> LayoutMap`, how the
+            family's weights shard over a mesh with the axes `batch` and
+            `model`: regular expressions over variable paths, as
+            keras-hub's `Backbone.get_layout_map` gives them (keras-hub's
+            own where it has one: `keras_hub_layout`; else
+            `layout_rules`). `models.layout_map` fits them to a model
+            (a mesh axis that does not divide a dimension replicates it).
     """
 
     name: str
@@ -228,3 +234,93 @@ GEMMA_BLOCK = (
     ("ffw_gating_2", "kernel", "mlp.up_proj", "linear"),
     ("ffw_linear", "kernel", "mlp.down_proj", "linear"),
 )
+
+
+# === Layouts over a (batch, model) device mesh ===
+#
+# Like keras-hub's `get_layout_map`: `model` splits heads and the
+# feed-forward dimension (tensor parallelism), `batch` the hidden one
+# (weights gathered a layer at a time, as in FSDP).
+MODEL_AXIS = "model"
+BATCH_AXIS = "batch"
+_M, _B = MODEL_AXIS, BATCH_AXIS
+# Untied output embeddings, which keras-hub's maps leave replicated.
+UNTIED_EMBEDDING_LAYOUT = {"token_embedding/reverse_embeddings": (_B, _M)}
+EMBEDDING_LAYOUT = {
+    "token_embedding/embeddings": (_M, _B),
+    **UNTIED_EMBEDDING_LAYOUT,
+}
+# keras-hub's Llama-style decoder block (Llama 3, Mistral, Qwen, Qwen 3,
+# GPT-2): `(hidden, heads, head_dim)` Q/K/V kernels.
+_LAYER = r"transformer_layer_\d+/"
+DECODER_LAYOUT = {
+    **EMBEDDING_LAYOUT,
+    _LAYER + r"self_attention/(query|key|value)/kernel": (_B, _M, None),
+    _LAYER + r"self_attention/attention_output/kernel": (_M, None, _B),
+    _LAYER + r"feedforward_(intermediate|gate)_dense/kernel": (_B, _M),
+    _LAYER + r"feedforward_output_dense/kernel": (_M, _B),
+}
+# keras-hub's Gemma decoder block (Gemma 3): `(heads, hidden, head_dim)`
+# Q/K/V kernels; the rules of `GemmaBackbone.get_layout_map`.
+_BLOCK = r"decoder_block_\d+/"
+GEMMA_LAYOUT = {
+    "token_embedding/embeddings": (_M, _B),
+    _BLOCK + r"attention/(query|key|value)/kernel": (_M, _B, None),
+    _BLOCK + r"attention/attention_output/kernel": (_M, None, _B),
+    _BLOCK + r"ffw_gating(_2)?/kernel": (_B, _M),
+    _BLOCK + r"ffw_linear/kernel": (_M, _B),
+}
+
+
+def layout_rules(rules):
+    """A `Family.layout_map` from `{path regex: axes}`.
+
+    Args:
+        rules: dict from a regular expression over variable paths to a
+            tuple of `"batch"`, `"model"` or None per dimension. Paths no
+            rule matches are replicated.
+
+    Returns:
+        `(device_mesh) -> keras.distribution.LayoutMap`.
+    """
+    for pattern in rules:
+        re.compile(pattern)
+
+    def layout_map(device_mesh):
+        import keras
+
+        layouts = keras.distribution.LayoutMap(device_mesh)
+        for pattern, axes in rules.items():
+            layouts[pattern] = axes
+        return layouts
+
+    return layout_map
+
+
+def keras_hub_layout(backbone, extra=None):
+    """A `Family.layout_map` from keras-hub's `get_layout_map`.
+
+    Args:
+        backbone: the keras-hub backbone class name, e.g.
+            `"GemmaBackbone"`.
+        extra: optional `{path regex: axes}` for weights keras-hub's map
+            leaves out (untied output embeddings).
+
+    Returns:
+        `(device_mesh) -> keras.distribution.LayoutMap`.
+    """
+
+    def layout_map(device_mesh):
+        import keras_hub
+
+        cls = getattr(keras_hub.models, backbone)
+        layouts = cls.get_layout_map(
+            device_mesh,
+            model_parallel_dim_name=MODEL_AXIS,
+            data_parallel_dim_name=BATCH_AXIS,
+        )
+        for pattern, axes in (extra or {}).items():
+            layouts[pattern] = axes
+        return layouts
+
+    return layout_map

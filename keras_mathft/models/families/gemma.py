@@ -5,6 +5,7 @@ from keras_mathft.models.families.family import GQA_ARGUMENTS
 from keras_mathft.models.families.family import Family
 from keras_mathft.models.families.family import HFExport
 from keras_mathft.models.families.family import HFWeights
+from keras_mathft.models.families.family import keras_hub_layout
 
 FAMILY = Family(
     name="gemma",
@@ -17,4 +18,5 @@ FAMILY = Family(
     turn_end_tokens=("<end_of_turn>",),
     hf_weights=HFWeights("decoder_block", GEMMA_BLOCK, "final_normalization"),
     hf_export=HFExport("gemma", "GemmaForCausalLM"),
+    layout_map=keras_hub_layout("GemmaBackbone"),
 )

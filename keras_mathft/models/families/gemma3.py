@@ -8,6 +8,7 @@ output head is tied to `token_embd`.
 
 from keras_mathft.models.families import gguf_config
 from keras_mathft.models.families.family import GEMMA_BLOCK
+from keras_mathft.models.families.family import GEMMA_LAYOUT
 from keras_mathft.models.families.family import GGUF_BLOCK_TENSORS
 from keras_mathft.models.families.family import GGUF_DENSE_BLOCK
 from keras_mathft.models.families.family import GQA_ARGUMENTS
@@ -15,6 +16,7 @@ from keras_mathft.models.families.family import Family
 from keras_mathft.models.families.family import GGUFFormat
 from keras_mathft.models.families.family import HFExport
 from keras_mathft.models.families.family import HFWeights
+from keras_mathft.models.families.family import layout_rules
 
 _EXTRA_BLOCK = (
     ("attention/query_norm", "scale", "self_attn.q_norm", "copy"),
@@ -120,4 +122,5 @@ FAMILY = Family(
         required=GGUF_DENSE_BLOCK | {"attn_q_norm", "attn_k_norm"},
         to_hf=_to_hf,
     ),
+    layout_map=layout_rules(GEMMA_LAYOUT),
 )

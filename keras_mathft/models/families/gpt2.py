@@ -1,7 +1,22 @@
 """GPT-2: learned positions, byte-level BPE, exported by keras-hub."""
 
+from keras_mathft.models.families.family import BATCH_AXIS
+from keras_mathft.models.families.family import DECODER_LAYOUT
+from keras_mathft.models.families.family import MODEL_AXIS
 from keras_mathft.models.families.family import Family
 from keras_mathft.models.families.family import HFExport
+from keras_mathft.models.families.family import layout_rules
+
+# Llama-style kernels, plus GPT-2's biases and learned positions.
+_LAYOUT = {
+    **DECODER_LAYOUT,
+    r"transformer_layer_\d+/self_attention/(query|key|value)/bias": (
+        MODEL_AXIS,
+        None,
+    ),
+    r"transformer_layer_\d+/feedforward_intermediate_dense/bias": (MODEL_AXIS,),
+    "position_embedding/embeddings": (None, BATCH_AXIS),
+}
 
 
 def _build_arguments(sequence_length):
@@ -20,4 +35,5 @@ FAMILY = Family(
     build_arguments=_build_arguments,
     special_tokens=("<|endoftext|>",),
     hf_export=HFExport("gpt2", "GPT2LMHeadModel"),
+    layout_map=layout_rules(_LAYOUT),
 )

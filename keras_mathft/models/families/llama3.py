@@ -16,9 +16,11 @@ from keras_mathft.models.families.family import DECODER_WEIGHTS
 from keras_mathft.models.families.family import GGUF_BLOCK_TENSORS
 from keras_mathft.models.families.family import GGUF_DENSE_BLOCK
 from keras_mathft.models.families.family import GQA_ARGUMENTS
+from keras_mathft.models.families.family import UNTIED_EMBEDDING_LAYOUT
 from keras_mathft.models.families.family import Family
 from keras_mathft.models.families.family import GGUFFormat
 from keras_mathft.models.families.family import HFExport
+from keras_mathft.models.families.family import keras_hub_layout
 
 _ROPE_FREQS = "rope_freqs.weight"
 
@@ -153,5 +155,8 @@ FAMILY = Family(
         required=GGUF_DENSE_BLOCK,
         to_hf=gguf_config.unpermute_llama_qk,
         side_tensors=frozenset({_ROPE_FREQS}),
+    ),
+    layout_map=keras_hub_layout(
+        "Llama3Backbone", extra=UNTIED_EMBEDDING_LAYOUT
     ),
 )

@@ -2,6 +2,7 @@
 (Mistral, Llama 2): Llama decoder blocks, full attention from GGUF."""
 
 from keras_mathft.models.families import gguf_config
+from keras_mathft.models.families.family import DECODER_LAYOUT
 from keras_mathft.models.families.family import DECODER_WEIGHTS
 from keras_mathft.models.families.family import GGUF_BLOCK_TENSORS
 from keras_mathft.models.families.family import GGUF_DENSE_BLOCK
@@ -9,6 +10,7 @@ from keras_mathft.models.families.family import GQA_ARGUMENTS
 from keras_mathft.models.families.family import Family
 from keras_mathft.models.families.family import GGUFFormat
 from keras_mathft.models.families.family import HFExport
+from keras_mathft.models.families.family import layout_rules
 
 
 def _gguf_config(meta, tensors):
@@ -41,4 +43,5 @@ FAMILY = Family(
         required=GGUF_DENSE_BLOCK,
         to_hf=gguf_config.unpermute_llama_qk,
     ),
+    layout_map=layout_rules(DECODER_LAYOUT),
 )

@@ -6,10 +6,12 @@ from keras_mathft.models.families.family import DECODER_BLOCK
 from keras_mathft.models.families.family import GGUF_BLOCK_TENSORS
 from keras_mathft.models.families.family import GGUF_DENSE_BLOCK
 from keras_mathft.models.families.family import GQA_ARGUMENTS
+from keras_mathft.models.families.family import UNTIED_EMBEDDING_LAYOUT
 from keras_mathft.models.families.family import Family
 from keras_mathft.models.families.family import GGUFFormat
 from keras_mathft.models.families.family import HFExport
 from keras_mathft.models.families.family import HFWeights
+from keras_mathft.models.families.family import keras_hub_layout
 
 _BIASES = (
     ("self_attention/query", "bias", "self_attn.q_proj", "heads_bias"),
@@ -62,4 +64,5 @@ FAMILY = Family(
         required=GGUF_DENSE_BLOCK,
         biased=frozenset({"attn_q", "attn_k", "attn_v"}),
     ),
+    layout_map=keras_hub_layout("QwenBackbone", extra=UNTIED_EMBEDDING_LAYOUT),
 )

@@ -3,6 +3,7 @@ hub 0.32 has no Qwen 3 exporter, so the export writes its config here."""
 
 from keras_mathft.models.families import gguf_config
 from keras_mathft.models.families.family import DECODER_BLOCK
+from keras_mathft.models.families.family import DECODER_LAYOUT
 from keras_mathft.models.families.family import GGUF_BLOCK_TENSORS
 from keras_mathft.models.families.family import GGUF_DENSE_BLOCK
 from keras_mathft.models.families.family import GQA_ARGUMENTS
@@ -10,6 +11,7 @@ from keras_mathft.models.families.family import Family
 from keras_mathft.models.families.family import GGUFFormat
 from keras_mathft.models.families.family import HFExport
 from keras_mathft.models.families.family import HFWeights
+from keras_mathft.models.families.family import layout_rules
 
 _NORMS = (
     (
@@ -86,4 +88,5 @@ FAMILY = Family(
         block_tensors=GGUF_BLOCK_TENSORS,
         required=GGUF_DENSE_BLOCK | {"attn_q_norm", "attn_k_norm"},
     ),
+    layout_map=layout_rules(DECODER_LAYOUT),
 )
