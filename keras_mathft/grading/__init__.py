@@ -100,6 +100,15 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
   never evaluated or renamed.
 - A numeral's base subscript is dropped (`1011_2` is 1011): `52_8` =
   `52` = `52_9`, and there is no base conversion (`52_8` != `42`).
+- Unbraced arguments take one token, as TeX reads them: `\\frac12` =
+  `\\frac{1}{2}`, `\\binom52` = `\\binom{5}{2}`, `\\log_28` =
+  `\\log_2 8`, `\\sin^23x` = `\\sin^2(3x)`, and `x^2!` is `(x^2)!`,
+  not `x^{2!}`. Digits left over after the last argument (`\\sqrt23`,
+  `\\sqrt[3]27`, `\\frac123`, `x^23`, `2^10`, `x_12`) would multiply
+  what TeX renders before them, while the writer most likely meant one
+  number; neither reading is guessed and no digit is dropped: the answer
+  is refused (`\\sqrt23` != `\\sqrt{23}`, `3\\sqrt2`, `\\sqrt2`;
+  `2^10` != `1024`). A space separates: `x^2 3` = `3x^2`.
 - Text answers compare case-insensitively after `\\text{}` is removed;
   multiple-choice `\\text{(C)}` = `(C)` = `C`.
 - Symbolic equality (anything the exact canonical forms cannot settle,
@@ -108,6 +117,8 @@ the prm800k grader and Math-Verify disagree we pick one and say why.
   for a busy worker included), not each task. A timeout, a refused
   input (power towers, exponents above 1000, huge factorials, answers
   over 1000 characters) or a parse failure means "not equal".
+- Workers run in their own session and ignore SIGINT: a Ctrl-C
+  interrupts the caller only, never a comparison.
 - Starting a worker process is not comparison time (a grade must not
   depend on the machine's load): a call waits for its workers to start
   outside its `timeout`, for at most 60 s per call

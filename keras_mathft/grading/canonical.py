@@ -381,6 +381,14 @@ def exact_poly(node):
         return None
 
 
+def rational_value(node):
+    """The exact value of an expression tree when it is a rational
+    number (`2^{10}`, `\\frac{6}{4}`, `\\sqrt{4}`), else None (variables,
+    irrational values, or a tree outside the exact class)."""
+    poly = exact_poly(node)
+    return None if poly is None else _rational(poly)
+
+
 def is_rational(key):
     """True when an `exact_key` is the key of a rational number."""
     return key[0] == "poly" and all(m == _ONE for m, _ in key[1])

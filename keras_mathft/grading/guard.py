@@ -34,8 +34,7 @@ def _safe_node(node):
     kind = node[0]
     if kind == "pow":
         exponent = node[2]
-        value = canonical.exact_poly(exponent)
-        rational = canonical._rational(value) if value is not None else None
+        rational = canonical.rational_value(exponent)
         if rational is not None:
             if abs(rational) > MAX_SYMPY_EXPONENT:
                 return False
@@ -43,8 +42,7 @@ def _safe_node(node):
             return False
     if kind in ("fact", "binom"):
         for arg in node[1:]:
-            value = canonical.exact_poly(arg)
-            rational = canonical._rational(value) if value is not None else None
+            rational = canonical.rational_value(arg)
             if rational is None and _contains(arg, ("pow", "fact", "binom")):
                 return False
             if rational is not None and abs(rational) > canonical.MAX_FACTORIAL:

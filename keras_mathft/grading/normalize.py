@@ -37,9 +37,17 @@ _TRAILING_UNIT_RE = re.compile(
     + r")(?![a-zA-Z]))(?:\^\{?[23]\}?|[²³])?\s*$"
 )
 _TEXT_RE = re.compile(r"\\(?:" + _TEXT_COMMANDS + r")\s*\{")
-_FRAC_SHORTHAND_RE = re.compile(r"\\frac\s*(\d|\{[^{}]*\})\s*(\d|\{[^{}]*\})")
-_FRAC_SHORTHAND_SPACED_RE = re.compile(r"\\frac\s+(\d)\s*(\d)")
-_SQRT_SHORTHAND_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
+# Shorthands whose unbraced digit TeX reads as the whole argument get
+# their braces; a digit with digits or a point right after it does not
+# (`\frac123` renders 1/2 then 3, `\sqrt23` renders sqrt(2) then 3):
+# the parser refuses those (see `parse.py`), and bracing them would make
+# them equal to what TeX renders or to what the writer likely meant.
+_ONE_DIGIT = r"\d(?![\d.])"
+_FRAC_SHORTHAND_RE = re.compile(
+    r"\\frac\s*(\d|\{[^{}]*\})\s*(" + _ONE_DIGIT + r"|\{[^{}]*\})"
+)
+_FRAC_SHORTHAND_SPACED_RE = re.compile(r"\\frac\s+(\d)\s*(" + _ONE_DIGIT + ")")
+_SQRT_SHORTHAND_RE = re.compile(r"\\sqrt\s*(" + _ONE_DIGIT + "|[a-zA-Z])")
 # Digits in groups of three with no space after the commas (`32, 349` is a
 # list); a leading `0,` is never a thousands group.
 _THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
@@ -157,9 +165,12 @@ def normalize_answer(s):
        starting `0,` (`10,080` is `10080`; `32, 349` and `0,111` are lists).
     10. `.5` becomes `0.5` and `-.5` becomes `-0.5`.
     11. `\\frac12`, `\\frac 59`, `\\frac9{19}` get their braces back;
-        `\\sqrt2` becomes `\\sqrt{2}`.
-    12. `1 1/2` becomes the mixed number `1\\frac{1}{2}`, a space ends an
-        exponent or subscript (`2^6 3^5` is `2^{6}3^{5}`), and spaces are
+        `\\sqrt2` becomes `\\sqrt{2}`. An unbraced argument is one
+        digit, as in TeX, so `\\frac123` and `\\sqrt23` (1/2 then 3,
+        sqrt(2) then 3) keep theirs, and the parser refuses them.
+    12. `1 1/2` becomes the mixed number `1\\frac{1}{2}`, a space ends a
+        one-digit exponent or subscript (`2^6 3^5` is `2^{6}3^{5}`;
+        `2^10 3^5` is TeX's `2^{1}0 3^5`, refused), and spaces are
         removed except one between a command and a letter (`\\cot x`
         stays readable to the parser); a product that now looks like
         scientific notation is written with `*` (`2e - 1` is `2*e-1`).
@@ -275,10 +286,12 @@ def _numbers(s):
 
 def _layout(s):
     """Rules 12 and 13: mixed numbers, spaces, `a/b`, choices."""
-    # Rule 12. A space ends an exponent or subscript (`2^6 3^5` is not
-    # `2^{63}`), and `1 1/2` is a mixed number, not 11/2.
+    # Rule 12. A space ends a one-digit exponent or subscript (`2^6 3^5`
+    # is not `2^{63}`), and `1 1/2` is a mixed number, not 11/2. An
+    # unbraced `^10` is TeX's `^{1}0` (parse.py refuses it), so a space
+    # after it braces nothing.
     s = _SPACED_MIXED_RE.sub(r"\1\\frac{\2}{\3}", s)
-    s = re.sub(r"([\^_])(\d+)\s+(?=\S)", r"\1{\2}", s)
+    s = re.sub(r"([\^_])(\d)\s+(?=\S)", r"\1{\2}", s)
     s = re.sub(r"\s+", " ", s).strip()
     s = _COMMAND_GAP_RE.sub(r"\1\0", s).replace(" ", "").replace("\0", " ")
     if _reads_scientific(s):

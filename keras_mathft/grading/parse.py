@@ -23,6 +23,18 @@ Juxtaposition multiplies (`2x`, `x\\sqrt2`), except that an integer
 before a numeric `\\frac` is a mixed number (`1\\frac{4}{5}` is 9/5).
 A numeral's base subscript is dropped (`1011_2` is the number 1011): it
 restates the base the question asked for.
+
+Unbraced arguments are one token, as TeX reads them: one digit of a
+numeral (`\\frac12`, `\\binom52`, `x^2`, `\\sqrt[3]2`, `x_1`), a
+letter or a command. The digits left over are read as what follows:
+the next argument (`\\frac123`'s `2`) or a function's argument
+(`\\log_28` is log 8 / log 2, `\\sin^23x` is sin(3x)²). Left over
+anywhere else (`\\sqrt23`, `\\sqrt[3]27`, `x^23`, `2^10`, `x_12`,
+`x^2.5`) they would multiply what TeX renders before them, while the
+writer most likely meant one number (√23, x²³, 2¹⁰): neither reading is
+safe, so such an answer is refused, never read with a digit dropped.
+A factorial after a script applies to the power (`x^2!` is (x²)!, as
+TeX renders it).
 """
 
 import re
@@ -88,7 +100,9 @@ def _num(value):
 
 class _Parser:
     def __init__(self, tokens):
-        self.tokens = tokens
+        # A copy: splitting a numeral among one-token arguments inserts
+        # the digits left over (see `digit`).
+        self.tokens = list(tokens)
         self.pos = 0
         self.depth = 0
 
@@ -169,6 +183,11 @@ class _Parser:
                     factors[0] if len(factors) == 1 else ("mul", tuple(factors))
                 )
                 factors = [("div", numerator, denominator)]
+            elif kind == "rest":
+                raise ParseError(
+                    f"digits {value!r} left over after a one-digit "
+                    "argument (TeX's reading and one number differ)"
+                )
             elif self._starts_atom():
                 right = self.power()
                 left = factors[-1]
@@ -206,13 +225,34 @@ class _Parser:
             self.take()
             if self.at("-"):
                 self.take()
-                exponent = ("neg", self.postfix(self.atom()))
+                exponent = ("neg", self.script())
             else:
-                exponent = self.postfix(self.atom())
+                exponent = self.script()
+            # A factorial after the script is the power's: `x^2!` is
+            # (x^2)!, as TeX renders it, and `x^{2!}` is x^(2!).
             base = ("pow", base, exponent)
             base = self.postfix(base)
         self.depth -= 1
         return base
+
+    def script(self):
+        """A superscript: one digit of a numeral, else one atom."""
+        if self.peek()[0] in ("num", "rest"):
+            return self.digit()
+        return self.atom()
+
+    def digit(self):
+        """The first digit of a numeral, as TeX reads an unbraced
+        argument; the digits left over stay next in line, as a "rest"
+        token that only an argument may take."""
+        _, value = self.take()
+        if len(value) > 1:
+            if not (value[0].isdigit() and value[1].isdigit()):
+                raise ParseError(
+                    f"a decimal point in a one-token argument: {value!r}"
+                )
+            self.tokens.insert(self.pos, ("rest", value[1:]))
+        return _num(value[0])
 
     def postfix(self, node):
         while self.at("!"):
@@ -231,10 +271,11 @@ class _Parser:
         if self.at("{"):
             self.take()
             return self.group("}")
-        # `\frac12`-style single-token arguments.
+        # `\frac12`-style single-token arguments: TeX takes one digit.
         kind, value = self.take()
-        if kind == "num":
-            return _num(value[0]) if len(value) > 1 else _num(value)
+        if kind in ("num", "rest"):
+            self.pos -= 1
+            return self.digit()
         if kind == "letter":
             return ("sym", value)
         if kind == "cmd":
@@ -247,7 +288,9 @@ class _Parser:
         kind, value = self.take()
         if kind is None:
             raise ParseError("unexpected end")
-        if kind == "num":
+        if kind in ("num", "rest"):
+            # A "rest" reaches here only as a function's argument
+            # (`\log_28`); anywhere else `term` refuses it first.
             node = _num(value)
             if self.at("_"):
                 # A numeral in another base: `1011_2`, `4210_{5}`. The
@@ -304,7 +347,7 @@ class _Parser:
             exponent = None
             if self.at("^"):
                 self.take()
-                exponent = self.postfix(self.atom())
+                exponent = self.script()
             if name == "log" and self.at("_"):
                 self.take()
                 base = self.braced()
@@ -328,7 +371,11 @@ class _Parser:
         self.expect("=")
         low = self.group("}")
         self.expect("^")
-        high = self.postfix(self.atom())
+        high = self.script()
+        if self.peek()[0] == "rest":
+            # `\sum_{k=1}^10 k` renders a sum up to 1 of 0k; the writer
+            # meant 10.
+            raise ParseError("digits left over after a sum's bound")
         return ("big", name, index, low, high, self._function_argument())
 
     def _function_argument(self):

@@ -38,6 +38,15 @@ The pool belongs to one process: a forked child (multiprocessing, data
 loader workers, pre-fork servers) forgets the parent's workers and starts
 its own, so two processes never share a pipe. Workers exit when their
 parent dies. POSIX only (it waits on pipe file descriptors).
+
+Workers leave interrupts to their parent: each starts in its own session
+(so a Ctrl-C in the terminal, which signals the terminal's foreground
+process group, never reaches it) and ignores SIGINT (so neither does a
+SIGINT sent to the worker itself). A Ctrl-C used to kill the workers
+too, and every comparison they were running, or ran next, counted as
+"not equal". The parent still ends its workers: at exit, when a
+comparison overruns its deadline, and, if it dies, through their
+orphan watch.
 """
 
 import atexit
@@ -45,6 +54,7 @@ import collections
 import os
 import pathlib
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -79,6 +89,8 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             close_fds=True,
+            # Out of the terminal's process group: Ctrl-C is the parent's.
+            start_new_session=True,
         )
         self.send_conn = Connection(
             os.dup(self.process.stdin.fileno()), readable=False
@@ -506,6 +518,9 @@ def _exit_when_orphaned(parent):
 
 
 def _worker_main():
+    # Interrupts are the parent's to handle (module docstring); a
+    # KeyboardInterrupt here would only lose the comparison.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The pipe to the parent is fd 0/1; anything printed by library code
     # must not corrupt it, so stdout is pointed at stderr.
     recv_conn = Connection(os.dup(0), writable=False)

@@ -141,7 +141,7 @@ RADICALS = [
 # Powers and big numbers.
 POWERS = [
     ("2^{10}", "1024", True),  # anchor: prm800k False (its ^NN guard)
-    ("2^10", "1024", True),
+    ("2^10", "1024", False),  # TeX's 2^{1}0: refused (ONE_TOKEN below)
     ("2^{10}", "1000", False),
     ("10^6", "1000000", True),
     ("10^6", "1,000,000", True),
@@ -727,6 +727,73 @@ NOTATION = [
     ("1000.99€", "1000.99", True),
 ]
 
+# Unbraced arguments take one token, as TeX reads them: the unbraced
+# form equals what TeX renders, and a numeral split among arguments never
+# loses a digit. Digits left over after the last argument (`\sqrt23`,
+# TeX's sqrt(2) then 3, most likely meant as sqrt(23)) are refused:
+# different from every reading, equal only to the same text.
+ONE_TOKEN = [
+    # \sqrt
+    (r"\sqrt2", r"\sqrt{2}", True),
+    (r"\sqrt2 3", r"3\sqrt{2}", True),  # spaced: a product
+    (r"\sqrt23", r"\sqrt{23}", False),  # was True
+    (r"\sqrt23", r"3\sqrt{2}", False),
+    (r"\sqrt23", r"\sqrt{2}", False),
+    (r"\sqrt23", r"\sqrt 23", True),
+    (r"\sqrt2.5", r"\frac{\sqrt{2}}{2}", False),  # was True (0.5 sqrt 2)
+    # \sqrt[n]
+    (r"\sqrt[3]2", r"\sqrt[3]{2}", True),
+    (r"\sqrt[3]8", "2", True),
+    (r"\sqrt[3]27", r"\sqrt[3]{2}", False),  # was True: the 7 was lost
+    (r"\sqrt[3]27", "3", False),
+    (r"\sqrt[3]27", r"7\sqrt[3]{2}", False),
+    # \frac, \dfrac, \tfrac
+    (r"\frac12", r"\frac{1}{2}", True),
+    (r"\dfrac12", r"\frac{1}{2}", True),
+    (r"\tfrac12", r"\frac{1}{2}", True),
+    (r"\frac1{23}", r"\frac{1}{23}", True),
+    (r"\frac123", r"\frac{3}{2}", False),  # was True (1/2 times 3)
+    (r"\frac123", r"\frac{1}{2}", False),
+    (r"\frac123", r"\frac{1}{23}", False),
+    (r"\frac123", r"\frac{12}{3}", False),
+    (r"\dfrac123", r"\tfrac123", True),
+    (r"\frac{1}23", r"\frac{1}{2}", False),
+    (r"\frac12 3", r"\frac{3}{2}", True),  # spaced: a product
+    # \binom
+    (r"\binom52", r"\binom{5}{2}", True),  # was False (the 2 was lost)
+    (r"\binom52", "10", True),
+    (r"\binom52", "5", False),
+    (r"\binom523", r"\binom{5}{2}", False),
+    (r"\binom523", "30", False),
+    (r"\binom523", r"\binom{5}{23}", False),
+    # ^
+    ("x^2", "x^{2}", True),
+    ("x^2 3", "3x^2", True),  # spaced: a product
+    ("x^23", "x^{23}", False),  # was True
+    ("x^23", "3x^2", False),
+    ("x^23", "x^2", False),
+    ("2^10", "0", False),  # TeX renders 2^{1}0
+    ("2^10 3^5", r"2^{10}3^{5}", False),  # was True
+    (r"2^0.5", r"\sqrt{2}", False),  # was True
+    (r"\sin^23x", r"\sin^{2}(3x)", True),  # was sin^{23} x
+    (r"\sin^23x", r"\sin^{23}x", False),
+    # _
+    ("x_1", "x_{1}", True),
+    ("x_12", "x_1", False),  # was True: the 2 was lost
+    ("x_12", "x_{12}", False),
+    ("x_12", "2x_1", False),
+    ("52_83", "52", False),  # was True: the 3 was lost
+    ("52_83", "52_{83}", False),
+    (r"\log_28", r"\log_{2}8", True),  # was refused
+    (r"\log_28", r"\log_{2}2", False),
+    # A factorial after a script is the power's (`x^2!` was x^{2!}).
+    ("x^2!", "(x^2)!", True),
+    ("x^2!", "x^2", False),  # was True
+    ("x^{2!}", "x^2", True),
+    ("3^2!", "362880", True),
+    ("3^2!", "9", False),
+]
+
 # Issue 28 item 7: false "equal"s of scientific notation and null
 # delimiters, and false "different"s of real notation.
 REAL_NOTATION = [
@@ -834,6 +901,7 @@ GOLDEN = (
     + CHAINS
     + WORDED
     + NOTATION
+    + ONE_TOKEN
     + REAL_NOTATION
     + IN_SENTENCES
 )

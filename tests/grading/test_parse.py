@@ -60,6 +60,9 @@ EXPRESSIONS = [
     ("x^{y+1}", ("pow", X, add(Y, num(1)))),
     ("5!", ("fact", num(5))),
     ("(x^2)!", ("fact", ("pow", X, num(2)))),
+    # A factorial after a script is the power's, as TeX renders `x^2!`.
+    ("x^2!", ("fact", ("pow", X, num(2)))),
+    ("x^{2!}", ("pow", X, ("fact", num(2)))),
     # Division is left-associative and binds like a product.
     ("a/b/c", ("div", ("div", sym("a"), sym("b")), sym("c"))),
     ("2/3x", mul(("div", num(2), num(3)), X)),
@@ -83,6 +86,21 @@ EXPRESSIONS = [
     (r"\sqrt[3]{8}", ("root", num(8), num(3))),
     (r"\binom{5}{2}", ("binom", num(5), num(2))),
     ("|x-1|", ("abs", add(X, ("neg", num(1))))),
+    # Unbraced arguments are one token, as in TeX: a numeral is split
+    # among the arguments of one command, and what is left over is read
+    # as what follows only where that is an argument (a function's).
+    (r"\frac12", ("div", num(1), num(2))),
+    (r"\frac1{23}", ("div", num(1), num(23))),
+    (r"\frac12x", mul(("div", num(1), num(2)), X)),
+    (r"\binom52", ("binom", num(5), num(2))),
+    (r"\sqrt2", ("root", num(2), num(2))),
+    (r"\sqrt[3]2", ("root", num(2), num(3))),
+    ("x^2y", mul(("pow", X, num(2)), Y)),
+    ("x_1", sym("x_1")),
+    ("52_8", num(52)),
+    (r"\log_28", ("div", ("fn", "log", num(8)), ("fn", "log", num(2)))),
+    (r"\log_216", ("div", ("fn", "log", num(16)), ("fn", "log", num(2)))),
+    (r"\sin^23x", ("pow", ("fn", "sin", mul(num(3), X)), num(2))),
     # Functions take a bracketed argument or the product that follows,
     # up to the next function.
     (r"\sin x", ("fn", "sin", X)),
@@ -119,6 +137,24 @@ REFUSED = [
     ("f'", "primes are not supported"),
     (r"1\pm2\pm3", "more than one plus-minus"),
     ("4.5_2", "fractional numeral in a base"),
+    # Digits left over after a one-digit argument: TeX renders `\sqrt23`
+    # as sqrt(2) then 3, its writer likely meant sqrt(23); neither is
+    # guessed, and no digit is dropped.
+    (r"\sqrt23", "left over"),
+    (r"\sqrt[3]27", "left over"),
+    (r"\frac123", "left over"),
+    (r"\frac{1}23", "left over"),
+    (r"\binom523", "left over"),
+    ("x^23", "left over"),
+    ("2^10", "left over"),
+    ("x^-12", "left over"),
+    ("x_12", "left over"),
+    ("52_83", "left over"),
+    (r"(\sqrt23)", "left over"),
+    (r"\sum_{k=1}^10k", "left over after a sum's bound"),
+    (r"\sqrt2.5", "decimal point"),
+    (r"\frac1.5", "decimal point"),
+    ("x^2.5", "decimal point"),
     ("12_x", "bad base subscript"),
     (r"\sum_{1=1}^{2}1", "index variable"),
     ("1+" * 200 + "1", "answer too long"),

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -379,3 +380,71 @@ def test_a_worker_that_dies_starting_is_a_failure(slow_start_pool, monkeypatch):
     slow_start_pool(0)
     assert answers_equivalent(*EQUAL_ROW[:2], timeout=1.0) is False
     assert grading_stats()["worker_failures"] >= 1
+
+
+# Ctrl-C belongs to the grading process: its workers neither receive a
+# terminal's Ctrl-C nor die of a SIGINT, which used to fail the
+# comparisons they held or were handed next ("not equal").
+@pytest.fixture
+def fresh_pool(monkeypatch):
+    """This process's pool replaced by a new one (its own workers)."""
+    fresh = pool.SympyPool()
+    monkeypatch.setattr(pool, "_POOL", fresh)
+    yield fresh
+    fresh.shutdown()
+
+
+def test_workers_ignore_sigint(fresh_pool):
+    assert wrong_count(symbolic_pairs(2)) == 0
+    workers = [w for w in fresh_pool._workers if isinstance(w, pool._Worker)]
+    assert workers
+    for worker in workers:
+        os.kill(worker.process.pid, signal.SIGINT)
+    # Equal rows only: a comparison a dead worker fails reads "different".
+    equal_rows = [row for row in symbolic_pairs(8) if row[2]]
+    assert wrong_count(equal_rows) == 0
+    assert all(worker.process.poll() is None for worker in workers)
+    stats = grading_stats()
+    assert (stats["worker_starts"], stats["worker_failures"]) == (
+        len(workers),
+        0,
+    )
+
+
+CTRL_C_SCRIPT = r"""
+import signal, sys
+from keras_mathft.grading import answers_equivalent, grading_stats
+interrupted = []
+signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+pair = (r"\sin^2 x+\cos^2 x", "1")
+assert answers_equivalent(*pair, timeout=60)
+print("ready", flush=True)
+sys.stdin.readline()
+equal = answers_equivalent(*pair, timeout=60)
+stats = grading_stats()
+print(interrupted == [True], equal, stats["worker_starts"])
+print(stats["worker_failures"])
+"""
+
+
+def test_ctrl_c_in_the_terminal_reaches_only_the_parent():
+    # A terminal's Ctrl-C signals its foreground process group: here a
+    # grading process that handles SIGINT, alone in its group with
+    # whatever it started.
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert child.stdout.readline().split() == ["ready"]
+        os.killpg(child.pid, signal.SIGINT)
+        out, _ = child.communicate("go\n", timeout=120)
+    finally:
+        child.kill()
+        child.wait()
+    # Interrupted, still equal, and the first worker did the second
+    # comparison too.
+    assert out.split() == ["True", "True", "1", "0"]
