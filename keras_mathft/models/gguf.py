@@ -110,7 +110,7 @@ def convert_gguf(path, cache_dir=None):
     and returns it; an entry written by an older converter version, or
     found damaged (with a warning), is rebuilt. Conversions of one file
     in several processes are serialized with a lock file; a conversion
-    killed midway leaves a staging folder that the next one removes.
+    killed midway leaves a staging folder that the next call removes.
 
     Args:
         path: str or `pathlib.Path`, the `.gguf` file.
@@ -138,6 +138,7 @@ def convert_gguf(path, cache_dir=None):
     root = gguf_cache.gguf_cache_dir(cache_dir)
     target = root / digest
     if _usable(target):
+        gguf_cache.remove_stale(root)
         return str(target)
     gguf_cache.prepare_cache_root(root)
     with gguf_cache.locked(root, digest):
@@ -204,13 +205,49 @@ def _open_reader(path):
     import gguf
 
     try:
-        return gguf.GGUFReader(str(path))
+        reader = gguf.GGUFReader(str(path))
     except Exception as error:  # The reader raises many types on bad bytes.
         raise ValueError(
             f"Cannot read {str(path)!r} as a GGUF file ({error}). Pass an "
             "uncorrupted llama.cpp GGUF file (version 2 or 3). "
             f"Received: path={str(path)!r}"
         ) from error
+    _check_layout(reader, path)
+    return reader
+
+
+def _check_layout(reader, path):
+    """Tensor data laid out as llama.cpp writes and requires it.
+
+    `gguf.GGUFReader` reads each tensor where its offset points. llama.cpp
+    refuses a file unless every offset is the previous tensor's end padded
+    to `general.alignment`; it (and the `gguf` writer) also pads the last
+    tensor, so the data ends with the file. A damaged offset, or a damaged
+    `general.alignment` that moves the start of the data, would otherwise
+    load other bytes as weights without a word.
+    """
+    alignment = int(reader.alignment)
+    expected = 0
+    for tensor in reader.tensors:
+        offset = int(tensor.data_offset) - int(reader.data_offset)
+        if offset != expected:
+            raise ValueError(
+                f"The tensor {tensor.name!r} of {str(path)!r} starts at data "
+                f"offset {offset}, where llama.cpp's layout puts it at "
+                f"{expected}: its offset or `general.alignment` is corrupt. "
+                f"Pass an uncorrupted GGUF file. Received: offset={offset}"
+            )
+        end = expected + int(tensor.n_bytes)
+        expected += -(-int(tensor.n_bytes) // alignment) * alignment
+    size = int(reader.data.size) - int(reader.data_offset)
+    if reader.tensors and not end <= size <= expected:
+        raise ValueError(
+            f"The tensor data of {str(path)!r} takes {expected} bytes (with "
+            f"{alignment}-byte padding), but {size} bytes follow the header: "
+            "its `general.alignment` or a tensor size is corrupt, or bytes "
+            f"were appended. Pass an uncorrupted GGUF file. Received: "
+            f"{size - expected} bytes past the last tensor"
+        )
 
 
 def _convert(reader, source):
@@ -220,6 +257,7 @@ def _convert(reader, source):
     tensors = {t.name: t for t in reader.tensors}
     config = family.gguf.config(meta, tensors)
     _check_blocks(meta, family, config, tensors)
+    _check_sizes(config, tensors)
     tokenizer = build_gguf_tokenizer(meta, family, config["vocabulary_size"])
     backbone = getattr(keras_hub.models, family.backbone)(
         **config, dtype="float32"
@@ -285,13 +323,41 @@ def _check_blocks(meta, family, config, tensors):
         )
 
 
+def _check_sizes(config, tensors):
+    """The first block's tensors fit the config, before anything is built.
+
+    Every size the backbone allocates (hidden, heads x head size, key and
+    value heads x head size, feed-forward) shows in the shape of the
+    embedding, `attn_q`, `attn_k` or `ffn_up`, so a huge size in the
+    metadata is refused here instead of allocating it. `_hf_weights`
+    checks every tensor later.
+    """
+    hidden = config["hidden_dim"]
+    head = config.get("head_dim") or hidden // config["num_query_heads"]
+    expected = {
+        "blk.0.attn_q.weight": (config["num_query_heads"] * head, hidden),
+        "blk.0.attn_k.weight": (config["num_key_value_heads"] * head, hidden),
+        "blk.0.ffn_up.weight": (config["intermediate_dim"], hidden),
+    }
+    for name, shape in expected.items():
+        tensor = tensors.get(name)
+        if tensor is not None and gguf_shape(tensor) != shape:
+            raise ValueError(
+                f"The tensor {name!r} must have shape {list(shape)} (HF "
+                "order) for the config the file's metadata gives; the "
+                "metadata does not match the tensors. Received: "
+                f"shape={list(gguf_shape(tensor))}"
+            )
+
+
 def _hf_weights(meta, family, config, tensors, backbone):
     """Every tensor, checked, dequantized, in its HF name and layout."""
     expected = {
         name: hf_shape(tuple(variable.shape), layout)
         for variable, name, layout in hf_weight_map(backbone)
     }
-    if "lm_head.weight" not in expected:  # A tied head: no `output`.
+    tied = "lm_head.weight" not in expected
+    if tied:  # A tied head: `output`, if any, must be the embedding.
         expected["lm_head.weight"] = expected["model.embed_tokens.weight"]
     weights = {}
     for name, tensor in tensors.items():
@@ -319,7 +385,16 @@ def _hf_weights(meta, family, config, tensors, backbone):
         if family.gguf.to_hf is not None:
             array = family.gguf.to_hf(config, hf_name, array)
         weights[hf_name] = array
-    weights.setdefault("lm_head.weight", weights["model.embed_tokens.weight"])
+    embedding = weights["model.embed_tokens.weight"]
+    head = weights.setdefault("lm_head.weight", embedding)
+    if tied and not np.array_equal(head, embedding):
+        raise ValueError(
+            f"This {meta.architecture!r} GGUF file has an output head "
+            "(`output.weight`) other than its token embedding, which "
+            f"keras-hub's {family.backbone} cannot hold: it ties the two. "
+            "Pass a file without `output.weight`, or with the embedding "
+            "there. Received: an untied `output.weight`"
+        )
     return weights
 
 

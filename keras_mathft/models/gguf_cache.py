@@ -14,7 +14,7 @@ source file, with a warning.
 Entries are written in a staging folder (`_files.staging_directory`) and
 renamed into place under a lock file, so concurrent conversions of one
 file serialize and a conversion killed midway leaves only a staging
-folder, which the next conversion removes.
+folder, which the next conversion or load removes.
 """
 
 import contextlib
@@ -142,6 +142,20 @@ def locked(root, key):
 def staging(root):
     """A staging folder for a new entry (see `_files.staging_directory`)."""
     return _files.staging_directory(root, _STAGING_PREFIX)
+
+
+def remove_stale(root):
+    """Removes the staging folders of dead conversions, where it can.
+
+    A conversion killed after its entry was renamed into place, but before
+    its (then empty) staging folder was removed, leaves that folder; a
+    later load of the same file finds the entry complete and converts
+    nothing, so it cleans up here.
+    """
+    try:
+        _files.remove_stale_staging(root, _STAGING_PREFIX)
+    except OSError:  # A read-only or unlistable cache: nothing to do.
+        pass
 
 
 def commit(staged, target, info):

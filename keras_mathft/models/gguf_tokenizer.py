@@ -8,10 +8,18 @@
   proto rebuilt from `tokenizer.ggml.*`: `<unk>` gets the UNKNOWN piece
   type (llama.cpp marks it CONTROL), and user-defined tokens made only of
   spaces get back their `▁` spelling (llama.cpp stores real spaces).
+  keras-hub's SentencePiece tokenizers fix their start and end tokens by
+  name (`<bos>`, `<s>`, ...), so a file whose `bos_token_id` names
+  another token, or whose `eos_token_id` is neither the end token nor one
+  of the family's turn-end tokens, is refused rather than loaded with
+  other special tokens than llama.cpp would use.
 
-Every id and list the file gives is checked against the vocabulary, and
-a problem names the field and the file.
+Every id and list the file gives is checked against the vocabulary,
+scores must be finite and switches (`add_bos_token`, `add_space_prefix`)
+booleans; a problem names the field and the file.
 """
+
+import math
 
 import keras_hub
 
@@ -87,7 +95,7 @@ def _bpe_tokenizer(meta, tokens, types):
             f"A BPE tokenizer needs `tokenizer.ggml.eos_token_id`; "
             f"{meta.source} has none. Received: eos_token_id=None"
         )
-    add_start = meta.get(
+    add_start = meta.flag(
         "tokenizer.ggml.add_bos_token", PRETOKENIZERS[pretokenizer][2]
     )
     start = _special(meta, tokens, "bos_token_id")
@@ -120,7 +128,7 @@ def _bpe_tokenizer(meta, tokens, types):
 
 
 def _sentencepiece_tokenizer(meta, family, tokens, types):
-    if not meta.get("tokenizer.ggml.add_bos_token", True):
+    if not meta.flag("tokenizer.ggml.add_bos_token", True):
         raise ValueError(
             f"keras-hub's {family.tokenizer} always adds its start token, "
             f"but {meta.source} says not to. Supported: SentencePiece files "
@@ -131,7 +139,30 @@ def _sentencepiece_tokenizer(meta, family, tokens, types):
     kwargs = dict(family.tokenizer_arguments)
     if "has_vision_tokens" in kwargs:
         kwargs["has_vision_tokens"] = _VISION_TOKENS <= set(tokens)
-    return cls(proto, **kwargs)
+    tokenizer = cls(proto, **kwargs)
+    _check_fixed_specials(meta, family, tokenizer, tokens)
+    return tokenizer
+
+
+def _check_fixed_specials(meta, family, tokenizer, tokens):
+    """The file's start and end tokens are the ones keras-hub's tokenizer
+    uses (an end token may also be one of the family's turn ends, which
+    the sampler stops on too)."""
+    for key, role, allowed in (
+        ("bos_token_id", "start", ()),
+        ("eos_token_id", "end", family.turn_end_tokens),
+    ):
+        token_id = meta.token_id(key, len(tokens))
+        own = getattr(tokenizer, f"{role}_token_id", None)
+        if token_id is None or token_id == own or tokens[token_id] in allowed:
+            continue
+        raise ValueError(
+            f"keras-hub's {family.tokenizer} uses "
+            f"{tokenizer.id_to_token(own)!r} (id {own}) as its {role} token, "
+            f"but `tokenizer.ggml.{key}` of {meta.source} names "
+            f"{tokens[token_id]!r}; the model would get other special "
+            f"tokens than llama.cpp gives it. Received: {key}={token_id}"
+        )
 
 
 def _sentencepiece_proto(meta, tokens, types):
@@ -139,6 +170,18 @@ def _sentencepiece_proto(meta, tokens, types):
 
     model = sentencepiece_model_pb2.ModelProto()
     scores = _token_list(meta, "scores", len(tokens), [0.0] * len(tokens))
+    bad = [
+        i
+        for i, score in enumerate(scores)
+        if not isinstance(score, (int, float)) or not math.isfinite(score)
+    ]
+    if bad:
+        raise ValueError(
+            f"`tokenizer.ggml.scores` of {meta.source} must hold finite "
+            "numbers (they order SentencePiece merges); the file is "
+            f"corrupt. Received: {len(bad)} others, e.g. "
+            f"scores[{bad[0]}]={scores[bad[0]]!r}"
+        )
     unk_id = meta.token_id("unknown_token_id", len(tokens))
     if unk_id is None and "<unk>" in tokens:
         unk_id = tokens.index("<unk>")
@@ -175,8 +218,8 @@ def _sentencepiece_proto(meta, tokens, types):
     spec.unk_piece = tokens[unk_id]
     normalizer = model.normalizer_spec
     normalizer.name = "identity"
-    normalizer.add_dummy_prefix = bool(
-        meta.get("tokenizer.ggml.add_space_prefix", True)
+    normalizer.add_dummy_prefix = meta.flag(
+        "tokenizer.ggml.add_space_prefix", True
     )
     normalizer.remove_extra_whitespaces = False
     normalizer.escape_whitespaces = True

@@ -7,6 +7,7 @@ or (a damaged cache) rebuilt with a warning.
 
 import os
 import pathlib
+import struct
 
 import keras
 import numpy as np
@@ -70,6 +71,8 @@ def test_a_tensor_of_the_wrong_layout_is_refused(llama, tmp_path):
         ("llama.attention.head_count_kv", 3),
         ("llama.block_count", 0),
         ("llama.rope.freq_base", float("inf")),
+        # Loaded silently with near-constant logits before.
+        ("llama.attention.layer_norm_rms_epsilon", 1e30),
     ],
 )
 def test_impossible_hyperparameters_are_named(llama, tmp_path, field, value):
@@ -210,6 +213,18 @@ def test_a_dead_writers_staging_folder_is_removed(llama, tmp_path):
     assert _files.remove_stale_staging(cache, "tmp") == []
 
 
+def test_a_cached_load_removes_a_dead_writers_staging_folder(llama, tmp_path):
+    """A conversion killed after renaming its entry into place leaves an
+    empty staging folder; the next load finds the entry and converts
+    nothing, and removed nothing before."""
+    cache = tmp_path / "cache"
+    convert_gguf(llama[1], cache_dir=cache)
+    stale = cache / f".tmp-{_dead_pid()}-abc123"
+    stale.mkdir()
+    convert_gguf(llama[1], cache_dir=cache)
+    assert not stale.exists()
+
+
 def _dead_pid():
     import subprocess
     import sys
@@ -224,3 +239,115 @@ def test_a_cache_folder_under_a_file_names_the_setting(llama, tmp_path):
     blocker.write_text("x")
     with pytest.raises(ValueError, match="KERAS_MATHFT_GGUF_CACHE"):
         convert_gguf(llama[1], cache_dir=blocker / "cache")
+
+
+@pytest.mark.parametrize(
+    "field, value, named",
+    [
+        # A float where llama.cpp reads an integer, and the reverse.
+        ("llama.block_count", 2.0, "an integer >= 1.*not a FLOAT32"),
+        ("llama.rope.freq_base", 10000, "a float type"),
+        # Read as "false" before: the start token was silently dropped.
+        ("tokenizer.ggml.add_bos_token", 0, "a boolean"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_refused(
+    llama, tmp_path, field, value, named
+):
+    _, path = llama
+    bad = rewrite_gguf(
+        path, tmp_path / "bad.gguf", fields={field: value}, drop=(field,)
+    )
+    _refused(bad, tmp_path, f"{field}.*{named}")
+
+
+def _patch(path, offset, data):
+    content = bytearray(path.read_bytes())
+    content[offset : offset + len(data)] = data
+    path.write_bytes(bytes(content))
+
+
+def test_tensor_data_out_of_llama_cpp_layout_is_refused(llama, tmp_path):
+    """A flipped tensor offset, or bytes after the last tensor (a damaged
+    `general.alignment` moves the data start), loaded other bytes as
+    weights before."""
+    _, path = llama
+    moved = tmp_path / "moved.gguf"
+    moved.write_bytes(path.read_bytes())
+    reader = gguf.GGUFReader(str(moved))
+    tensor = reader.tensors[1]
+    part = tensor.field.parts[5]  # the offset, relative to the data
+    where = part.ctypes.data - reader.data.ctypes.data
+    offset = int(part[0])
+    del reader, part
+    _patch(moved, where, struct.pack("<Q", offset + 32))
+    _refused(moved, tmp_path, f"{tensor.name}.*starts at data offset")
+    appended = tmp_path / "appended.gguf"
+    appended.write_bytes(path.read_bytes() + bytes(64))
+    _refused(appended, tmp_path, "64 bytes past the last tensor")
+
+
+def test_sentencepiece_fields_keras_hub_would_ignore_are_refused(tmp_path):
+    """Non-finite scores, a start token keras-hub's tokenizer does not
+    use, and a non-boolean `add_space_prefix` all loaded before."""
+    path = write_gguf(tiny_causal_lm("mistral"), tmp_path / "mistral.gguf")
+    reader = gguf.GGUFReader(str(path))
+    scores = reader.fields["tokenizer.ggml.scores"].contents()
+    scores[7] = float("nan")
+    nan = rewrite_gguf(
+        path, tmp_path / "a.gguf", fields={"tokenizer.ggml.scores": scores}
+    )
+    _refused(nan, tmp_path, "tokenizer.ggml.scores.*scores\\[7\\]=nan")
+    bos = rewrite_gguf(
+        path, tmp_path / "b.gguf", fields={"tokenizer.ggml.bos_token_id": 2}
+    )
+    _refused(bos, tmp_path, "'<s>' .* as its start token.*'</s>'")
+    key = "tokenizer.ggml.add_space_prefix"
+    prefix = rewrite_gguf(
+        path, tmp_path / "c.gguf", fields={key: float("inf")}, drop=(key,)
+    )
+    _refused(prefix, tmp_path, f"{key}.*a boolean")
+
+
+@pytest.fixture(scope="module")
+def gemma3(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gemma3")
+    return write_gguf(tiny_causal_lm("gemma3"), folder / "gemma3.gguf")
+
+
+@pytest.mark.parametrize(
+    "field, value, named",
+    [
+        # Overflowed keras-hub's int32 window arithmetic at the first call.
+        ("gemma3.attention.sliding_window", 2**32 - 1, "sliding_window"),
+        # Allocated a (2, 16, 2**32 - 1) query kernel before the shapes
+        # were checked (17 GB, out of memory).
+        ("gemma3.attention.key_length", 2**32 - 1, "key_length"),
+        # Ignored: Gemma 3 reads only key_length.
+        ("gemma3.attention.value_length", 9, "value_length=9"),
+    ],
+)
+def test_gemma3_sizes_are_checked_before_building(
+    gemma3, tmp_path, field, value, named
+):
+    bad = rewrite_gguf(gemma3, tmp_path / "bad.gguf", fields={field: value})
+    _refused(bad, tmp_path, named)
+
+
+def test_an_untied_head_a_tied_backbone_cannot_hold_is_refused(
+    gemma3, tmp_path
+):
+    """Gemma 3's backbone ties its head; an `output.weight` was ignored."""
+    reader = gguf.GGUFReader(str(gemma3))
+    embedding = np.array(reader.tensors[0].data)
+    assert reader.tensors[0].name == "token_embd.weight"
+    same = rewrite_gguf(
+        gemma3, tmp_path / "same.gguf", tensors={"output.weight": embedding}
+    )
+    load_gguf(same, cache_dir=tmp_path / "cache")  # The tied head itself.
+    untied = rewrite_gguf(
+        gemma3,
+        tmp_path / "untied.gguf",
+        tensors={"output.weight": embedding + 0.5},
+    )
+    _refused(untied, tmp_path, "output head .* other than its token")

@@ -1,14 +1,25 @@
 """Typed, checked reading of a GGUF file's metadata for the families.
 
 `GGUFMetadata` reads the key-value fields of a `gguf.GGUFReader`; every
-number a family's config reads goes through `integer` or `number`, which
-refuse a missing, non-finite, out-of-range or wrongly typed value by its
-key. `dense_config` is the part every decoder family shares.
+number a family's config reads goes through `integer` or `number`, and
+every switch through `flag`, which refuse a missing, non-finite,
+out-of-range or wrongly typed value by its key (as llama.cpp, which reads
+each field with its own type, refuses a float where it wants an integer
+or a number where it wants a boolean). `dense_config` is the part every
+decoder family shares.
 """
 
 import math
 
 import numpy as np
+
+# GGUF value type names (`gguf.GGUFValueType`) of each kind of field.
+_INTEGER_TYPES = frozenset(
+    {"UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "UINT64", "INT64"}
+)
+_FLOAT_TYPES = frozenset({"FLOAT32", "FLOAT64"})
+# keras-hub computes sizes, positions and windows in int32.
+INT32_MAX = 2**31 - 1
 
 
 class GGUFMetadata:
@@ -47,6 +58,26 @@ class GGUFMetadata:
                 f"{key}"
             ) from error
 
+    def value_type(self, key):
+        """The GGUF type name of field `key` (e.g. `"UINT32"`), or None."""
+        field = self._fields.get(key)
+        if field is None or not field.types:
+            return None
+        return field.types[0].name
+
+    def flag(self, key, default):
+        """The boolean field `key` (a full key), or `default` if absent.
+
+        Raises:
+            ValueError: for a value that is not a GGUF boolean.
+        """
+        value = self.get(key)
+        if value is None:
+            return default
+        if self.value_type(key) != "BOOL" or not isinstance(value, bool):
+            raise self._bad(key, value, "a boolean")
+        return value
+
     def arch(self, key, default=None):
         """The architecture's own field `<architecture>.<key>`."""
         return self.get(f"{self.architecture}.{key}", default)
@@ -66,6 +97,9 @@ class GGUFMetadata:
     def integer(self, key, default=None, minimum=1):
         """The architecture's integer field `key`, at least `minimum`.
 
+        At most `INT32_MAX`: keras-hub computes sizes and attention
+        windows in int32, where a larger value overflows.
+
         Args:
             key: the key after `<architecture>.`.
             default: used when the field is absent; None requires it.
@@ -79,7 +113,8 @@ class GGUFMetadata:
             if default is not None:
                 return default
             value = self.require(key)
-        return self._checked(f"{self.architecture}.{key}", value, minimum)
+        name = f"{self.architecture}.{key}"
+        return self._checked(name, value, minimum, INT32_MAX)
 
     def token_id(self, key, vocabulary_size):
         """The tokenizer's id field `tokenizer.ggml.<key>`, or None.
@@ -94,35 +129,56 @@ class GGUFMetadata:
         return self._checked(name, value, 0, vocabulary_size - 1)
 
     def _checked(self, name, value, minimum, maximum=None):
-        integral = not isinstance(value, (bool, str, list))
-        if integral:
-            try:
-                integral = float(value) == int(value)
-            except (TypeError, ValueError, OverflowError):
-                integral = False
+        integral = self.value_type(name) in _INTEGER_TYPES and (
+            isinstance(value, int) and not isinstance(value, bool)
+        )
         if (
             not integral
             or int(value) < minimum
             or (maximum is not None and int(value) > maximum)
         ):
             bound = "" if maximum is None else f" and <= {maximum}"
-            raise self._bad(name, value, f"an integer >= {minimum}{bound}")
+            kind = self.value_type(name)
+            typed = "" if kind in _INTEGER_TYPES else f", not a {kind}"
+            raise self._bad(
+                name, value, f"an integer >= {minimum}{bound}{typed}"
+            )
         return int(value)
 
-    def number(self, key, default=None, positive=True):
-        """A finite float field (positive unless told otherwise)."""
+    def number(self, key, default=None, positive=True, below=None):
+        """A finite float field (positive unless told otherwise).
+
+        Args:
+            key: the key after `<architecture>.`.
+            default: used when the field is absent; None requires it.
+            positive: whether the value must be > 0.
+            below: optional bound the value must stay under.
+
+        Returns:
+            float.
+        """
         value = self.arch(key)
         name = f"{self.architecture}.{key}"
         if value is None:
             if default is not None:
                 return float(default)
             value = self.require(key)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise self._bad(name, value, "a finite number") from None
-        if not math.isfinite(number) or (positive and number <= 0):
-            wanted = "a finite number > 0" if positive else "a finite number"
+        wanted = "a finite number" + (" > 0" if positive else "")
+        if below is not None:
+            wanted += f" and < {below}"
+        if self.value_type(name) not in _FLOAT_TYPES:
+            raise self._bad(
+                name,
+                value,
+                f"{wanted} (of a float type; this one is "
+                f"{self.value_type(name)})",
+            )
+        number = float(value)
+        if (
+            not math.isfinite(number)
+            or (positive and number <= 0)
+            or (below is not None and number >= below)
+        ):
             raise self._bad(name, value, wanted)
         return number
 
@@ -179,6 +235,7 @@ def dense_config(meta, tensors):
             "`attention.head_count_kv` (grouped-query attention). "
             f"Received: head_count={heads}, head_count_kv={kv_heads}"
         )
+    _check_value_length(meta)
     return {
         "vocabulary_size": shape[0],
         "num_layers": meta.integer("block_count"),
@@ -186,8 +243,29 @@ def dense_config(meta, tensors):
         "num_key_value_heads": kv_heads,
         "hidden_dim": hidden,
         "intermediate_dim": meta.integer("feed_forward_length"),
-        "layer_norm_epsilon": meta.number("attention.layer_norm_rms_epsilon"),
+        # Real files hold 1e-5 or 1e-6; an epsilon of 1 or more outweighs
+        # the activations' mean square, so it can only be corruption.
+        "layer_norm_epsilon": meta.number(
+            "attention.layer_norm_rms_epsilon", below=1.0
+        ),
     }
+
+
+def _check_value_length(meta):
+    """`value_length`, where given, equals `key_length`: keras-hub's
+    backbones have one head size (checked for every family, including
+    those that read only `key_length`)."""
+    if meta.arch("attention.value_length") is None:
+        return
+    value_size = meta.integer("attention.value_length")
+    if meta.arch("attention.key_length") is None:
+        return
+    size = meta.integer("attention.key_length")
+    if value_size != size:
+        raise ValueError(
+            "keras-hub's backbones use one head size for keys and values. "
+            f"Received: key_length={size}, value_length={value_size}"
+        )
 
 
 def head_dim(meta, config):
