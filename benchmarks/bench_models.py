@@ -14,9 +14,6 @@ take real ones instead (`problems="math500"`): the shortest level-1 and
 level-2 MATH500 problems of `data_dir`, so a real model meets real text.
 """
 
-import json
-import os
-
 
 def byte_tokenizer_preprocessor(sequence_length=2048):
     """A GPT-2 preprocessor over single bytes (no download)."""
@@ -81,15 +78,10 @@ def gemma3_270m_backbone():
 
 def load_ssft(run_dir):
     """`(solver, test problems)` of a recipe run's `ssft` stage."""
-    from keras_mathft.recipes import config as config_lib
-    from keras_mathft.recipes import pipeline
+    from keras_mathft.recipes import StageContext
 
-    with open(os.path.join(run_dir, pipeline.CONFIG_FILE)) as f:
-        stored = json.load(f)
-    stored.pop("resolved", None)
-    config = config_lib.RecipeConfig(**{**stored, "run_dir": run_dir})
-    run = pipeline._Run(config, pipeline.pipeline_stages(config), verbose=0)
-    return run.solver("ssft"), run.problems[1]
+    context = StageContext.of_run(run_dir)
+    return context.solver("ssft"), context.problems[1]
 
 
 def build(

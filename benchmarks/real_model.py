@@ -279,7 +279,7 @@ def study_rows(test, outputs):
 
 
 def run_report(config, test):
-    from keras_mathft.recipes.pipeline import TIMINGS_FILE
+    from keras_mathft.recipes import TIMINGS_FILE
 
     base_dir = os.path.join(FLAGS.run_dir, "base")
     recipe_dir = config.run_dir
@@ -390,8 +390,8 @@ def print_summary(out):
 
 def main(argv):
     del argv
+    from keras_mathft.recipes import load_problems
     from keras_mathft.recipes import run_pipeline
-    from keras_mathft.recipes.pipeline import load_problems
 
     config = recipe_config()
     _, test = load_problems(config)

@@ -24,16 +24,16 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from keras_mathft.recipes import RecipeConfig  # noqa: E402
-from keras_mathft.recipes import pipeline_stages  # noqa: E402
+from keras_mathft.recipes import StageContext  # noqa: E402
 from keras_mathft.recipes import write_json_atomic  # noqa: E402
 
 flags.DEFINE_enum(
     "study",
     "seeds",
-    ["seeds", "evaluator", "style", "multitask"],
+    ["seeds", "evaluator", "style", "multitask", "process"],
     "The three findings over seeds, or a study of issue 13: the evaluator "
     "sweep (1), solution style at an equal token budget (2), multi-task "
-    "fine-tuning at matched compute (3).",
+    "fine-tuning at matched compute (3); or issue 29's process evaluator.",
 )
 flags.DEFINE_enum(
     "size",
@@ -69,11 +69,7 @@ def stage_context(config, verbose=1):
     run's artifacts (`path`, `store`), runs a stage (`run_stage`) and
     loads the models stages saved (`solver`). Close it with `opened`.
     """
-    # TODO(stage-context): `keras_mathft.recipes.StageContext` once public
-    # (same constructor): the one use of the recipe's private `_Run`.
-    from keras_mathft.recipes.pipeline import _Run
-
-    return _Run(config, pipeline_stages(config), verbose=verbose)
+    return StageContext(config, verbose=verbose)
 
 
 @contextlib.contextmanager
@@ -83,7 +79,7 @@ def opened(config, verbose=1):
     try:
         yield context
     finally:
-        context.run.close()
+        context.directory.close()
 
 
 def copy_stages(source, target, stages, ignore=None):
@@ -96,8 +92,8 @@ def copy_stages(source, target, stages, ignore=None):
     """
     for stage in stages:
         shutil.copytree(
-            source.run.stage_dir(stage),
-            target.run.stage_dir(stage),
+            source.directory.stage_dir(stage),
+            target.directory.stage_dir(stage),
             ignore=ignore,
             dirs_exist_ok=True,
         )

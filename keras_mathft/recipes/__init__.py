@@ -14,6 +14,9 @@
 - `define_flags` / `config_from_flags`: absl flags, one per config field.
 - `check_backend()`: the recipe runs on `SUPPORTED_BACKENDS` (JAX and
   TensorFlow) only; `run_pipeline` and `check_run_directory` check first.
+- `StageContext(config)`: what the stages of a run share (artifact paths
+  by declared name, problems, models, training and sampling); notebooks,
+  studies and benchmarks use it to reach a run's files and models.
 - `RunDirectory`, `check_run_directory`, `write_json_atomic`: the run
   directory helpers; `input_digests(config)`, the digests of the data and
   local model files that a run directory stores with its settings.
@@ -24,17 +27,20 @@
 from keras_mathft._files import write_json_atomic
 from keras_mathft.recipes.config import SIZES
 from keras_mathft.recipes.config import RecipeConfig
+from keras_mathft.recipes.context import TIMINGS_FILE
+from keras_mathft.recipes.context import StageContext
 from keras_mathft.recipes.flags import config_from_flags
 from keras_mathft.recipes.flags import define_flags
 from keras_mathft.recipes.inputs import input_digests
-from keras_mathft.recipes.pipeline import SUPPORTED_BACKENDS
-from keras_mathft.recipes.pipeline import check_backend
-from keras_mathft.recipes.pipeline import check_run_directory
 from keras_mathft.recipes.pipeline import format_report
 from keras_mathft.recipes.pipeline import initialize_distributed
-from keras_mathft.recipes.pipeline import load_problems
+from keras_mathft.recipes.pipeline import mesh_distribution
 from keras_mathft.recipes.pipeline import run_pipeline
 from keras_mathft.recipes.pipeline import stage_names
+from keras_mathft.recipes.preflight import SUPPORTED_BACKENDS
+from keras_mathft.recipes.preflight import check_backend
+from keras_mathft.recipes.preflight import check_run_directory
+from keras_mathft.recipes.problems import load_problems
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import Stage
 from keras_mathft.recipes.stages import pipeline_stages

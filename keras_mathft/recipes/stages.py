@@ -36,7 +36,8 @@ class Stage:
         name: str, also the name of the stage's folder.
         run: `fn(context) -> dict`, does the work and returns the summary
             kept in the stage's `DONE.json`. `context` gives the config,
-            problems, models and artifact paths (see `pipeline._Run`).
+            problems, models and artifact paths (a
+            `recipes.StageContext`).
         reads: tuple of artifact names the stage needs.
         writes: dict from artifact name to its path inside the stage's
             folder.

@@ -83,7 +83,7 @@ def test_math_data_checks(tmp_path):
 
 @pytest.mark.real_data
 def test_math_levels_filter_both_splits(shared_data):
-    from keras_mathft.recipes.pipeline import load_problems
+    from keras_mathft.recipes import load_problems
 
     config = RecipeConfig(data="math", data_dir=str(shared_data))
     assert config.resolved("max_level") is None
@@ -151,8 +151,8 @@ def _contaminated_tree(folder):
 
 
 def test_contaminated_jsonl_data_is_refused_before_anything_runs(tmp_path):
+    from keras_mathft.recipes import load_problems
     from keras_mathft.recipes import run_pipeline
-    from keras_mathft.recipes.pipeline import load_problems
 
     data_dir = _contaminated_jsonl(tmp_path / "data")
     run_dir = tmp_path / "run"
@@ -177,7 +177,7 @@ def test_contaminated_jsonl_data_is_refused_before_anything_runs(tmp_path):
 
 
 def test_contamination_names_the_first_ids_and_the_count(tmp_path):
-    from keras_mathft.recipes.pipeline import load_problems
+    from keras_mathft.recipes import load_problems
 
     data_dir = tmp_path / "data"
     rows = [_math_row(t, f"id{k}") for k, t in enumerate(TRAIN_TEXTS)]
@@ -190,7 +190,7 @@ def test_contamination_names_the_first_ids_and_the_count(tmp_path):
 
 
 def test_contaminated_paper_layout_is_refused(tmp_path):
-    from keras_mathft.recipes.pipeline import load_problems
+    from keras_mathft.recipes import load_problems
 
     config = RecipeConfig(
         data="math", data_dir=str(_contaminated_tree(tmp_path / "data"))
@@ -215,7 +215,7 @@ def test_allow_contamination_flag(tmp_path):
 
 @pytest.mark.real_data
 def test_the_paper_split_runs_without_allow_contamination(shared_data):
-    from keras_mathft.recipes.pipeline import load_problems
+    from keras_mathft.recipes import load_problems
 
     config = RecipeConfig(data="math", data_dir=str(shared_data))
     train, test = load_problems(config)
@@ -223,7 +223,7 @@ def test_the_paper_split_runs_without_allow_contamination(shared_data):
 
 
 def test_embedded_styles_share_problems_and_both_trains_on_two():
-    from keras_mathft.recipes.pipeline import load_problems
+    from keras_mathft.recipes import load_problems
 
     config = RecipeConfig(
         size="quick",
@@ -343,9 +343,9 @@ def test_prompt_templates_come_from_flags_and_reach_the_solver(tmp_path):
         "Problem:\n2+2?\n\nSolution:\n"
     )
     assert template.correct_label == " yes"
-    from keras_mathft.recipes.pipeline import _Run
+    from keras_mathft.recipes import StageContext
 
-    solver = _Run(config, [], verbose=0).new_solver()
+    solver = StageContext(config, [], verbose=0).new_solver()
     assert solver.prompt_template == template
     # The defaults are the library's template.
     assert RecipeConfig().prompt_template() == PromptTemplate()
