@@ -22,11 +22,16 @@
   `make_array_dataset`, one seeded NumPy plan (`ArrayBatches`) fed by
   `tf.data` on TensorFlow and as a `keras.utils.PyDataset` elsewhere, so
   JAX runs never import TensorFlow.
+- Steps: `split_steps` (a solution's non-empty lines, with offsets) and,
+  on the embedded task, `exact_step_labels` (each line checked against
+  the reference solution with `arithmetic`, a safe exact evaluator:
+  right up to the first wrong step); `label_steps`, `StepLabels`.
 - Length buckets, the one rule every padded shape follows:
   `linear_bucket_lengths`, `geometric_bucket_lengths`, `bucket_length`,
   `geometric_bucket`, `assign_buckets`.
 """
 
+from keras_mathft.data import arithmetic
 from keras_mathft.data.bucketing import assign_buckets
 from keras_mathft.data.bucketing import bucket_length
 from keras_mathft.data.bucketing import geometric_bucket
@@ -59,6 +64,12 @@ from keras_mathft.data.prompts import sft_pairs
 from keras_mathft.data.records import MathProblem
 from keras_mathft.data.splits import load_paper_split
 from keras_mathft.data.splits import paper_split
+from keras_mathft.data.step_labels import ReferenceQuantities
+from keras_mathft.data.step_labels import Step
+from keras_mathft.data.step_labels import StepLabels
+from keras_mathft.data.step_labels import exact_step_labels
+from keras_mathft.data.step_labels import label_steps
+from keras_mathft.data.step_labels import split_steps
 from keras_mathft.data.synthetic import make_synthetic_problems
 from keras_mathft.data.tokenization import TokenizationStats
 from keras_mathft.data.tokenization import TokenizedPairs
@@ -81,18 +92,21 @@ def __getattr__(name):
 
 
 __all__ = [
+    "arithmetic",
     "ArrayBatches",
     "assign_buckets",
     "bucket_length",
     "correct_solutions",
     "DataFormatError",
     "embedded_tokenizer_proto",
+    "exact_step_labels",
     "few_shot_stop_strings",
     "few_shot_template",
     "find_overlap",
     "geometric_bucket",
     "geometric_bucket_lengths",
     "KNOWN_ANSWERS",
+    "label_steps",
     "linear_bucket_lengths",
     "load_math",
     "load_paper_split",
@@ -112,7 +126,11 @@ __all__ = [
     "problem_from_row",
     "problems_from_rows",
     "PromptTemplate",
+    "ReferenceQuantities",
     "sft_pairs",
+    "split_steps",
+    "Step",
+    "StepLabels",
     "steps_to_solution",
     "to_hf_dataset",
     "token_id_lists",
