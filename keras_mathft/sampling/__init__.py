@@ -16,6 +16,10 @@
   wrong samples of the same problem, what re-ranking uses) and
   `expected_calibration_error` for the evaluator's quality.
 
+- `monte_carlo_step_labels` (`rollouts`): step labels for any data from
+  k rollouts of each step's prefix (Math-Shepherd), with their measured
+  cost (`RolloutCost`); `step_label_agreement` compares two labellings.
+
 Only the decoder needs keras: it is imported on first use, so stores,
 re-rankers and metrics load without keras, jax or tensorflow.
 """
@@ -41,6 +45,10 @@ from keras_mathft.sampling.rerankers import rr_all
 from keras_mathft.sampling.rerankers import rr_top_k
 from keras_mathft.sampling.rerankers import weighted_rr
 from keras_mathft.sampling.rerankers import weighted_rr_top_k
+from keras_mathft.sampling.rollouts import MonteCarloLabels
+from keras_mathft.sampling.rollouts import RolloutCost
+from keras_mathft.sampling.rollouts import monte_carlo_step_labels
+from keras_mathft.sampling.rollouts import step_label_agreement
 from keras_mathft.sampling.store import SampleStore
 from keras_mathft.sampling.store import StoreDamagedError
 from keras_mathft.sampling.store import merge_stores
