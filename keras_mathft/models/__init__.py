@@ -27,6 +27,12 @@
 - `losses` holds the float32 losses and `EvaluatorOptions`, the one record
   of the evaluation objective's options; `build_evaluator_examples` and
   the batch helpers build the evaluator's training data.
+- `ProcessEvaluator`: the evaluator applied per step (label words read at
+  every step's end, one pass), trained on step labels (`ProcessExample`,
+  `build_process_pairs`, `example_inputs`, `pair_step_inputs`); a
+  solution's score is `aggregate_step_scores` of its steps (min or
+  product). `hard_outcome_pairs`: outcome pairs whose wrong solution has
+  a plausible answer of the right form.
 """
 
 from keras_mathft.models import families
@@ -50,6 +56,7 @@ from keras_mathft.models.file_tokenizer import FileBPETokenizer
 from keras_mathft.models.gguf import GGUF_ARCHITECTURES
 from keras_mathft.models.gguf import convert_gguf
 from keras_mathft.models.gguf import load_gguf
+from keras_mathft.models.hard_pairs import hard_outcome_pairs
 from keras_mathft.models.hf_export import DEFAULT_MAX_SHARD_BYTES
 from keras_mathft.models.hf_export import check_export_path
 from keras_mathft.models.hf_export import export_hf
@@ -58,14 +65,23 @@ from keras_mathft.models.phases import TrainingPhase
 from keras_mathft.models.phases import default_multitask_schedule
 from keras_mathft.models.phases import fit_phases
 from keras_mathft.models.presets import load_causal_lm
+from keras_mathft.models.process import ProcessEvaluator
+from keras_mathft.models.process import aggregate_step_scores
+from keras_mathft.models.process_data import ProcessExample
+from keras_mathft.models.process_data import ProcessPair
+from keras_mathft.models.process_data import build_process_pairs
+from keras_mathft.models.process_data import example_inputs
+from keras_mathft.models.process_data import pair_step_inputs
 from keras_mathft.models.reward_model import MathRewardModel
 from keras_mathft.models.scorer import SolutionScorer
 from keras_mathft.models.sharding import layout_map
 from keras_mathft.models.solver import MathSolver
 
 __all__ = [
+    "aggregate_step_scores",
     "build_causal_lm",
     "build_evaluator_examples",
+    "build_process_pairs",
     "check_export_path",
     "classification_inputs",
     "compile_inference_function",
@@ -78,6 +94,7 @@ __all__ = [
     "EvaluatorExample",
     "EvaluatorOptions",
     "EvaluatorPair",
+    "example_inputs",
     "export_hf",
     "FAMILIES",
     "families",
@@ -86,6 +103,7 @@ __all__ = [
     "FileBPETokenizer",
     "fit_phases",
     "GGUF_ARCHITECTURES",
+    "hard_outcome_pairs",
     "layout_map",
     "load_causal_lm",
     "load_gguf",
@@ -93,6 +111,10 @@ __all__ = [
     "MathRewardModel",
     "MathSolver",
     "pair_inputs",
+    "pair_step_inputs",
+    "ProcessEvaluator",
+    "ProcessExample",
+    "ProcessPair",
     "sharding",
     "SolutionScorer",
     "TrainingCheckpoint",

@@ -54,6 +54,23 @@ class EvaluatorDataStats:
     wrong_examples: int
     pairs: int
 
+    @classmethod
+    def of(cls, problems, examples, pairs, with_pairs, no_right, no_wrong):
+        """Counts of the examples and pairs built from `problems` problems,
+        of which `with_pairs` gave pairs and the others lacked a right
+        (`no_right`) or a wrong (`no_wrong`) sample."""
+        n_right = sum(e.label for e in examples)
+        return cls(
+            problems=problems,
+            problems_with_pairs=with_pairs,
+            skipped_no_right=no_right,
+            skipped_no_wrong=no_wrong,
+            examples=len(examples),
+            right_examples=n_right,
+            wrong_examples=len(examples) - n_right,
+            pairs=len(pairs),
+        )
+
     def summary(self):
         """Returns a one-line human-readable summary."""
         return (
@@ -146,16 +163,8 @@ def build_evaluator_examples(
         pairs.extend(
             EvaluatorPair(problem, right[i], wrong[j]) for i, j in chosen
         )
-    n_right = sum(e.label for e in examples)
-    stats = EvaluatorDataStats(
-        problems=len(problems),
-        problems_with_pairs=with_pairs,
-        skipped_no_right=no_right,
-        skipped_no_wrong=no_wrong,
-        examples=len(examples),
-        right_examples=n_right,
-        wrong_examples=len(examples) - n_right,
-        pairs=len(pairs),
+    stats = EvaluatorDataStats.of(
+        len(problems), examples, pairs, with_pairs, no_right, no_wrong
     )
     return EvaluatorData(examples, pairs, stats)
 
