@@ -186,6 +186,44 @@ def test_micro_multitask_study_matches_steps_and_shares_the_first_phase(
     assert "running" not in log and log.count(" reused") == 2
 
 
+@pytest.mark.slow
+def test_micro_process_study_writes_its_section_and_resumes(tmp_path):
+    log = _run(tmp_path, "process")
+    root = tmp_path / "runs" / "micro" / "process"
+    results = {
+        p.parent.name: json.loads(p.read_text())
+        for p in root.glob("*/seed0.json")
+    }
+    assert sorted(results) == [
+        "monte_carlo",
+        "outcome",
+        "outcome_hard",
+        "process_exact",
+        "process_mc",
+    ]
+    for arm in ("outcome", "outcome_hard"):
+        assert list(results[arm]["variants"]) == ["score"]
+    for arm in ("process_exact", "process_mc"):
+        variants = results[arm]["variants"]
+        assert list(variants) == ["min", "product"]
+        assert len(variants["min"]["per_problem"]["rr_top_k"]) == 6
+    # Monte-Carlo labels: the first 3 problems' 4 samples each, k = 2
+    # rollouts for every step but the last.
+    mc = results["monte_carlo"]
+    assert len(mc["labels"]) == 3 and {len(g) for g in mc["labels"]} == {4}
+    steps = sum(len(v) for g in mc["labels"] for v in g)
+    assert mc["cost"]["steps"] == steps
+    assert mc["cost"]["rollouts"] == 2 * (steps - 12)
+    text = (tmp_path / "out" / "findings.md").read_text()
+    assert (
+        "# Issue 29" in text and "| process, exact labels | product |" in text
+    )
+    assert "Maj1@4" in text and "RR.Top-2" in text
+
+    log = _run(tmp_path, "process")
+    assert "running" not in log and log.count(" reused") == 6
+
+
 def test_cpu_studies_share_each_seeds_base_run():
     # At `--size=cpu` the style study's detailed run and the multi-task
     # study's first phase are the evaluator study's base run: trained once.

@@ -39,6 +39,12 @@ and generation (G) in one model, which then scores its own samples; each
 result is one JSON file
 (`<run_root>/<size>/multitask/points/e<E>/seed<k>.json`).
 
+`--study=process` (`process.py`) is issue 29's: outcome evaluators (the
+paper's pairs, and hard pairs whose wrong answer is plausible) against
+process evaluators trained on exact and on Monte-Carlo step labels, on
+each seed's evaluator-study base run; each arm's result is one JSON file
+(`<run_root>/<size>/process/<arm>/seed<k>.json`).
+
 Sizes are in `sizes.py`; the studies share `common.py` (flags, run
 folders, the point store) and `stats.py` (bootstrap intervals, cells).
 
@@ -65,6 +71,7 @@ import common
 import evaluator
 import multitask
 import over_seeds
+import process
 import style
 from absl import app
 
@@ -73,6 +80,7 @@ STUDIES = {
     "evaluator": evaluator.study,
     "style": style.study,
     "multitask": multitask.study,
+    "process": process.study,
 }
 
 

@@ -127,6 +127,47 @@ MULTITASK_STUDY = {
         evaluation_steps=(100, 300),
     ),
 }
+# Issue 29's process study. Each seed reuses the evaluator study's base
+# run (SSFT, 8 samples on each of its evaluator training problems, the
+# test samples). `problems`: the evaluator training problems of every
+# arm; `mc_problems`: the first problems whose samples get Monte-Carlo
+# labels, `num_rollouts` (k) rollouts per step, a step good with
+# `min_right` right rollouts. An arm trains 2 passes over its pairs
+# (`EPOCHS`), at least `min_steps` and at most the paper arm's steps, so
+# no arm trains longer than the paper's evaluator. The `cpu` size was
+# written down before any result: the Monte-Carlo budget is about the
+# base run's own training samples (300 problems x 8 samples x about 2
+# rolled-out steps x k = 8, some 40,000 rollouts), which keeps one seed
+# under 45 minutes of this 2-core machine.
+PROCESS_STUDY = {
+    "micro": dict(
+        problems=6,
+        mc_problems=3,
+        num_rollouts=2,
+        min_right=1,
+        max_pairs_per_problem=10,
+        min_steps=2,
+        train_auc_problems=6,
+    ),
+    "cpu": dict(
+        problems=2000,
+        mc_problems=300,
+        num_rollouts=8,
+        min_right=1,
+        max_pairs_per_problem=10,
+        min_steps=50,
+        train_auc_problems=200,
+    ),
+    "study": dict(
+        problems=4000,
+        mc_problems=1000,
+        num_rollouts=8,
+        min_right=1,
+        max_pairs_per_problem=10,
+        min_steps=50,
+        train_auc_problems=300,
+    ),
+}
 # Within-problem AUCs of the synthetic evaluators that re-rank each base
 # run's test samples: what quality re-ranking needs on those clusters.
 SYNTHETIC_AUCS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 0.95, 0.99)
