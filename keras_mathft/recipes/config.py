@@ -64,7 +64,9 @@ _ALL_WITH_REAL_DATA = (
     "num_eval_train_problems",
 )
 
-_CHOICES = {
+# Fields that take one of a fixed set of values, with those values
+# (`RecipeConfig` checks them; `define_flags` makes them enum flags).
+CHOICES = {
     "size": tuple(SIZES),
     "data": ("embedded", "math"),
     "solutions": ("math", "prm800k", "both"),
@@ -204,7 +206,7 @@ class RecipeConfig:
         self._check_data()
 
     def _check_types_and_ranges(self):
-        for name, choices in _CHOICES.items():
+        for name, choices in CHOICES.items():
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(

@@ -5,7 +5,7 @@ import typing
 
 from absl import flags
 
-from keras_mathft.recipes.config import _CHOICES
+from keras_mathft.recipes.config import CHOICES
 from keras_mathft.recipes.config import SIZES
 from keras_mathft.recipes.config import RecipeConfig
 
@@ -84,11 +84,11 @@ def define_flags(flag_values=flags.FLAGS):
         if name in SIZES["default"]:
             help_text += " Default: from --size."
         kind = hints[name]
-        if name in _CHOICES:
+        if name in CHOICES:
             flags.DEFINE_enum(
                 name,
                 default,
-                _CHOICES[name],
+                CHOICES[name],
                 help_text,
                 flag_values=flag_values,
             )
