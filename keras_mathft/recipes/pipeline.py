@@ -41,8 +41,8 @@ import os
 import keras
 
 from keras_mathft import sampling
-from keras_mathft._files import read_json
 from keras_mathft._processes import is_writer
+from keras_mathft.atomic_files import read_json
 from keras_mathft.models import sharding
 from keras_mathft.recipes.config import SCRATCH_FAMILY
 from keras_mathft.recipes.config import RecipeConfig
@@ -272,4 +272,5 @@ def format_report(result):
             + f" (generator: {recipe['generator']}, evaluator: "
             f"{recipe['evaluator']})"
         )
+    lines.extend(sampling.against_voting(result))
     return "\n".join(lines)

@@ -12,7 +12,9 @@
   `RERANKERS`, the one registry (`Reranker`: function, label, needs) that
   `evaluate`, the report and the benchmarks read.
 - `pass_at_k`, `evaluate` and `write_report` for the paper's metrics and
-  accuracy-vs-N curves; `evaluator_auc`, `within_problem_auc` (right vs
+  accuracy-vs-N curves (with `bootstrap`, 95% intervals, and
+  `against_voting`: whether one run tells a re-ranker from voting);
+  `evaluator_auc`, `within_problem_auc` (right vs
   wrong samples of the same problem, what re-ranking uses) and
   `expected_calibration_error` for the evaluator's quality.
 
@@ -32,6 +34,7 @@ from keras_mathft.sampling.metrics import expected_calibration_error
 from keras_mathft.sampling.metrics import pass_at_k
 from keras_mathft.sampling.metrics import within_problem_auc
 from keras_mathft.sampling.records import Sample
+from keras_mathft.sampling.report import against_voting
 from keras_mathft.sampling.report import markdown_table
 from keras_mathft.sampling.report import plot_curves
 from keras_mathft.sampling.report import write_report

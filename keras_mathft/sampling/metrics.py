@@ -101,7 +101,10 @@ def evaluate(
         bootstrap: int. When positive, `overall["intervals"]` gives each
             metric's 95% percentile interval over this many resamplings
             of the problems (with replacement); metric names as in
-            `pass@k`, `maj1@N`, and re-ranker names.
+            `pass@k`, `maj1@N`, and re-ranker names. With scores,
+            `overall["against_voting"]` gives each re-ranker's paired
+            difference to `maj1@N` on the same resamplings:
+            `{"difference": float, "interval": [low, high]}`.
 
     Returns:
         A JSON-ready dict with `overall`, `by_level`, `by_subject` and
@@ -179,7 +182,20 @@ def evaluate(
         "curves": _curves(items, methods, num, n_values, trials, seed, top_k),
     }
     if bootstrap:
-        report["overall"]["intervals"] = _bootstrap(items, bootstrap, seed)
+        means = _bootstrap_means(items, bootstrap, seed)
+        overall = report["overall"]
+        overall["intervals"] = {n: _interval(m) for n, m in means.items()}
+        if scores is not None:
+            voting = means[f"maj1@{num}"]
+            overall["against_voting"] = {
+                name: {
+                    "difference": overall["methods"][name]["accuracy"]
+                    - overall[f"maj1@{num}"],
+                    "interval": _interval(means[name] - voting),
+                }
+                for name in methods
+                if RERANKERS[name].needs_scores
+            }
     return report
 
 
@@ -196,16 +212,22 @@ def _outcomes(item, methods, ks, num, top_k):
     return out
 
 
-def _bootstrap(items, rounds, seed, level=0.95):
-    """Percentile intervals of each metric over resampled problems."""
+def _bootstrap_means(items, rounds, seed):
+    """Each metric's mean over `rounds` resamplings of the problems; the
+    same draws for every metric, so differences between them are paired."""
     names = [n for n in items[0]["outcomes"] if not n.endswith(":calls")]
     values = np.asarray([[it["outcomes"][n] for n in names] for it in items])
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(items), size=(rounds, len(items)))
     means = values[draws].mean(axis=1)
+    return dict(zip(names, means.T))
+
+
+def _interval(means, level=0.95):
+    """The percentile interval of bootstrap means."""
     tail = 100 * (1 - level) / 2
-    low, high = np.percentile(means, [tail, 100 - tail], axis=0)
-    return {n: [float(a), float(b)] for n, a, b in zip(names, low, high)}
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return [float(low), float(high)]
 
 
 def _pick(item, fn):

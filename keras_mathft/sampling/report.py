@@ -19,26 +19,92 @@ def markdown_table(result):
 
     Returns:
         str: metric rows (pass@1, pass@N, maj1@N, majK@N) then one row per
-        re-ranker with its accuracy and mean evaluator calls per problem.
+        re-ranker with its accuracy and mean evaluator calls per problem;
+        a 95% interval column when `result` has bootstrap intervals.
     """
     o = result["overall"]
     n, k = result["num_samples"], result["top_k"]
-    lines = [
-        f"| Method (N = {n}, K = {k}) | Accuracy (%) | Evaluator calls |",
-        "| --- | ---: | ---: |",
-    ]
+    intervals = o.get("intervals")
+    rows = []
     if "pass@1" in o:
-        lines.append(f"| Pass@1 (greedy) | {100 * o['pass@1']:.1f} | 0 |")
+        rows.append(("Pass@1 (greedy)", "pass@1", o["pass@1"], 0))
     if str(n) in o.get("pass@k", {}):
-        lines.append(f"| Pass@{n} | {100 * o['pass@k'][str(n)]:.1f} | 0 |")
-    lines.append(f"| Maj{k}@{n} (oracle) | {100 * o[f'maj{k}@{n}']:.1f} | 0 |")
+        rows.append((f"Pass@{n}", f"pass@{n}", o["pass@k"][str(n)], 0))
+    rows.append((f"Maj{k}@{n} (oracle)", f"maj{k}@{n}", o[f"maj{k}@{n}"], 0))
     for name, m in o.get("methods", {}).items():
-        label = _label(name, k)
-        lines.append(
-            f"| {label} | {100 * m['accuracy']:.1f} | "
-            f"{m['evaluator_calls']:.1f} |"
+        rows.append(
+            (_label(name, k), name, m["accuracy"], m["evaluator_calls"])
         )
+    header = f"| Method (N = {n}, K = {k}) | Accuracy (%) |"
+    rule = "| --- | ---: |"
+    if intervals:
+        header, rule = header + " 95% interval |", rule + " :---: |"
+    lines = [header + " Evaluator calls |", rule + " ---: |"]
+    for label, name, accuracy, calls in rows:
+        cells = [label, f"{100 * accuracy:.1f}"]
+        if intervals:
+            cells.append(_percent_interval(intervals[name]))
+        cells.append(f"{calls:.1f}" if calls else "0")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _percent_interval(interval):
+    low, high = interval
+    return f"[{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def against_voting(result):
+    """Says, per scored re-ranker, whether one run tells it from voting.
+
+    A run's test set is small enough that re-ranking and majority voting
+    often differ by less than chance: each line gives the difference to
+    maj1@N in points, its paired 95% bootstrap interval, and whether the
+    two methods' own intervals overlap.
+
+    Args:
+        result: the dict returned by `metrics.evaluate` with `bootstrap`
+            and scores.
+
+    Returns:
+        list of str, one line per re-ranker (empty without intervals).
+
+    Example:
+
+    >>> from keras_mathft.data import MathProblem
+    >>> from keras_mathft.sampling import Sample, evaluate
+    >>> problem = MathProblem("1+1?", "$\\\\boxed{2}$", "2", unique_id="p")
+    >>> samples = [Sample("p", i, "", a, 1) for i, a in enumerate("223")]
+    >>> result = evaluate(
+    ...     [problem] * 4, [samples] * 4, scores=[[0.2, 0.1, 0.9]] * 4,
+    ...     top_k=2, top_n=2, n_values=(3,), bootstrap=100,
+    ... )
+    >>> against_voting(result)[0]  # doctest: +ELLIPSIS
+    'RR.All - Maj1@3: -100.0 points, paired 95% interval [-100.0, -100.0]...'
+    """
+    o = result["overall"]
+    n, k = result["num_samples"], result["top_k"]
+    voting = f"maj1@{n}"
+    lines = []
+    for name, versus in o.get("against_voting", {}).items():
+        low, high = versus["interval"]
+        overlap = _overlap(o["intervals"][name], o["intervals"][voting])
+        if low > 0 or high < 0:
+            verdict = "above" if low > 0 else "below"
+            verdict = f"{verdict} voting in this run"
+        else:
+            verdict = "this run cannot tell them apart"
+        lines.append(
+            f"{_label(name, k)} - Maj1@{n}: "
+            f"{100 * versus['difference']:+.1f} points, paired 95% interval "
+            f"[{100 * low:+.1f}, {100 * high:+.1f}]; their intervals "
+            f"{'overlap' if overlap else 'do not overlap'}: {verdict}."
+        )
+    return lines
+
+
+def _overlap(first, second):
+    return first[0] <= second[1] and second[0] <= first[1]
 
 
 def _breakdown(result, key, title):
@@ -142,6 +208,7 @@ def write_report(result, directory, title="Sampling and re-ranking"):
         f"{result['num_problems']} problems, N = {result['num_samples']}.\n",
         markdown_table(result),
         *filter(None, [_evaluator_line(result)]),
+        *(line + "\n" for line in against_voting(result)),
         "## By level\n",
         _breakdown(result, "by_level", "level"),
         "## By subject\n",

@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from keras_mathft.data.records import MathProblem
 from keras_mathft.grading import AnswerCluster
+from keras_mathft.sampling import RERANKERS
 from keras_mathft.sampling import Sample
+from keras_mathft.sampling import against_voting
 from keras_mathft.sampling import evaluate
 from keras_mathft.sampling import evaluator_auc
 from keras_mathft.sampling import expected_calibration_error
+from keras_mathft.sampling import markdown_table
 from keras_mathft.sampling import pass_at_k
 from keras_mathft.sampling import within_problem_auc
 from keras_mathft.sampling import write_report
@@ -207,6 +210,76 @@ def test_bootstrap_intervals_hold_the_mean_and_shrink_to_a_point():
     same = evaluate(problems[:1] * 5, samples[:1] * 5, bootstrap=50, **kwargs)
     low, high = same["overall"]["intervals"]["maj1@8"]
     assert low == high == same["overall"]["maj1@8"]
+
+
+def _voting_against_rr_all(kinds):
+    """Problems whose answer is "2": kind "A" (2, 2, 3) has voting right
+    and the top score on the wrong 3; kind "B" (3, 3, 2) the reverse."""
+    answers = {"A": "223", "B": "332"}
+    problems = [
+        MathProblem(f"p{i}", "", "2", "A", 1, f"id{i}")
+        for i in range(len(kinds))
+    ]
+    samples = [
+        [Sample(f"id{i}", j, "", a, 1) for j, a in enumerate(answers[kind])]
+        for i, kind in enumerate(kinds)
+    ]
+    return problems, samples, [[0.1, 0.1, 0.9]] * len(kinds)
+
+
+def test_against_voting_is_a_paired_difference_with_its_verdict():
+    kwargs = dict(
+        n_values=(3,),
+        trials=1,
+        top_k=2,
+        top_n=2,
+        equivalent=equal,
+        cluster_fn=exact_clusters,
+        bootstrap=400,
+    )
+    problems, samples, scores = _voting_against_rr_all("AAAAAABBBB")
+    o = evaluate(problems, samples, scores=scores, **kwargs)["overall"]
+    # Re-rankers that read no score are not compared.
+    assert set(o["against_voting"]) == {
+        name for name in o["methods"] if RERANKERS[name].needs_scores
+    }
+    versus = o["against_voting"]["rr_all"]
+    # RR.All is right on the 4 B problems, voting on the 6 A ones.
+    assert versus["difference"] == pytest.approx(0.4 - 0.6)
+    low, high = versus["interval"]
+    assert -1.0 < low < -0.2 < high < 1.0 and low < 0 < high
+    line = next(x for x in against_voting({"overall": o, **_sizes()}))
+    assert line.startswith("RR.All - Maj1@3: -20.0 points")
+    assert line.endswith(
+        "their intervals overlap: this run cannot tell them apart."
+    )
+
+    # Voting right everywhere, RR.All nowhere: every resampling agrees.
+    problems, samples, scores = _voting_against_rr_all("AAAAA")
+    result = evaluate(problems, samples, scores=scores, **kwargs)
+    versus = result["overall"]["against_voting"]["rr_all"]
+    assert versus == {"difference": -1.0, "interval": [-1.0, -1.0]}
+    assert against_voting(result)[0] == (
+        "RR.All - Maj1@3: -100.0 points, paired 95% interval "
+        "[-100.0, -100.0]; their intervals do not overlap: below voting "
+        "in this run."
+    )
+    # The table shows every row's interval.
+    table = markdown_table(result)
+    assert "| 95% interval |" in table
+    assert "| RR.All | 0.0 | [0.0, 0.0] |" in table
+    # Without scores there is nothing to compare; without bootstrap, no
+    # interval column.
+    plain = evaluate(problems, samples, **kwargs)
+    assert "against_voting" not in plain["overall"]
+    assert against_voting(plain) == []
+    kwargs["bootstrap"] = 0
+    table = markdown_table(evaluate(problems, samples, **kwargs))
+    assert "interval" not in table
+
+
+def _sizes():
+    return {"num_samples": 3, "top_k": 2}
 
 
 def test_within_problem_auc_pools_pairs_of_the_same_problem():
