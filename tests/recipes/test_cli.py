@@ -42,6 +42,9 @@ def test_a_tiny_run_prints_only_our_lines(tmp_path):
     # stdout and stderr go to a pipe, as under nohup or in CI logs.
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    # As a user runs it: without the test run's persistent XLA cache, whose
+    # every load TensorFlow logs at error level.
+    env.pop("TF_XLA_FLAGS", None)
     result = subprocess.run(
         [
             sys.executable,
