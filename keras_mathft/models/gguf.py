@@ -30,7 +30,7 @@ import pathlib
 import keras_hub
 import numpy as np
 
-from keras_mathft import _files
+from keras_mathft import atomic_files
 from keras_mathft.models import gguf_cache
 from keras_mathft.models.families import gguf_families
 from keras_mathft.models.families.gguf_config import GGUFMetadata
@@ -179,7 +179,7 @@ def is_gguf_path(preset):
 
 def _usable(target):
     """Whether a cache entry can be used as it is (damage is discarded)."""
-    info, _ = _files.try_read_json_object(target / gguf_cache.SOURCE_FILE)
+    info, _ = atomic_files.try_read_json_object(target / gguf_cache.SOURCE_FILE)
     if info is None:
         return False
     if info.get("conversion_version") != CONVERSION_VERSION:

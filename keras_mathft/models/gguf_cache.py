@@ -11,10 +11,11 @@ truncated, emptied, deleted or rewritten file is found without hashing
 gigabytes of weights on every load; a damaged entry is rebuilt from the
 source file, with a warning.
 
-Entries are written in a staging folder (`_files.staging_directory`) and
-renamed into place under a lock file, so concurrent conversions of one
-file serialize and a conversion killed midway leaves only a staging
-folder, which the next conversion or load removes.
+Entries are written in a staging folder
+(`atomic_files.staging_directory`) and renamed into place under a lock
+file, so concurrent conversions of one file serialize and a conversion
+killed midway leaves only a staging folder, which the next conversion or
+load removes.
 """
 
 import contextlib
@@ -25,7 +26,7 @@ import shutil
 
 from absl import logging
 
-from keras_mathft import _files
+from keras_mathft import atomic_files
 
 CACHE_ENV = "KERAS_MATHFT_GGUF_CACHE"
 SOURCE_FILE = "gguf_source.json"
@@ -140,8 +141,11 @@ def locked(root, key):
 
 
 def staging(root):
-    """A staging folder for a new entry (see `_files.staging_directory`)."""
-    return _files.staging_directory(root, _STAGING_PREFIX)
+    """A staging folder for a new entry.
+
+    See `atomic_files.staging_directory`.
+    """
+    return atomic_files.staging_directory(root, _STAGING_PREFIX)
 
 
 def remove_stale(root):
@@ -153,7 +157,7 @@ def remove_stale(root):
     nothing, so it cleans up here.
     """
     try:
-        _files.remove_stale_staging(root, _STAGING_PREFIX)
+        atomic_files.remove_stale_staging(root, _STAGING_PREFIX)
     except OSError:  # A read-only or unlistable cache: nothing to do.
         pass
 
@@ -167,10 +171,10 @@ def commit(staged, target, info):
         info: dict, written as `gguf_source.json` with the checksums.
     """
     info = {**info, "files": describe_files(staged)}
-    _files.write_json_atomic(staged / SOURCE_FILE, info)
+    atomic_files.write_json_atomic(staged / SOURCE_FILE, info)
     if target.exists():
         shutil.rmtree(target)
-    _files.commit_directory(staged, target)
+    atomic_files.commit_directory(staged, target)
 
 
 def discard(target, reason):

@@ -31,7 +31,7 @@ import pathlib
 import keras_hub
 import numpy as np
 
-from keras_mathft import _files
+from keras_mathft import atomic_files
 from keras_mathft.models.families import family_of
 from keras_mathft.models.file_tokenizer import FileBPETokenizer
 from keras_mathft.models.hf_weights import hf_state_dict
@@ -72,7 +72,7 @@ def export_hf(model, path, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
     _check_exportable(causal_lm)
     path = check_export_path(path)
     export = family_of(causal_lm).hf_export
-    with _files.staging_directory(path.parent, _STAGING_PREFIX) as tmp:
+    with atomic_files.staging_directory(path.parent, _STAGING_PREFIX) as tmp:
         staged = tmp / "export"
         tokenizer = causal_lm.preprocessor.tokenizer
         if export.config is not None:
@@ -94,7 +94,7 @@ def export_hf(model, path, max_shard_bytes=DEFAULT_MAX_SHARD_BYTES):
         _shard(staged, max_shard_bytes)
         for file in staged.iterdir():
             file.chmod(0o644)  # Written through private temporary files.
-        _files.commit_directory(staged, path)
+        atomic_files.commit_directory(staged, path)
     return str(path)
 
 

@@ -19,7 +19,7 @@ import re
 import keras
 import numpy as np
 
-from keras_mathft import _files
+from keras_mathft import atomic_files
 from keras_mathft.models.families import FAMILIES
 from keras_mathft.models.families import family_of
 
@@ -285,13 +285,13 @@ def check_hf_folder(folder):
     """
     folder = pathlib.Path(folder)
     path = folder / "config.json"
-    config, problem = _files.try_read_json_object(path)
+    config, problem = atomic_files.try_read_json_object(path)
     if config is None or not isinstance(config.get("model_type"), str):
         problem = problem or "it names no `model_type`"
         raise ValueError(
             f"{str(path)!r} must be a Hugging Face config: a JSON object "
             f"with a `model_type` ({problem}). Restore the file. Received: "
-            f"{_files.excerpt_file(path)}"
+            f"{atomic_files.excerpt_file(path)}"
         )
     _check_hf_numbers(config, path)
     _check_hf_shapes(config, _safetensors_shapes(folder), folder)

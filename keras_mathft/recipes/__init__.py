@@ -24,7 +24,7 @@
   `tensorboard=DIR` writes).
 """
 
-from keras_mathft._files import write_json_atomic
+from keras_mathft.atomic_files import write_json_atomic
 from keras_mathft.recipes.config import SIZES
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.context import TIMINGS_FILE

@@ -16,11 +16,11 @@ import keras
 from keras_mathft import data as data_lib
 from keras_mathft import models
 from keras_mathft import sampling
-from keras_mathft._files import read_json
-from keras_mathft._files import write_json_atomic
 from keras_mathft._processes import is_writer
 from keras_mathft._processes import run_together
 from keras_mathft._processes import this_process
+from keras_mathft.atomic_files import read_json
+from keras_mathft.atomic_files import write_json_atomic
 from keras_mathft.models.sharding import row_distribution
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.interrupts import InterruptWatch

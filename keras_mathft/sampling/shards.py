@@ -20,8 +20,8 @@ import os
 import re
 import time
 
-from keras_mathft._files import try_read_json_object
-from keras_mathft._files import write_text_atomic
+from keras_mathft.atomic_files import try_read_json_object
+from keras_mathft.atomic_files import write_text_atomic
 from keras_mathft.sampling.records import Sample
 
 SHARD = re.compile(r"^shard-p(\d+)-(\d+)\.jsonl$")

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_mathft import _files
+from keras_mathft import atomic_files
 from keras_mathft.models import convert_gguf
 from keras_mathft.models import load_gguf
 
@@ -210,7 +210,7 @@ def test_a_dead_writers_staging_folder_is_removed(llama, tmp_path):
     alive.mkdir()
     convert_gguf(llama[1], cache_dir=cache)
     assert not stale.exists() and alive.exists()
-    assert _files.remove_stale_staging(cache, "tmp") == []
+    assert atomic_files.remove_stale_staging(cache, "tmp") == []
 
 
 def test_a_cached_load_removes_a_dead_writers_staging_folder(llama, tmp_path):
