@@ -24,6 +24,7 @@ from keras_mathft.atomic_files import read_json
 from keras_mathft.atomic_files import write_json_atomic
 from keras_mathft.atomic_files import write_text_atomic
 from keras_mathft.recipes.tensorboard import log_report
+from keras_mathft.sampling.sample_record import problem_id
 
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -468,10 +469,7 @@ def _is_correct(answer, reference):
 def _aligned(store, problems):
     """The store's samples as one list per problem, in problem order."""
     by_problem = store.by_problem()
-    return [
-        by_problem[sampling.records.problem_id(p, i)]
-        for i, p in enumerate(problems)
-    ]
+    return [by_problem[problem_id(p, i)] for i, p in enumerate(problems)]
 
 
 def _trim(x):

@@ -33,7 +33,6 @@ from keras_mathft.sampling.metrics import evaluator_auc
 from keras_mathft.sampling.metrics import expected_calibration_error
 from keras_mathft.sampling.metrics import pass_at_k
 from keras_mathft.sampling.metrics import within_problem_auc
-from keras_mathft.sampling.records import Sample
 from keras_mathft.sampling.report import against_voting
 from keras_mathft.sampling.report import markdown_table
 from keras_mathft.sampling.report import plot_curves
@@ -52,6 +51,7 @@ from keras_mathft.sampling.rollouts import MonteCarloLabels
 from keras_mathft.sampling.rollouts import RolloutCost
 from keras_mathft.sampling.rollouts import monte_carlo_step_labels
 from keras_mathft.sampling.rollouts import step_label_agreement
+from keras_mathft.sampling.sample_record import Sample
 from keras_mathft.sampling.store import SampleStore
 from keras_mathft.sampling.store import StoreDamagedError
 from keras_mathft.sampling.store import merge_stores

@@ -32,7 +32,7 @@ from keras_mathft.data.step_labels import RIGHT
 from keras_mathft.data.step_labels import WRONG
 from keras_mathft.data.step_labels import label_steps
 from keras_mathft.data.step_labels import split_steps
-from keras_mathft.sampling.records import problem_id
+from keras_mathft.sampling.sample_record import problem_id
 
 # The sampler's template for prompts that are already whole.
 RAW_TEMPLATE = PromptTemplate(generation="{problem}")

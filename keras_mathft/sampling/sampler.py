@@ -13,10 +13,10 @@ from keras_mathft.models import sharding
 from keras_mathft.sampling.decoding import DecodePrograms
 from keras_mathft.sampling.decoding import as_int32
 from keras_mathft.sampling.random_stream import row_keys
-from keras_mathft.sampling.records import Sample
-from keras_mathft.sampling.records import problem_id
-from keras_mathft.sampling.records import problem_key
-from keras_mathft.sampling.records import problem_text
+from keras_mathft.sampling.sample_record import Sample
+from keras_mathft.sampling.sample_record import problem_id
+from keras_mathft.sampling.sample_record import problem_key
+from keras_mathft.sampling.sample_record import problem_text
 from keras_mathft.sampling.scheduler import Copy
 from keras_mathft.sampling.scheduler import SlotScheduler
 from keras_mathft.sampling.token_choice import decoding_mode

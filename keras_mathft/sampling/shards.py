@@ -22,7 +22,7 @@ import time
 
 from keras_mathft.atomic_files import try_read_json_object
 from keras_mathft.atomic_files import write_text_atomic
-from keras_mathft.sampling.records import Sample
+from keras_mathft.sampling.sample_record import Sample
 
 SHARD = re.compile(r"^shard-p(\d+)-(\d+)\.jsonl$")
 MANIFEST = re.compile(r"^manifest-p(\d+)\.json$")

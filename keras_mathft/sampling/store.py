@@ -12,9 +12,9 @@ from keras_mathft._writer_lock import WriterLock
 from keras_mathft.atomic_files import excerpt_file
 from keras_mathft.atomic_files import try_read_json_object
 from keras_mathft.sampling import shards
-from keras_mathft.sampling.records import Sample
-from keras_mathft.sampling.records import problem_id
-from keras_mathft.sampling.records import problem_text
+from keras_mathft.sampling.sample_record import Sample
+from keras_mathft.sampling.sample_record import problem_id
+from keras_mathft.sampling.sample_record import problem_text
 from keras_mathft.sampling.shards import StoreDamagedError
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 from keras_mathft.sampling import store as store_lib
-from keras_mathft.sampling.records import Sample
+from keras_mathft.sampling.sample_record import Sample
 
 # Duck-typed problems: this child never imports keras or tensorflow.
 Problem = collections.namedtuple("Problem", ["problem", "unique_id"])
