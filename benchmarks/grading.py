@@ -318,7 +318,7 @@ def _clear_our_caches():
     from keras_mathft.grading import equivalence
     from keras_mathft.grading import normalize
 
-    normalize._normalize.cache_clear()
+    normalize.clear_normalize_cache()
     equivalence.analyze.cache_clear()
 
 

@@ -324,6 +324,7 @@ def main(argv):
             )
             report = _pool_task(list(range(offset, len(strings), 4)))
             os.write(write_end, json.dumps(report).encode())
+            # A forked child leaves without the parent's exit handlers.
             os._exit(0)
         os.close(write_end)
         child_pids.append((pid, read_end))

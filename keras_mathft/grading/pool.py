@@ -514,6 +514,8 @@ def _exit_when_orphaned(parent):
     while True:
         time.sleep(_ORPHAN_POLL_SECONDS)
         if os.getppid() != parent:
+            # From this watcher thread only `os._exit` ends the process
+            # (`sys.exit` would end the thread).
             os._exit(0)
 
 

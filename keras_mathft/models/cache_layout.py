@@ -33,6 +33,9 @@ class CacheLayout:
     def _probe(self, length):
         lm = self.causal_lm
         tokens = ops.zeros((1, length), "int32")
+        # keras-hub has no public way to build a cache: each family's
+        # private `_build_cache` (its own extra arguments left None) is
+        # what its `generate` calls.
         extra = len(inspect.signature(lm._build_cache).parameters) - 1
         _, cache = lm._build_cache(tokens, *([None] * extra))
         return cache

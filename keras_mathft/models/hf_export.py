@@ -158,6 +158,8 @@ def _check_exportable(causal_lm):
             "No Hugging Face export for this family. Received: "
             f"{type(causal_lm.backbone).__name__}"
         )
+    # Keras has no public walk over nested layers (`layers` lists direct
+    # children only), hence its private `_flatten_layers`.
     quantized = sorted(
         {
             layer.dtype_policy.quantization_mode

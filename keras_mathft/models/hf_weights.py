@@ -158,7 +158,9 @@ def hf_state_dict(backbone, dtype="float32"):
         dict, HF tensor name -> contiguous numpy array in HF layout, LoRA
         adapters merged.
     """
-    # A LoRA layer's `kernel` property merges its adapters into `_kernel`.
+    # A LoRA layer's `kernel` property merges its adapters into `_kernel`,
+    # Keras' private base variable, the one `hf_weight_map` names. Keras
+    # has no public walk over nested layers, hence `_flatten_layers`.
     merged = {
         id(layer._kernel): layer
         for layer in backbone._flatten_layers()

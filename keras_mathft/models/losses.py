@@ -162,6 +162,23 @@ def masked_token_loss(y_true, logits, sample_weight=None):
     return ops.sum(ce * w) / ops.maximum(ops.sum(w), 1.0)
 
 
+def vocab_log_probs(backbone, hidden):
+    """Float32 log-probabilities over the vocabulary of hidden states.
+
+    The logits are the backbone's reverse token embedding (its output
+    projection), cast to float32 before the log-softmax.
+
+    Args:
+        backbone: a keras-hub backbone with a `token_embedding`.
+        hidden: float tensor `[..., hidden_dim]`, the backbone's outputs.
+
+    Returns:
+        float32 tensor `[..., vocabulary_size]`.
+    """
+    logits = backbone.token_embedding(hidden, reverse=True)
+    return ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+
+
 def evaluator_log_score(logp_correct, logp_incorrect):
     """Returns `log S`, the log of the renormalised "correct" probability."""
     return ops.log_sigmoid(_diff(logp_correct, logp_incorrect))

@@ -434,6 +434,8 @@ def _set_trainable(model, phase):
 
 
 def _lora_enabled(backbone):
+    # Keras has no public walk over nested layers (`layers` lists direct
+    # children only), hence its private `_flatten_layers`.
     return any(
         getattr(layer, "lora_enabled", False)
         for layer in backbone._flatten_layers()

@@ -155,8 +155,7 @@ class ProcessEvaluator(keras.Model):
             positions, ops.shape(hidden)[1], dtype=hidden.dtype
         )
         at_steps = ops.einsum("bst,bth->bsh", one_hot, hidden)
-        logits = self.backbone.token_embedding(at_steps, reverse=True)
-        logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        logp = losses.vocab_log_probs(self.backbone, at_steps)
         return ops.take(logp, list(self.label_ids), axis=2)
 
     # === Training ===

@@ -213,7 +213,7 @@ class SolutionScorer:
             rest = ops.convert_to_tensor(label[:-1], "int32")
             tokens = ops.broadcast_to(rest[None, :], (rows, len(rest)))
             hidden, _ = run_rows(tokens, ends, cache)
-            step_logp = solver._vocab_log_probs(hidden)
+            step_logp = losses.vocab_log_probs(solver.backbone, hidden)
             for k, token in enumerate(label[1:]):
                 logp = logp + step_logp[:, k, token]
             return logp
@@ -236,7 +236,7 @@ class SolutionScorer:
                 ),
                 axis=1,
             )
-            first_logp = solver._vocab_log_probs(last)[:, 0, :]
+            first_logp = losses.vocab_log_probs(solver.backbone, last)[:, 0, :]
             ends = starts + suffix_lengths
             lp = [
                 label_log_prob(label, first_logp, starts, ends, cache)

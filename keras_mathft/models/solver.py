@@ -203,7 +203,7 @@ class MathSolver(CompileOptionsMixin, keras.Model):
                 training=training,
             )
             last = _gather_positions(hidden, lengths[:, None] - 1)
-            logp = self._vocab_log_probs(last)[:, 0, :]
+            logp = losses.vocab_log_probs(self.backbone, last)[:, 0, :]
             return ops.take(logp, [correct[0], incorrect[0]], axis=1)
         return ops.stack(
             [
@@ -243,7 +243,9 @@ class MathSolver(CompileOptionsMixin, keras.Model):
         )
         # Position `length - 1 + k` predicts label token k.
         predicting = lengths[:, None] - 1 + ops.arange(n)[None, :]
-        logp = self._vocab_log_probs(_gather_positions(hidden, predicting))
+        logp = losses.vocab_log_probs(
+            self.backbone, _gather_positions(hidden, predicting)
+        )
         targets = ops.convert_to_tensor(label, "int32")
         picked = ops.take_along_axis(
             logp,
@@ -251,10 +253,6 @@ class MathSolver(CompileOptionsMixin, keras.Model):
             axis=2,
         )
         return ops.sum(picked[:, :, 0], axis=1)
-
-    def _vocab_log_probs(self, hidden):
-        logits = self.backbone.token_embedding(hidden, reverse=True)
-        return ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
 
     # === Training ===
 
