@@ -61,8 +61,18 @@ def test_kaggle_notebook_is_valid():
     notebook = nbformat.read(EXAMPLES / "kaggle_colab.ipynb", as_version=4)
     nbformat.validate(notebook)
     source = _parameters_cell(notebook).source
-    for setting in ("PRESET = ", "DATA_DIR = ", "lora_rank=", "num_samples=64"):
+    for setting in (
+        "PRESET = ",
+        "DATA_DIR = ",
+        "MESH = None",
+        "lora_rank=",
+        "num_samples=64",
+    ):
         assert setting in source
+    # The mesh reaches the recipe, and replaces the data parallelism.
+    code = "".join(c.source for c in notebook.cells if c.cell_type == "code")
+    assert "mesh=MESH" in code
+    assert "if MESH is None and len(jax.devices()) > 1:" in code
     # Outputs are kept out of the repository.
     assert all(not c.get("outputs") for c in notebook.cells)
 
@@ -107,6 +117,7 @@ def test_kaggle_notebook_executes_on_the_real_model(tmp_path, shared_data):
         f"DATA_DIR = {str(shared_data)!r}\n"
         f"RUN_DIR = {str(tmp_path / 'runs' / 'kaggle')!r}\n"
         "INSTALL = False\n"
+        "MESH = None\n"
         f"SETTINGS = {KAGGLE_TINY!r}"
     )
     client = nbclient.NotebookClient(
