@@ -135,3 +135,15 @@ from keras_mathft.grading.extract import extract_answer
 from keras_mathft.grading.extract import extract_answer_record
 from keras_mathft.grading.normalize import normalize_answer
 from keras_mathft.grading.pool import grading_stats
+
+__all__ = [
+    "AnswerCluster",
+    "answers_equivalent",
+    "cluster_answers",
+    "extract_answer",
+    "extract_answer_record",
+    "ExtractedAnswer",
+    "EXTRACTION_RULES",
+    "grading_stats",
+    "normalize_answer",
+]

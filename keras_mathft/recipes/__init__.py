@@ -46,3 +46,28 @@ from keras_mathft.recipes.stages import Stage
 from keras_mathft.recipes.stages import pipeline_stages
 from keras_mathft.recipes.tensorboard import LossLogger
 from keras_mathft.recipes.tensorboard import log_report
+
+__all__ = [
+    "check_backend",
+    "check_run_directory",
+    "config_from_flags",
+    "define_flags",
+    "format_report",
+    "initialize_distributed",
+    "input_digests",
+    "load_problems",
+    "log_report",
+    "LossLogger",
+    "mesh_distribution",
+    "pipeline_stages",
+    "RecipeConfig",
+    "run_pipeline",
+    "RunDirectory",
+    "SIZES",
+    "Stage",
+    "stage_names",
+    "StageContext",
+    "SUPPORTED_BACKENDS",
+    "TIMINGS_FILE",
+    "write_json_atomic",
+]

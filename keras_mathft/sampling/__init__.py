@@ -26,7 +26,7 @@ Only the decoder needs keras: it is imported on first use, so stores,
 re-rankers and metrics load without keras, jax or tensorflow.
 """
 
-import importlib
+from importlib import import_module as _import_module
 
 from keras_mathft.sampling.metrics import evaluate
 from keras_mathft.sampling.metrics import evaluator_auc
@@ -67,7 +67,43 @@ _LAZY = {
 
 def __getattr__(name):
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(_import_module(_LAZY[name]), name)
     raise AttributeError(
         f"module 'keras_mathft.sampling' has no attribute {name!r}"
     )
+
+
+# The decoder's names (`_LAZY`) are left out, as `data` leaves out its
+# TFDS names, so that `from keras_mathft.sampling import *` never
+# imports keras.
+__all__ = [
+    "against_voting",
+    "evaluate",
+    "evaluator_auc",
+    "evaluator_score_fn",
+    "expected_calibration_error",
+    "maj1",
+    "maj1_top_n",
+    "markdown_table",
+    "merge_stores",
+    "monte_carlo_step_labels",
+    "MonteCarloLabels",
+    "pass_at_k",
+    "plot_curves",
+    "Reranker",
+    "RERANKERS",
+    "RolloutCost",
+    "rr_all",
+    "rr_top_k",
+    "Sample",
+    "sample_to_store",
+    "SampleStore",
+    "Selection",
+    "shard_problems",
+    "step_label_agreement",
+    "StoreDamagedError",
+    "weighted_rr",
+    "weighted_rr_top_k",
+    "within_problem_auc",
+    "write_report",
+]
