@@ -28,6 +28,7 @@ re-rankers and metrics load without keras, jax or tensorflow.
 
 from importlib import import_module as _import_module
 
+from keras_mathft.sampling.merge import merge_stores
 from keras_mathft.sampling.metrics import evaluate
 from keras_mathft.sampling.metrics import evaluator_auc
 from keras_mathft.sampling.metrics import expected_calibration_error
@@ -54,7 +55,6 @@ from keras_mathft.sampling.rollouts import step_label_agreement
 from keras_mathft.sampling.sample_record import Sample
 from keras_mathft.sampling.store import SampleStore
 from keras_mathft.sampling.store import StoreDamagedError
-from keras_mathft.sampling.store import merge_stores
 from keras_mathft.sampling.store import sample_to_store
 from keras_mathft.sampling.store import shard_problems
 
