@@ -11,8 +11,9 @@ steps as `steps_for` allows:
   (`models.hard_outcome_pairs`), same training;
 - `process_exact`, `process_mc`: a `models.ProcessEvaluator`
   (cross-entropy on every labelled step plus the margin between a good
-  and a bad step of the same problem) on exact or Monte-Carlo step labels; a solution's
-  score is the minimum or the product of its step scores.
+  and a bad step of the same problem) on exact or Monte-Carlo step
+  labels; a solution's score is the minimum or the product of its step
+  scores.
 """
 
 import dataclasses
