@@ -86,9 +86,9 @@ def test_fit_progress_is_lines_when_stdout_is_not_a_tty(capsys):
 
 @pytest.mark.backend_independent
 def test_sampling_progress_is_lines_when_stdout_is_not_a_tty(capsys):
-    from keras_mathft.sampling.sampler import _Progress
+    from keras_mathft.sampling.progress import SamplingProgress
 
-    progress = _Progress(2, verbose=True)
+    progress = SamplingProgress(2, verbose=True)
     progress.update(1, tokens=10, slot_steps=20)
     progress.update(1, tokens=30, slot_steps=40)
     text = capsys.readouterr().out

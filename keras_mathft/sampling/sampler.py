@@ -1,7 +1,6 @@
 """N-sample decoding with a shared prompt cache over keras-hub causal LMs."""
 
 import dataclasses
-import time
 
 import numpy as np
 from keras import ops
@@ -12,6 +11,7 @@ from keras_mathft.models import families
 from keras_mathft.models import sharding
 from keras_mathft.sampling.decoding import DecodePrograms
 from keras_mathft.sampling.decoding import as_int32
+from keras_mathft.sampling.progress import SamplingProgress
 from keras_mathft.sampling.random_stream import row_keys
 from keras_mathft.sampling.sample_record import Sample
 from keras_mathft.sampling.sample_record import problem_id
@@ -359,7 +359,7 @@ class SolutionSampler:
         run = (
             self._continuous if self.schedule == "continuous" else self._static
         )
-        progress = _Progress(len(problems), verbose)
+        progress = SamplingProgress(len(problems), verbose)
         pending = [dict() for _ in problems]
         counters = {"slot_steps": 0, "prefills": 0}
         tokens = 0
@@ -618,41 +618,6 @@ class _Chunk:
         # Padding repeats a real prompt: same shapes, results dropped.
         extra = self.num_prompts - len(self.units)
         return self.units + [self.units[0]] * extra
-
-
-class _Progress:
-    """The progress bar: problems/s, tokens/s and slot utilization."""
-
-    def __init__(self, num_problems, verbose):
-        self.start = time.perf_counter()
-        self.problems = 0
-        self.bar = None
-        if verbose:
-            # Line progress when stdout is not a terminal (logs, nohup).
-            from keras_mathft._progress import progress_bar
-
-            self.bar = progress_bar(
-                num_problems,
-                unit_name="problem",
-                stateful_metrics=["problems/s", "tokens/s", "slot use"],
-            )
-
-    def elapsed(self):
-        return time.perf_counter() - self.start
-
-    def update(self, problem_done, tokens, slot_steps):
-        self.problems += problem_done
-        if self.bar is None or not problem_done:
-            return
-        elapsed = max(self.elapsed(), 1e-9)
-        self.bar.update(
-            self.problems,
-            [
-                ("problems/s", self.problems / elapsed),
-                ("tokens/s", tokens / elapsed),
-                ("slot use", tokens / max(slot_steps, 1)),
-            ],
-        )
 
 
 def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
