@@ -11,9 +11,9 @@ from keras_mathft.models import families
 from keras_mathft.models import sharding
 from keras_mathft.sampling.decoding import DecodePrograms
 from keras_mathft.sampling.decoding import as_int32
+from keras_mathft.sampling.postprocess import PostProcessor
 from keras_mathft.sampling.progress import SamplingProgress
 from keras_mathft.sampling.random_stream import row_keys
-from keras_mathft.sampling.sample_record import Sample
 from keras_mathft.sampling.sample_record import problem_id
 from keras_mathft.sampling.sample_record import problem_key
 from keras_mathft.sampling.sample_record import problem_text
@@ -22,14 +22,6 @@ from keras_mathft.sampling.scheduler import SlotScheduler
 from keras_mathft.sampling.token_choice import decoding_mode
 
 SCHEDULES = ("continuous", "static")
-
-
-def _extract(text):
-    try:
-        from keras_mathft.grading import extract_answer
-    except ImportError:  # pragma: no cover - grading not installed yet
-        return None
-    return extract_answer(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +181,9 @@ class SolutionSampler:
                 f"Received: stop_strings={stop_strings!r}"
             )
         self.stop_strings = tuple(stop_strings)
+        self.postprocess = PostProcessor(
+            tokenizer, self.stop_token_ids, self.stop_strings
+        )
         self.pad_token_id = int(getattr(tokenizer, "pad_token_id", 0) or 0)
         self.programs = DecodePrograms(
             self.causal_lm,
@@ -364,7 +359,7 @@ class SolutionSampler:
         counters = {"slot_steps": 0, "prefills": 0}
         tokens = 0
         for i, s, generated in run(request, counters):
-            sample = self._to_sample(ids[i], s, generated)
+            sample = self.postprocess.to_sample(ids[i], s, generated)
             pending[i][s] = sample
             tokens += sample.num_tokens
             done = len(pending[i]) == num_samples
@@ -463,7 +458,9 @@ class SolutionSampler:
                 host = np.asarray(ops.convert_to_numpy(generated))
                 for slot in range(rows):
                     n = position[slot] - start[slot] + 1
-                    if not done[slot] and self._stop_index(host[slot, :n]):
+                    if not done[slot] and self.postprocess.stop_index(
+                        host[slot, :n]
+                    ):
                         done[slot] = True
             ended = [
                 slot
@@ -545,64 +542,6 @@ class SolutionSampler:
         for r in np.flatnonzero(real):
             n = row_lengths[r]
             yield int(problem_idx[r]), int(sample_idx[r]), out[r, n : n + new]
-
-    def _detokenize(self, tokens):
-        text = self.preprocessor.tokenizer.detokenize([list(tokens)])[0]
-        if not isinstance(text, str):
-            text = ops.convert_to_numpy(text).item()
-            text = text.decode("utf-8") if isinstance(text, bytes) else text
-        return text
-
-    def _stop_index(self, tokens):
-        """Tokens up to the one that completes a stop string, else None.
-
-        The first stop token ends the text before any stop string is
-        looked for, as it does on the device.
-        """
-        tokens = [int(t) for t in tokens]
-        for j, t in enumerate(tokens):
-            if t in self.stop_token_ids:
-                tokens = tokens[:j]
-                break
-
-        def stopped(n):
-            text = self._detokenize(tokens[:n])
-            return any(x in text for x in self.stop_strings)
-
-        if not self.stop_strings or not stopped(len(tokens)):
-            return None
-        # A prefix's text is a prefix of the text, so "contains a stop
-        # string" flips once: find the shortest such prefix.
-        low, high = 1, len(tokens)
-        while low < high:
-            mid = (low + high) // 2
-            low, high = (low, mid) if stopped(mid) else (mid + 1, high)
-        return low
-
-    def _to_sample(self, problem_id, sample_index, generated):
-        generated = [int(t) for t in generated]
-        finished = False
-        for j, t in enumerate(generated):
-            if t in self.stop_token_ids:
-                generated, finished = generated[:j], True
-                num_tokens = j + 1
-                break
-        else:
-            num_tokens = len(generated)
-        text = self._detokenize(generated)
-        stop = self._stop_index(generated)
-        if stop is not None:
-            num_tokens, finished = stop, True
-            found = (text.find(x) for x in self.stop_strings)
-            text = text[: min(i for i in found if i >= 0)]
-        return Sample(
-            problem_id=problem_id,
-            sample_index=sample_index,
-            text=text,
-            answer=_extract(text),
-            num_tokens=num_tokens,
-            finished=finished,
-        )
 
 
 @dataclasses.dataclass(frozen=True)
