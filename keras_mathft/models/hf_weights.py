@@ -75,8 +75,11 @@ def hf_weight_map(backbone):
         entries.append(
             (embedding.reverse_embeddings, "lm_head.weight", "linear")
         )
+    block = weights.block
+    if callable(block):
+        block = block(backbone)
     for i in range(backbone.num_layers):
-        for layer, attr, hf_module, layout in weights.block:
+        for layer, attr, hf_module, layout in block:
             path = f"{weights.block_prefix}_{i}/{layer}/{attr}"
             variable = variables.get(path)
             if variable is None:

@@ -36,7 +36,8 @@ from hf_models import EXPORT_FAMILIES
 from hf_models import deterministic_causal_lm
 from real_model import gemma3_preset
 
-from keras_mathft.models.hf_export import export_hf
+from keras_mathft.models import export_hf
+from keras_mathft.models import load_causal_lm
 
 HERE = pathlib.Path(__file__).parent / "hf_reference"
 REPO = HERE.parents[2]
@@ -113,12 +114,17 @@ def test_export_reads_back_in_transformers_and_keras_hub(
     inputs = _check_against_transformers(
         causal_lm, family, reference, LOGP_ATOL
     )
-    reloaded = keras_hub.models.CausalLM.from_preset(str(folder))
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(reloaded(inputs)),
-        keras.ops.convert_to_numpy(causal_lm(inputs)),
-        atol=KERAS_HUB_RELOAD_ATOL.get(family, 1e-5),
-    )
+    # keras-hub's own loader, and ours, which also checks that every
+    # tensor is used and finite (a Gemma 1 folder was once refused).
+    for reloaded in (
+        keras_hub.models.CausalLM.from_preset(str(folder)),
+        load_causal_lm(str(folder)),
+    ):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(reloaded(inputs)),
+            keras.ops.convert_to_numpy(causal_lm(inputs)),
+            atol=KERAS_HUB_RELOAD_ATOL.get(family, 1e-5),
+        )
 
 
 @pytest.mark.real_data

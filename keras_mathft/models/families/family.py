@@ -45,7 +45,8 @@ class HFWeights:
             `f"{block_prefix}_{i}"`.
         block: tuple of `(keras layer path, variable, HF module, layout)`
             per weight of a block; entries whose variable the backbone
-            lacks (optional norms) are skipped.
+            lacks (optional norms) are skipped. Or `backbone -> tuple`,
+            for a family whose HF names depend on the backbone's options.
         final_norm: the keras layer name of the final norm.
     """
 
@@ -233,6 +234,11 @@ GEMMA_BLOCK = (
     ("ffw_gating", "kernel", "mlp.gate_proj", "linear"),
     ("ffw_gating_2", "kernel", "mlp.up_proj", "linear"),
     ("ffw_linear", "kernel", "mlp.down_proj", "linear"),
+)
+# Gemma 2 and 3 normalize after attention and after the feed-forward too.
+GEMMA_POST_NORMS = (
+    ("post_attention_norm", "scale", "post_attention_layernorm", "copy"),
+    ("post_ffw_norm", "scale", "post_feedforward_layernorm", "copy"),
 )
 
 

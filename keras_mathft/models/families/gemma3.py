@@ -9,6 +9,7 @@ output head is tied to `token_embd`.
 from keras_mathft.models.families import gguf_config
 from keras_mathft.models.families.family import GEMMA_BLOCK
 from keras_mathft.models.families.family import GEMMA_LAYOUT
+from keras_mathft.models.families.family import GEMMA_POST_NORMS
 from keras_mathft.models.families.family import GGUF_BLOCK_TENSORS
 from keras_mathft.models.families.family import GGUF_DENSE_BLOCK
 from keras_mathft.models.families.family import GQA_ARGUMENTS
@@ -18,11 +19,9 @@ from keras_mathft.models.families.family import HFExport
 from keras_mathft.models.families.family import HFWeights
 from keras_mathft.models.families.family import layout_rules
 
-_EXTRA_BLOCK = (
+_QK_NORMS = (
     ("attention/query_norm", "scale", "self_attn.q_norm", "copy"),
     ("attention/key_norm", "scale", "self_attn.k_norm", "copy"),
-    ("post_attention_norm", "scale", "post_attention_layernorm", "copy"),
-    ("post_ffw_norm", "scale", "post_feedforward_layernorm", "copy"),
 )
 # `ffn_norm` is the pre-FFW norm here; the post norms are Gemma 3's own.
 _GGUF_BLOCK = {
@@ -111,7 +110,9 @@ FAMILY = Family(
     tokenizer_arguments={"has_vision_tokens": False},
     turn_end_tokens=("<end_of_turn>",),
     hf_weights=HFWeights(
-        "decoder_block", GEMMA_BLOCK + _EXTRA_BLOCK, "final_normalization"
+        "decoder_block",
+        GEMMA_BLOCK + _QK_NORMS + GEMMA_POST_NORMS,
+        "final_normalization",
     ),
     hf_export=HFExport("gemma3_text", "Gemma3ForCausalLM"),
     gguf=GGUFFormat(
