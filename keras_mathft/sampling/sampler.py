@@ -1,50 +1,36 @@
-"""N-sample decoding with a shared prompt cache over keras-hub causal LMs."""
+"""N-sample decoding with a shared prompt cache over keras-hub causal LMs.
 
-import dataclasses
+`SolutionSampler` tokenizes the prompts, hands them to its schedule
+(`continuous.ContinuousSchedule` or `static.StaticSchedule`, which decide
+which rows decode together and when a row ends), turns each finished row
+into a `Sample` (`postprocess`) and groups the samples by problem.
+`sample_solutions` and `greedy_solutions` are the one-call entry points;
+`get_sampler` reuses a model's sampler. (`SCHEDULES` is re-exported from
+`schedules`.)
+"""
 
 import numpy as np
 from keras import ops
 
-from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import families
 from keras_mathft.models import sharding
+from keras_mathft.sampling.arguments import check_model
+from keras_mathft.sampling.arguments import check_sample_args
+from keras_mathft.sampling.arguments import check_sampler_settings
+from keras_mathft.sampling.arguments import check_stop_strings
+from keras_mathft.sampling.continuous import ContinuousSchedule
 from keras_mathft.sampling.decoding import DecodePrograms
-from keras_mathft.sampling.decoding import as_int32
 from keras_mathft.sampling.postprocess import PostProcessor
 from keras_mathft.sampling.progress import SamplingProgress
-from keras_mathft.sampling.random_stream import row_keys
 from keras_mathft.sampling.sample_record import problem_id
 from keras_mathft.sampling.sample_record import problem_key
 from keras_mathft.sampling.sample_record import problem_text
-from keras_mathft.sampling.scheduler import Copy
-from keras_mathft.sampling.scheduler import SlotScheduler
+from keras_mathft.sampling.schedules import SCHEDULES  # noqa: F401
+from keras_mathft.sampling.schedules import Request
+from keras_mathft.sampling.schedules import RowSizing
+from keras_mathft.sampling.static import StaticSchedule
 from keras_mathft.sampling.token_choice import decoding_mode
-
-SCHEDULES = ("continuous", "static")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Request:
-    """The settings of one `sample()` call, shared by its chunks."""
-
-    prompts: list
-    problem_keys: np.ndarray
-    num_samples: int
-    max_new_tokens: int
-    temperature: float
-    top_p: float
-    seed: int
-    choice: tuple
-
-    def keys(self, problems, samples):
-        return row_keys(self.seed, self.problem_keys[problems], samples)
-
-    def scalars(self):
-        return (
-            ops.convert_to_tensor(np.float32(max(self.temperature, 1e-6))),
-            ops.convert_to_tensor(np.float32(self.top_p)),
-        )
 
 
 class SolutionSampler:
@@ -133,33 +119,11 @@ class SolutionSampler:
         block_steps=64,
         top_p_prefilter=128,
     ):
-        self.causal_lm = getattr(model, "causal_lm", model)
-        if not hasattr(self.causal_lm, "call_with_cache"):
-            raise ValueError(
-                "`model` must be a keras-hub CausalLM (with "
-                "`call_with_cache`) or a MathSolver wrapping one. "
-                f"Received: {type(model).__name__}"
-            )
+        self.causal_lm = check_model(model)
         self.preprocessor = self.causal_lm.preprocessor
-        if self.preprocessor is None:
-            raise ValueError(
-                "The causal LM needs a preprocessor to tokenize prompts. "
-                "Received: a model with `preprocessor=None`"
-            )
-        if schedule not in SCHEDULES:
-            raise ValueError(
-                f"`schedule` must be one of {SCHEDULES}. "
-                f"Received: schedule={schedule!r}"
-            )
-        for name, value in (
-            ("max_rows_per_chunk", max_rows_per_chunk),
-            ("block_steps", block_steps),
-            ("top_p_prefilter", top_p_prefilter),
-        ):
-            if value < 1:
-                raise ValueError(
-                    f"`{name}` must be at least 1. Received: {value}"
-                )
+        check_sampler_settings(
+            schedule, max_rows_per_chunk, block_steps, top_p_prefilter
+        )
         if prompt_template is None:
             prompt_template = getattr(model, "prompt_template", None)
         self.prompt_template = prompt_template or PromptTemplate()
@@ -173,14 +137,7 @@ class SolutionSampler:
         if stop_token_ids == "auto":
             stop_token_ids = families.stop_token_ids(self.causal_lm)
         self.stop_token_ids = tuple(int(t) for t in stop_token_ids or ())
-        if isinstance(stop_strings, str) or not all(
-            isinstance(x, str) and x for x in stop_strings
-        ):
-            raise ValueError(
-                "`stop_strings` must be a list of non-empty strings. "
-                f"Received: stop_strings={stop_strings!r}"
-            )
-        self.stop_strings = tuple(stop_strings)
+        self.stop_strings = check_stop_strings(stop_strings)
         self.postprocess = PostProcessor(
             tokenizer, self.stop_token_ids, self.stop_strings
         )
@@ -192,8 +149,29 @@ class SolutionSampler:
             jit_compile=jit_compile,
             top_p_prefilter=top_p_prefilter,
         )
+        self.sizing = RowSizing(
+            getattr(self.causal_lm.backbone, "max_sequence_length", None),
+            self.max_rows_per_chunk,
+            memory_budget_bytes,
+            self.cache_bytes_per_row,
+            share_prefix,
+        )
+        self.schedule_runner = self._make_schedule()
         self.last_stats = None
-        self._pool_shape = (0, 0)  # (rows, total length) compiled so far
+
+    def _make_schedule(self):
+        if self.schedule == "continuous":
+            return ContinuousSchedule(
+                self.programs,
+                self.sizing,
+                self.pad_token_id,
+                self.share_prefix,
+                self.block_steps,
+                self.postprocess,
+            )
+        return StaticSchedule(
+            self.programs, self.sizing, self.pad_token_id, self.share_prefix
+        )
 
     def cache_bytes_per_row(self, length):
         """Bytes of KV cache one row needs at total length `length`."""
@@ -228,35 +206,6 @@ class SolutionSampler:
             )
         token_ids = np.asarray(ops.convert_to_numpy(out["token_ids"]))
         return [t[:n] for t, n in zip(token_ids, lengths)]
-
-    def _total_length(self, prompt_bucket, longest, max_new_tokens):
-        total = prompt_bucket + geometric_bucket(max_new_tokens, midpoints=True)
-        model_max = getattr(
-            self.causal_lm.backbone, "max_sequence_length", None
-        )
-        if model_max is not None and total > model_max:
-            if longest + max_new_tokens > model_max:
-                raise ValueError(
-                    "Prompt plus `max_new_tokens` exceeds the model's "
-                    f"max_sequence_length={model_max}. Received: "
-                    f"{longest} + {max_new_tokens} tokens"
-                )
-            total = model_max
-        return total
-
-    def _row_budget(self, total_length):
-        budget = self.max_rows_per_chunk
-        if self.memory_budget_bytes:
-            per_row = self.cache_bytes_per_row(total_length)
-            budget = min(budget, max(1, self.memory_budget_bytes // per_row))
-        return budget
-
-    def _chunk_shape(self, num_samples, total_length):
-        budget = self._row_budget(total_length)
-        if not self.share_prefix:
-            return budget, 1
-        samples = min(num_samples, budget)
-        return max(1, budget // samples), samples
 
     def sample(
         self,
@@ -329,7 +278,9 @@ class SolutionSampler:
         Yields:
             `(problem_index, samples)`, in completion order.
         """
-        _check_args(num_samples, temperature, top_p, top_k, max_new_tokens)
+        check_sample_args(
+            num_samples, temperature, top_p, top_k, max_new_tokens
+        )
         problems = list(problems)
         if not problems:
             self.last_stats = _stats(self.schedule, 0.0, 0, 0, 0, 0)
@@ -338,7 +289,7 @@ class SolutionSampler:
             self.prompt_template.generation_prompt(problem_text(p))
             for p in problems
         ]
-        request = _Request(
+        request = Request(
             prompts=self._tokenize(texts),
             problem_keys=np.asarray(
                 [problem_key(p) for p in problems], np.uint32
@@ -351,14 +302,11 @@ class SolutionSampler:
             choice=(decoding_mode(temperature, top_p, top_k), top_k),
         )
         ids = [problem_id(p, i) for i, p in enumerate(problems)]
-        run = (
-            self._continuous if self.schedule == "continuous" else self._static
-        )
         progress = SamplingProgress(len(problems), verbose)
         pending = [dict() for _ in problems]
         counters = {"slot_steps": 0, "prefills": 0}
         tokens = 0
-        for i, s, generated in run(request, counters):
+        for i, s, generated in self.schedule_runner.run(request, counters):
             sample = self.postprocess.to_sample(ids[i], s, generated)
             pending[i][s] = sample
             tokens += sample.num_tokens
@@ -377,187 +325,6 @@ class SolutionSampler:
             counters["prefills"],
         )
 
-    # === Continuous schedule ===
-
-    def _continuous(self, request, counters):
-        prompts = request.prompts
-        buckets = [geometric_bucket(len(p), midpoints=True) for p in prompts]
-        longest = max(len(p) for p in prompts)
-        total = self._total_length(
-            max(buckets), longest, request.max_new_tokens
-        )
-        units = [
-            (i, s)
-            for i in range(len(prompts))
-            for s in range(request.num_samples)
-        ]
-        rows = min(self._row_budget(total), _pow2_at_least(len(units)))
-        dp = sharding.data_parallel_size()
-        rows = -(-rows // dp) * dp
-        # Keep the largest pool seen: a later, smaller call (a store's last
-        # shard) reuses the compiled functions.
-        seen_rows, seen_total = self._pool_shape
-        if seen_total >= total and self._row_budget(seen_total) >= seen_rows:
-            rows, total = max(rows, seen_rows), seen_total
-        self._pool_shape = (rows, total)
-        width = geometric_bucket(request.max_new_tokens, midpoints=True)
-        programs = self.programs
-        block = programs.decode_block(width, request.choice)
-        cache = sharding.distribute_cache(
-            programs.layout, programs.layout.zeros(rows, total)
-        )
-        generated = sharding.distribute_rows(np.zeros((rows, width), "int32"))
-        token, position, limit, start = (
-            np.zeros(rows, "int32") for _ in range(4)
-        )
-        keys = np.zeros(rows, np.uint32)
-        done = np.ones(rows, bool)
-        scheduler = SlotScheduler(rows, units, self.share_prefix)
-        temperature, top_p = request.scalars()
-        while True:
-            refill = scheduler.refill()
-            for op in refill.operations:
-                if isinstance(op, Copy):
-                    fn = programs.copy_slot(buckets[op.problem])
-                    cache = fn(cache, *as_int32([op.source, op.target]))
-                else:
-                    p = prompts[op.problem]
-                    row = np.full((1, buckets[op.problem]), self.pad_token_id)
-                    row[0, : len(p)] = p
-                    fn = programs.prefill_slot(buckets[op.problem])
-                    cache = fn(cache, as_int32(row), as_int32(op.slot))
-            for slot, (i, s) in refill.assignments:
-                n = len(prompts[i])
-                token[slot], position[slot] = prompts[i][-1], n - 1
-                keys[slot] = request.keys(np.asarray([i]), np.asarray([s]))[0]
-                limit[slot] = n + request.max_new_tokens
-                start[slot], done[slot] = n, False
-            if not scheduler.busy:
-                break
-            # Return early once a few rows finished, to refill them.
-            stop_after = max(1, rows // 32) if scheduler.pending else rows + 1
-            state = tuple(
-                sharding.distribute_rows(x)
-                for x in (token, position, keys, limit, start, done)
-            )
-            cache, generated, *out = block(
-                cache,
-                generated,
-                state,
-                as_int32(self.block_steps),
-                as_int32(stop_after),
-                temperature,
-                top_p,
-            )
-            token, position, done, steps = (
-                np.array(ops.convert_to_numpy(x)) for x in out
-            )
-            counters["slot_steps"] += int(steps) * rows
-            host = None
-            if self.stop_strings:
-                host = np.asarray(ops.convert_to_numpy(generated))
-                for slot in range(rows):
-                    n = position[slot] - start[slot] + 1
-                    if not done[slot] and self.postprocess.stop_index(
-                        host[slot, :n]
-                    ):
-                        done[slot] = True
-            ended = [
-                slot
-                for slot in range(rows)
-                if done[slot] and scheduler.active[slot] is not None
-            ]
-            if ended and host is None:
-                host = np.asarray(ops.convert_to_numpy(generated))
-            for slot in ended:
-                i, s = scheduler.finish(slot)
-                n = position[slot] - start[slot] + 1
-                yield i, s, host[slot, :n]
-        counters["prefills"] += scheduler.prefills
-
-    # === Static schedule ===
-
-    def _static(self, request, counters):
-        prompts = request.prompts
-        groups = {}
-        for i, p in enumerate(prompts):
-            groups.setdefault(
-                geometric_bucket(len(p), midpoints=True), []
-            ).append(i)
-        for prompt_len in sorted(groups):
-            longest = max(len(prompts[i]) for i in groups[prompt_len])
-            total = self._total_length(
-                prompt_len, longest, request.max_new_tokens
-            )
-            per_chunk, samples = self._chunk_shape(request.num_samples, total)
-            units = [
-                (i, s)
-                for i in groups[prompt_len]
-                for s in range(0, request.num_samples, samples)
-            ]
-            # Fewer units than a full chunk: shrink to a power of two.
-            per_chunk = min(per_chunk, _pow2_at_least(len(units)))
-            # Under data parallelism every device gets whole prompts.
-            dp = sharding.data_parallel_size()
-            per_chunk = -(-per_chunk // dp) * dp
-            fn = self.programs.static_chunk(samples, total, request.choice)
-            for c in range(0, len(units), per_chunk):
-                chunk = _Chunk(
-                    units[c : c + per_chunk], per_chunk, samples, prompt_len
-                )
-                counters["prefills"] += (
-                    per_chunk if self.share_prefix else per_chunk * samples
-                )
-                yield from self._run_chunk(fn, chunk, request, counters)
-
-    def _run_chunk(self, fn, chunk, request, counters):
-        prompts = request.prompts
-        padded = chunk.padded()
-        tokens = np.full(
-            (chunk.num_prompts, chunk.prompt_len), self.pad_token_id, "int32"
-        )
-        lengths = np.zeros((chunk.num_prompts,), "int32")
-        for r, (i, _) in enumerate(padded):
-            tokens[r, : len(prompts[i])] = prompts[i]
-            lengths[r] = len(prompts[i])
-        problem_idx = np.repeat([i for i, _ in padded], chunk.samples)
-        sample_idx = np.concatenate(
-            [np.arange(s, s + chunk.samples) for _, s in padded]
-        )
-        row_lengths = np.repeat(lengths, chunk.samples)
-        real = np.zeros((len(padded) * chunk.samples,), bool)
-        real[: len(chunk.units) * chunk.samples] = True
-        real &= sample_idx < request.num_samples
-        new = request.max_new_tokens
-        limits = np.where(real, row_lengths + new, row_lengths)
-        out, steps = fn(
-            sharding.distribute_rows(tokens),
-            sharding.distribute_rows(lengths),
-            sharding.distribute_rows(request.keys(problem_idx, sample_idx)),
-            sharding.distribute_rows(limits.astype("int32")),
-            *request.scalars(),
-        )
-        counters["slot_steps"] += int(ops.convert_to_numpy(steps)) * len(real)
-        out = np.asarray(ops.convert_to_numpy(out))
-        for r in np.flatnonzero(real):
-            n = row_lengths[r]
-            yield int(problem_idx[r]), int(sample_idx[r]), out[r, n : n + new]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Chunk:
-    """One static chunk: `units` of `(problem, first sample)`."""
-
-    units: list
-    num_prompts: int
-    samples: int
-    prompt_len: int
-
-    def padded(self):
-        # Padding repeats a real prompt: same shapes, results dropped.
-        extra = self.num_prompts - len(self.units)
-        return self.units + [self.units[0]] * extra
-
 
 def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
     return {
@@ -570,34 +337,6 @@ def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
         "slot_utilization": tokens / slot_steps if slot_steps else 0.0,
         "prefills": prefills,
     }
-
-
-def _pow2_at_least(n):
-    return 1 << max(0, int(n) - 1).bit_length()
-
-
-def _check_args(num_samples, temperature, top_p, top_k, max_new_tokens):
-    if num_samples < 1:
-        raise ValueError(
-            f"`num_samples` must be at least 1. Received: {num_samples}"
-        )
-    if temperature < 0:
-        raise ValueError(
-            f"`temperature` must be >= 0 (0 is greedy). Received: {temperature}"
-        )
-    if temperature == 0 and num_samples != 1:
-        raise ValueError(
-            "Greedy decoding (`temperature=0`) gives one solution per "
-            f"problem; set `num_samples=1`. Received: {num_samples}"
-        )
-    if not 0 < top_p <= 1:
-        raise ValueError(f"`top_p` must be in (0, 1]. Received: {top_p}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"`top_k` must be None or >= 1. Received: {top_k}")
-    if max_new_tokens < 1:
-        raise ValueError(
-            f"`max_new_tokens` must be at least 1. Received: {max_new_tokens}"
-        )
 
 
 def get_sampler(model, **kwargs):

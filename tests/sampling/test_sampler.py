@@ -292,13 +292,13 @@ def test_math_solver_like_wrapper_uses_its_template(gpt2_lm):
 
 def test_memory_budget_limits_rows(gpt2_lm):
     sampler = SolutionSampler(gpt2_lm, memory_budget_bytes=1)
-    assert sampler._chunk_shape(64, 32) == (1, 1)
+    assert sampler.sizing.chunk_shape(64, 32) == (1, 1)
     per_row = sampler.cache_bytes_per_row(32)
     # 2 layers, k and v, 32 positions, 16 features, float32.
     assert per_row == 2 * 2 * 32 * 16 * 4
     sampler = SolutionSampler(gpt2_lm, memory_budget_bytes=per_row * 20)
-    assert sampler._chunk_shape(8, 32) == (2, 8)
-    assert sampler._row_budget(32) == 20
+    assert sampler.sizing.chunk_shape(8, 32) == (2, 8)
+    assert sampler.sizing.row_budget(32) == 20
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,221 @@
+"""The continuous schedule: a pool of row slots, refilled as rows finish.
+
+A fixed pool of row slots, each row at its own position, is decoded in
+compiled blocks of up to `block_steps` steps. After a block, the rows that
+ended (a stop token or their length limit, seen on the device; a stop
+string, seen here on the host) leave, and their slots take the next
+`(problem, sample index)` units from a `SlotScheduler`. A unit whose
+prompt no slot holds yet is prefilled into its slot; the other samples of
+that problem copy the prefilled cache from a slot that holds it, so each
+prompt is prefilled once.
+
+`ContinuousSchedule.run` is the loop: `_refill` fills free slots,
+`_decode` runs one block, `_finished_rows` ends rows and yields them.
+"""
+
+import dataclasses
+
+import numpy as np
+from keras import ops
+
+from keras_mathft.data.bucketing import geometric_bucket
+from keras_mathft.models import sharding
+from keras_mathft.sampling.decoding import as_int32
+from keras_mathft.sampling.scheduler import Copy
+from keras_mathft.sampling.scheduler import SlotScheduler
+from keras_mathft.sampling.schedules import pow2_at_least
+
+
+@dataclasses.dataclass
+class _Pool:
+    """The device cache and generated ids, and each slot's row state."""
+
+    cache: object
+    generated: object
+    token: np.ndarray
+    position: np.ndarray
+    keys: np.ndarray
+    limit: np.ndarray
+    start: np.ndarray
+    done: np.ndarray
+
+    @classmethod
+    def empty(cls, layout, rows, total, width):
+        cache = sharding.distribute_cache(layout, layout.zeros(rows, total))
+        generated = sharding.distribute_rows(np.zeros((rows, width), "int32"))
+        token, position, limit, start = (
+            np.zeros(rows, "int32") for _ in range(4)
+        )
+        keys = np.zeros(rows, np.uint32)
+        done = np.ones(rows, bool)
+        return cls(cache, generated, token, position, keys, limit, start, done)
+
+    @property
+    def rows(self):
+        return len(self.done)
+
+    def state(self):
+        return tuple(
+            sharding.distribute_rows(x)
+            for x in (
+                self.token,
+                self.position,
+                self.keys,
+                self.limit,
+                self.start,
+                self.done,
+            )
+        )
+
+    def length(self, slot):
+        """Tokens generated so far by `slot`'s row."""
+        return self.position[slot] - self.start[slot] + 1
+
+
+class ContinuousSchedule:
+    """Continuous batching over a pool of slots (see the module docstring).
+
+    The pool keeps the largest shape seen, so a later, smaller call (a
+    store's last shard) reuses the compiled functions.
+
+    Args:
+        programs: the sampler's `DecodePrograms`.
+        sizing: the sampler's `RowSizing`.
+        pad_token_id: int.
+        share_prefix: bool. Copy a prompt's cache between slots (True) or
+            prefill every row (False).
+        block_steps: int. Most decode steps between two refills.
+        postprocess: the sampler's `PostProcessor`, for stop strings.
+    """
+
+    def __init__(
+        self,
+        programs,
+        sizing,
+        pad_token_id,
+        share_prefix,
+        block_steps,
+        postprocess,
+    ):
+        self.programs = programs
+        self.sizing = sizing
+        self.pad_token_id = pad_token_id
+        self.share_prefix = share_prefix
+        self.block_steps = block_steps
+        self.postprocess = postprocess
+        self.pool_shape = (0, 0)  # (rows, total length) compiled so far
+
+    def run(self, request, counters):
+        """Decodes every row of `request`.
+
+        Args:
+            request: a `schedules.Request`.
+            counters: dict; `"slot_steps"` and `"prefills"` are added to.
+
+        Yields:
+            `(problem index, sample index, generated token ids)`, in the
+            order the rows finish.
+        """
+        prompts = request.prompts
+        buckets = [geometric_bucket(len(p), midpoints=True) for p in prompts]
+        units = [
+            (i, s)
+            for i in range(len(prompts))
+            for s in range(request.num_samples)
+        ]
+        rows, total = self._pool_size(request, buckets, len(units))
+        width = geometric_bucket(request.max_new_tokens, midpoints=True)
+        block = self.programs.decode_block(width, request.choice)
+        pool = _Pool.empty(self.programs.layout, rows, total, width)
+        scheduler = SlotScheduler(rows, units, self.share_prefix)
+        scalars = request.scalars()
+        while True:
+            self._refill(pool, scheduler.refill(), request, buckets)
+            if not scheduler.busy:
+                break
+            self._decode(pool, block, scheduler, scalars, counters)
+            yield from self._finished_rows(pool, scheduler)
+        counters["prefills"] += scheduler.prefills
+
+    def _pool_size(self, request, buckets, num_units):
+        longest = max(len(p) for p in request.prompts)
+        total = self.sizing.total_length(
+            max(buckets), longest, request.max_new_tokens
+        )
+        rows = min(self.sizing.row_budget(total), pow2_at_least(num_units))
+        dp = sharding.data_parallel_size()
+        rows = -(-rows // dp) * dp
+        # Keep the largest pool seen: a later, smaller call (a store's last
+        # shard) reuses the compiled functions.
+        seen_rows, seen_total = self.pool_shape
+        if (
+            seen_total >= total
+            and self.sizing.row_budget(seen_total) >= seen_rows
+        ):
+            rows, total = max(rows, seen_rows), seen_total
+        self.pool_shape = (rows, total)
+        return rows, total
+
+    def _refill(self, pool, refill, request, buckets):
+        """Runs the refill's cache operations, then starts its rows."""
+        prompts = request.prompts
+        for op in refill.operations:
+            if isinstance(op, Copy):
+                fn = self.programs.copy_slot(buckets[op.problem])
+                pool.cache = fn(pool.cache, *as_int32([op.source, op.target]))
+            else:
+                p = prompts[op.problem]
+                row = np.full((1, buckets[op.problem]), self.pad_token_id)
+                row[0, : len(p)] = p
+                fn = self.programs.prefill_slot(buckets[op.problem])
+                pool.cache = fn(pool.cache, as_int32(row), as_int32(op.slot))
+        for slot, (i, s) in refill.assignments:
+            n = len(prompts[i])
+            pool.token[slot], pool.position[slot] = prompts[i][-1], n - 1
+            pool.keys[slot] = request.keys(np.asarray([i]), np.asarray([s]))[0]
+            pool.limit[slot] = n + request.max_new_tokens
+            pool.start[slot], pool.done[slot] = n, False
+
+    def _decode(self, pool, block, scheduler, scalars, counters):
+        """Runs one compiled block of decode steps over the pool."""
+        rows = pool.rows
+        # Return early once a few rows finished, to refill them.
+        stop_after = max(1, rows // 32) if scheduler.pending else rows + 1
+        pool.cache, pool.generated, *out = block(
+            pool.cache,
+            pool.generated,
+            pool.state(),
+            as_int32(self.block_steps),
+            as_int32(stop_after),
+            *scalars,
+        )
+        pool.token, pool.position, pool.done, steps = (
+            np.array(ops.convert_to_numpy(x)) for x in out
+        )
+        counters["slot_steps"] += int(steps) * rows
+
+    def _finished_rows(self, pool, scheduler):
+        """Ends the rows that are done, freeing their slots; yields them.
+
+        A row is done when the device stopped it (stop token or length
+        limit) or when its text holds a stop string.
+        """
+        host = None
+        if self.postprocess.stop_strings:
+            host = np.asarray(ops.convert_to_numpy(pool.generated))
+            for slot in range(pool.rows):
+                n = pool.length(slot)
+                if not pool.done[slot] and self.postprocess.stop_index(
+                    host[slot, :n]
+                ):
+                    pool.done[slot] = True
+        ended = [
+            slot
+            for slot in range(pool.rows)
+            if pool.done[slot] and scheduler.active[slot] is not None
+        ]
+        if ended and host is None:
+            host = np.asarray(ops.convert_to_numpy(pool.generated))
+        for slot in ended:
+            i, s = scheduler.finish(slot)
+            yield i, s, host[slot, : pool.length(slot)]
