@@ -505,6 +505,8 @@ def gguf_systematic(base):
 
         out.append(Mutation("gguf", fam, kind, desc, make, if_different))
 
+    adds_bos = base.fields.get("tokenizer.ggml.add_bos_token")
+    adds_bos = adds_bos is not None and bool(adds_bos.contents())
     for key, kind in numeric_fields(base).items():
         field = base.fields.get(key)
         current = field.contents() if field is not None else None
@@ -521,10 +523,12 @@ def gguf_systematic(base):
                 if_different=VALID_META if ok else WRONG,
             )
             # Another valid start or end token must show in the tokenizer:
-            # loaded equal, the importer ignored the field.
+            # loaded equal, the importer ignored the field. (A file that
+            # adds no start token never uses its `bos_token_id`.)
             out[-1].must_change = (
                 ok
-                and key.endswith(("bos_token_id", "eos_token_id"))
+                and key.endswith(("eos_token_id", "bos_token_id"))
+                and not (key.endswith("bos_token_id") and not adds_bos)
                 and value != current
             )
     for label, value in (
