@@ -127,8 +127,6 @@ class SolutionSampler:
         if prompt_template is None:
             prompt_template = getattr(model, "prompt_template", None)
         self.prompt_template = prompt_template or PromptTemplate()
-        self.max_rows_per_chunk = int(max_rows_per_chunk)
-        self.memory_budget_bytes = memory_budget_bytes
         self.max_prompt_length = max_prompt_length
         self.share_prefix = share_prefix
         self.schedule = schedule
@@ -151,7 +149,7 @@ class SolutionSampler:
         )
         self.sizing = RowSizing(
             getattr(self.causal_lm.backbone, "max_sequence_length", None),
-            self.max_rows_per_chunk,
+            int(max_rows_per_chunk),
             memory_budget_bytes,
             self.cache_bytes_per_row,
             share_prefix,
@@ -172,6 +170,26 @@ class SolutionSampler:
         return StaticSchedule(
             self.programs, self.sizing, self.pad_token_id, self.share_prefix
         )
+
+    # The row limits live in `sizing`, which the schedules read on every
+    # call: setting them on a built sampler still takes effect.
+    @property
+    def max_rows_per_chunk(self):
+        """Most rows decoded at once."""
+        return self.sizing.max_rows_per_chunk
+
+    @max_rows_per_chunk.setter
+    def max_rows_per_chunk(self, value):
+        self.sizing.max_rows_per_chunk = int(value)
+
+    @property
+    def memory_budget_bytes(self):
+        """Optional bytes the decoded rows' KV cache may take."""
+        return self.sizing.memory_budget_bytes
+
+    @memory_budget_bytes.setter
+    def memory_budget_bytes(self, value):
+        self.sizing.memory_budget_bytes = value
 
     def cache_bytes_per_row(self, length):
         """Bytes of KV cache one row needs at total length `length`."""

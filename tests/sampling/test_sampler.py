@@ -299,6 +299,13 @@ def test_memory_budget_limits_rows(gpt2_lm):
     sampler = SolutionSampler(gpt2_lm, memory_budget_bytes=per_row * 20)
     assert sampler.sizing.chunk_shape(8, 32) == (2, 8)
     assert sampler.sizing.row_budget(32) == 20
+    # Limits set on a built sampler apply to its next call.
+    sampler.memory_budget_bytes = per_row * 10
+    sampler.max_rows_per_chunk = 4
+    assert sampler.sizing.row_budget(32) == 4
+    sampler.max_rows_per_chunk = 256
+    assert sampler.sizing.row_budget(32) == 10
+    assert sampler.memory_budget_bytes == per_row * 10
 
 
 @pytest.mark.parametrize(
