@@ -114,6 +114,11 @@ class ProcessEvaluator(keras.Model):
             )
         return int(correct[0]), int(incorrect[0])
 
+    def enable_lora(self, rank, target_layer_names=None):
+        """Enables LoRA on the shared causal LM (`MathSolver.enable_lora`);
+        `models.fit_phases` calls it for a `trainable="lora"` phase."""
+        self.solver.enable_lora(rank, target_layer_names)
+
     # === Forward pass ===
 
     def call(self, inputs, training=False):
@@ -160,18 +165,30 @@ class ProcessEvaluator(keras.Model):
 
     # === Training ===
 
-    def compile(self, optimizer="auto", **kwargs):
+    def compile(self, optimizer="auto", objective="evaluation", **kwargs):
         """Configures training on step labels.
 
         Args:
             optimizer: a `keras.Optimizer` or name; `"auto"` is
                 `AdamW(2e-5)`.
+            objective: `"evaluation"`, the only one a process evaluator
+                trains (it is there so that `models.fit_phases` trains an
+                evaluation phase of a schedule on this model).
             **kwargs: fields of `losses.EvaluatorOptions` (`evaluator_loss`
                 defaults to `"mixture"` here: cross-entropy on every
                 labelled step plus the margin between each pair's good and
                 bad step; `"xent"` trains on solutions batches too), then
                 `keras.Model.compile` arguments.
+
+        Raises:
+            ValueError: for another objective.
         """
+        if objective != "evaluation":
+            raise ValueError(
+                "A `ProcessEvaluator` trains the evaluation objective only; "
+                "train generation phases on its `solver`. Received: "
+                f"objective={objective!r}"
+            )
         defaults = losses.EvaluatorOptions(evaluator_loss="mixture")
         self.evaluator_options = losses.EvaluatorOptions.pop_from(
             kwargs, defaults

@@ -72,6 +72,7 @@ CHOICES = {
     "solutions": ("math", "prm800k", "both"),
     "style": ("detailed", "coarse", "terse", "both"),
     "evaluator_loss": EVALUATOR_LOSSES,
+    "evaluator": ("outcome", "process"),
 }
 _EVALUATOR = EvaluatorOptions()
 _TEMPLATE = PromptTemplate()
@@ -175,6 +176,7 @@ class RecipeConfig:
     max_new_tokens: int | None = None
     top_k_clusters: int = 8
     # Training.
+    evaluator: str = "outcome"
     evaluator_loss: str = _EVALUATOR.evaluator_loss
     margin: float = _EVALUATOR.margin
     max_pairs_per_problem: int = 10

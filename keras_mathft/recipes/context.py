@@ -222,8 +222,13 @@ class StageContext:
 
     # === Training and sampling ===
 
-    def train(self, stage, solver, phase, dataset, weights_path):
-        """Fits one phase with `fit_phases`, checkpointed; saves weights."""
+    def train(self, stage, solver, phase, dataset, weights_path, model=None):
+        """Fits one phase with `fit_phases`, checkpointed; saves weights.
+
+        `model` is what trains when it is not `solver` itself but shares
+        its weights (a `models.ProcessEvaluator`); `solver`'s weights are
+        saved either way.
+        """
         checkpoints = self.directory.stage_dir(stage) / "checkpoint"
         checkpoint = models.TrainingCheckpoint(checkpoints / phase.name)
         done, total = checkpoint.epochs_done(), phase.epochs * phase.steps
@@ -238,7 +243,7 @@ class StageContext:
         if self.config.tensorboard is not None and self.writes:
             callbacks.append(LossLogger(self.config.tensorboard, stage))
         models.fit_phases(
-            solver,
+            solver if model is None else model,
             [phase],
             {phase.dataset or phase.name: ProcessRows.of(dataset)},
             callbacks=callbacks,

@@ -46,6 +46,9 @@ HELP = {
     "top_p": "Nucleus sampling mass.",
     "max_new_tokens": "Most tokens generated per solution.",
     "top_k_clusters": "K of RR.Top-K, W.RR.Top-K, MajK and Maj1.TopN.",
+    "evaluator": "Evaluator: outcome (the paper's: scores a whole "
+    "solution) or process (scores each step; the solution's score is its "
+    "weakest step).",
     "evaluator_loss": "Evaluator loss: xent, margin or mixture.",
     "margin": "Lambda of the margin loss.",
     "max_pairs_per_problem": "Right/wrong pairs per training problem.",

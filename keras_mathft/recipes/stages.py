@@ -23,10 +23,17 @@ from keras_mathft import sampling
 from keras_mathft.atomic_files import read_json
 from keras_mathft.atomic_files import write_json_atomic
 from keras_mathft.atomic_files import write_text_atomic
+from keras_mathft.data.step_labels import RIGHT
+from keras_mathft.data.step_labels import WRONG
 from keras_mathft.recipes.tensorboard import log_report
 from keras_mathft.sampling.sample_record import problem_id
 
 WEIGHTS_FILE = "model.weights.h5"
+# Process evaluator: steps read per training solution (the embedded
+# task's 99th percentile is 5), and rollouts per step of Monte-Carlo labels
+# (data other than the embedded task; their cost is steps x rollouts).
+PROCESS_MAX_STEPS = 16
+STEP_ROLLOUTS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +72,7 @@ class Stage:
 # copy those folders into the second run's directory and they are skipped.
 _LATER_SETTINGS = (
     "multitask",
+    "evaluator",
     "evaluator_steps",
     "evaluator_learning_rate",
     "final_sft_steps",
@@ -90,15 +98,30 @@ def pipeline_stages(config):
     """
     generator = generator_stage(config)
     evaluator = evaluator_stage(config)
+    step_labels = (
+        [
+            Stage(
+                "step_labels",
+                _step_labels,
+                reads=("ssft.weights", "train.store"),
+                writes={"evaluator.steps": "steps.jsonl"},
+            )
+        ]
+        if config.evaluator == "process"
+        else []
+    )
+    data = _evaluator_training_data(config)
     middle = (
         [
-            _training_stage("multitask_evaluation", "evaluation", "ssft"),
+            _training_stage(
+                "multitask_evaluation", "evaluation", "ssft", data=data
+            ),
             _training_stage(
                 "multitask_generation", "regeneration", "multitask_evaluation"
             ),
         ]
         if config.multitask
-        else [_training_stage("evaluator", "evaluation", "ssft")]
+        else [_training_stage("evaluator", "evaluation", "ssft", data=data)]
     )
     return [
         _training_stage("ssft", "generation", None, ignores=_LATER_SETTINGS),
@@ -120,6 +143,7 @@ def pipeline_stages(config):
             ignores=_LATER_SETTINGS,
             writer_only=True,
         ),
+        *step_labels,
         *middle,
         Stage(
             "test_greedy",
@@ -137,16 +161,31 @@ def pipeline_stages(config):
             "test_scores",
             _test_scores,
             reads=("test.samples", f"{evaluator}.weights"),
-            writes={"test.scores": "scores.json"},
+            writes=_score_files(config),
         ),
         Stage(
             "report",
             _report,
-            reads=("test.samples", "test.greedy", "test.scores"),
+            reads=("test.samples", "test.greedy", *_score_files(config)),
             writes={"report": "report.json"},
             writer_only=True,
         ),
     ]
+
+
+def _evaluator_training_data(config):
+    """The artifacts the evaluation phase trains on."""
+    if config.evaluator == "process":
+        return ("evaluator.steps",)
+    return ("evaluator.examples", "evaluator.pairs")
+
+
+def _score_files(config):
+    """The test scores' artifacts: a process evaluator's step scores too."""
+    files = {"test.scores": "scores.json"}
+    if config.evaluator == "process":
+        files["test.step_scores"] = "step_scores.json"
+    return files
 
 
 def check_prerequisites(stages, selected, is_done):
@@ -191,15 +230,15 @@ def check_prerequisites(stages, selected, is_done):
 # === Training stages ===
 
 
-def _training_stage(name, phase, start_from, ignores=()):
+def _training_stage(name, phase, start_from, ignores=(), data=()):
     """A stage that trains the phase `phase` of `config.training_phases()`.
 
     It starts from a fresh model (`start_from=None`) or from the weights of
-    the stage `start_from`, and saves its weights and checkpoints.
+    the stage `start_from`, and saves its weights and checkpoints. `data`
+    names the artifacts its training data comes from, beside the weights.
     """
     reads = () if start_from is None else (f"{start_from}.weights",)
-    if phase == "evaluation":
-        reads += ("evaluator.examples", "evaluator.pairs")
+    reads += data
 
     def run(context):
         if start_from is None:
@@ -222,23 +261,29 @@ def _train(context, stage, solver, phase_name):
     phase = config.training_phases()[phase_name]
     weights = context.path(f"{stage}.weights")
     context.seed()
+    model = None
     if phase.objective == "generation":
         dataset, info = _generation_dataset(context, solver)
+    elif config.evaluator == "process":
+        # Trains the generator's own weights, read at every step's end.
+        model = models.ProcessEvaluator(solver)
+        dataset, info = _process_dataset(context, solver)
     else:
         dataset, info = _evaluator_dataset(context, solver)
-        if dataset is None:
-            # Every sampled answer was right (or every one wrong): there is
-            # nothing to learn from, so the evaluator stays the SSFT model.
-            logging.warning(
-                "No evaluator training data for loss %r (%s); the %s stage "
-                "keeps the SSFT weights untrained.",
-                config.evaluator_loss,
-                info,
-                stage,
-            )
-            context.save_weights(solver, weights)
-            return {"trained": False, **info}
-    stats = {**context.train(stage, solver, phase, dataset, weights), **info}
+    if phase.objective == "evaluation" and dataset is None:
+        # Every sampled answer was right (or every one wrong): there is
+        # nothing to learn from, so the evaluator stays the SSFT model.
+        logging.warning(
+            "No evaluator training data for loss %r (%s); the %s stage "
+            "keeps the SSFT weights untrained.",
+            config.evaluator_loss,
+            info,
+            stage,
+        )
+        context.save_weights(solver, weights)
+        return {"trained": False, **info}
+    trained = context.train(stage, solver, phase, dataset, weights, model)
+    stats = {**trained, **info}
     if phase.objective == "evaluation":
         stats["trained"] = True
     return stats
@@ -290,8 +335,34 @@ def _evaluator_dataset(context, solver):
         elements, count = x, len(pairs)
         info = {"pairs": count}
     info["sequence_length"] = int(x["token_ids"].shape[-1])
+    return _repeated_batches(config, elements, count), info
+
+
+def _process_dataset(context, solver):
+    """Batches of step pairs: a right and a wrong step of one problem."""
+    config = context.config
+    rows = _read_jsonl(context.path("evaluator.steps"))
+    pairs = models.build_process_pairs(
+        [models.ProcessExample(**r) for r in rows],
+        max_pairs_per_problem=config.max_pairs_per_problem,
+        seed=config.seed,
+    )
+    if not pairs:
+        return None, {"step_pairs": 0}
+    x, y, weight = models.pair_step_inputs(
+        solver, pairs, config.resolved("sequence_length"), PROCESS_MAX_STEPS
+    )
+    x = _trim(x)
+    info = {
+        "step_pairs": len(pairs),
+        "sequence_length": int(x["token_ids"].shape[-1]),
+    }
+    return _repeated_batches(config, (x, y, weight), len(pairs)), info
+
+
+def _repeated_batches(config, elements, count):
     batch_size = config.resolved("evaluator_batch_size")
-    dataset = data_lib.make_array_dataset(
+    return data_lib.make_array_dataset(
         elements,
         batch_size=batch_size,
         seed=config.seed,
@@ -299,7 +370,6 @@ def _evaluator_dataset(context, solver):
         # Fewer rows than a batch: each batch holds them all.
         drop_remainder=count >= batch_size,
     )
-    return dataset, info
 
 
 # === Sampling and data stages ===
@@ -354,6 +424,61 @@ def _evaluator_data(context):
     return stats
 
 
+def _step_labels(context):
+    """A label per step of every training sample, for the process evaluator.
+
+    Exact on the embedded task (each line checked against the problem);
+    on other data, Monte-Carlo: `STEP_ROLLOUTS` rollouts of the SSFT model
+    from each step's prefix, a step right when one reaches the answer.
+    """
+    config = context.config
+    problems = context.eval_train_problems()
+    samples = _aligned(context.store("train.store"), problems)
+    flat = [(p, s.text) for p, group in zip(problems, samples) for s in group]
+    if config.data == "embedded":
+        labels, info = _exact_labels(flat), {"source": "exact"}
+    else:
+        labels, cost = sampling.monte_carlo_step_labels(
+            context.solver("ssft"),
+            [p for p, _ in flat],
+            [text for _, text in flat],
+            num_rollouts=STEP_ROLLOUTS,
+            max_new_tokens=config.resolved("max_new_tokens"),
+            temperature=config.temperature,
+            top_p=config.top_p,
+            seed=config.seed + 3,
+            verbose=context.verbose >= 2,
+        )
+        labels = [x.labels for x in labels]
+        info = {"source": "monte_carlo", **dataclasses.asdict(cost)}
+    rows = [
+        {"problem": p.problem, "solution": text, "labels": list(steps)}
+        for (p, text), steps in zip(flat, labels)
+    ]
+    if context.writes:
+        _write_jsonl(context.path("evaluator.steps"), rows)
+    counts = [v for steps in labels for v in steps]
+    return {
+        "solutions": len(rows),
+        "right_steps": counts.count(RIGHT),
+        "wrong_steps": counts.count(WRONG),
+        **info,
+    }
+
+
+def _exact_labels(flat):
+    """Exact step labels of `(problem, text)` pairs, one reference each."""
+    references, labels = {}, []
+    for problem, text in flat:
+        if id(problem) not in references:
+            references[id(problem)] = data_lib.ReferenceQuantities(problem)
+        reference = references[id(problem)]
+        labels.append(
+            data_lib.exact_step_labels(problem, text, reference).labels
+        )
+    return labels
+
+
 def _sampling_stage(artifact, greedy):
     """Greedy decoding (pass@1) or N samples of each test problem."""
 
@@ -380,20 +505,34 @@ def _test_scores(context):
     evaluator = context.solver(evaluator_stage(config))
     problems = [p.problem for p, g in zip(test, samples) for _ in g]
     texts = [s.text for g in samples for s in g]
-    scores = evaluator.score_solutions(
-        problems,
-        texts,
+    kwargs = dict(
         batch_size=config.resolved("evaluator_batch_size") * 2,
         sequence_length=config.resolved("sequence_length"),
     )
-    scores = [float(s) for s in scores]
-    nested, i = [], 0
-    for group in samples:
-        nested.append(scores[i : i + len(group)])
-        i += len(group)
+    if config.evaluator == "process":
+        steps = models.ProcessEvaluator(evaluator).score_steps(
+            problems, texts, **kwargs
+        )
+        # A solution is as good as its weakest step.
+        scores = models.aggregate_step_scores(steps, "min")
+        step_scores = _nest([[float(v) for v in s] for s in steps], samples)
+        if context.writes:
+            write_json_atomic(context.path("test.step_scores"), step_scores)
+    else:
+        scores = evaluator.score_solutions(problems, texts, **kwargs)
+    nested = _nest([float(s) for s in scores], samples)
     if context.writes:
         write_json_atomic(context.path("test.scores"), nested)
     return {"scored": len(scores)}
+
+
+def _nest(flat, groups):
+    """`flat` cut into lists as long as each of `groups`."""
+    nested, i = [], 0
+    for group in groups:
+        nested.append(flat[i : i + len(group)])
+        i += len(group)
+    return nested
 
 
 # === Report ===
@@ -445,6 +584,10 @@ def _report(context):
         # or not.
         "evaluator_ece": sampling.expected_calibration_error(correct, scores),
     }
+    if config.evaluator == "process":
+        result["recipe"]["process_product"] = _product_figures(
+            context, samples, correct
+        )
     directory = context.path("report").parent
     title = (
         "Multi-task sequential fine-tuning"
@@ -455,6 +598,38 @@ def _report(context):
     if config.tensorboard is not None:
         log_report(config.tensorboard, result)
     return {"report": str(directory / "report.md")}
+
+
+def _product_figures(context, samples, correct):
+    """The process evaluator's re-ranking when a solution's score is the
+    product of its step scores (the report's scores are the minimum)."""
+    config = context.config
+    steps = read_json(context.path("test.step_scores"))
+    scores = [
+        models.aggregate_step_scores(group, "product").tolist()
+        for group in steps
+    ]
+    result = sampling.evaluate(
+        context.problems[1],
+        samples,
+        scores=scores,
+        top_k=config.top_k_clusters,
+        top_n=config.top_k_clusters,
+        n_values=(config.resolved("num_samples"),),
+        trials=1,
+        seed=config.seed,
+    )
+    methods = result["overall"]["methods"]
+    return {
+        "evaluator_within_problem_auc": sampling.within_problem_auc(
+            correct, scores
+        ),
+        **{
+            name: methods[name]["accuracy"]
+            for name, reranker in sampling.RERANKERS.items()
+            if reranker.needs_scores
+        },
+    }
 
 
 # === Helpers ===
@@ -473,14 +648,16 @@ def _aligned(store, problems):
 
 
 def _trim(x):
-    """Cuts padding columns that no row uses (to a multiple of 16)."""
+    """Cuts token columns that no row uses (to a multiple of 16)."""
     mask = x["padding_mask"]
     used = int(np.max(np.sum(mask, axis=-1))) if mask.size else 1
     buckets = data_lib.linear_bucket_lengths(
         mask.shape[-1], num_buckets=None, multiple=16
     )
     length = data_lib.bucket_length(used, buckets)
-    return {k: v[..., :length] for k, v in x.items()}
+    # Other inputs (a process batch's step positions) index the tokens.
+    columns = ("token_ids", "padding_mask")
+    return {k: v[..., :length] if k in columns else v for k, v in x.items()}
 
 
 def _write_jsonl(path, rows):

@@ -215,3 +215,66 @@ def test_keras_file_round_trip_keeps_the_scores(evaluator, problems, tmp_path):
     after = restored.score_steps(problems[:3], texts)
     for a, b in zip(before, after):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def _weights(solver):
+    return [keras.ops.convert_to_numpy(v) for v in solver.backbone.weights]
+
+
+def test_fit_phases_trains_and_resumes_an_evaluation_phase(problems, tmp_path):
+    # The recipe trains a process evaluator as any evaluation phase: the
+    # generator's weights, read at every step, resumable from checkpoints.
+    evaluator = ProcessEvaluator(_solver(seed=2))
+    x, y, weight = pair_step_inputs(
+        evaluator.solver, build_process_pairs(_examples(problems)), LENGTH, 8
+    )
+    phase = models.TrainingPhase(
+        "evaluation",
+        objective="evaluation",
+        steps=2,
+        learning_rate=1e-2,
+        evaluator_options=models.EvaluatorOptions("mixture"),
+    )
+    before = _weights(evaluator.solver)
+    [(_, history)] = models.fit_phases(
+        evaluator,
+        [phase],
+        {"evaluation": (x, y, weight)},
+        checkpoint_dir=str(tmp_path),
+        verbose=0,
+    )
+    assert len(history.history["loss"]) == 1
+    after = _weights(evaluator.solver)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+    # A fresh model resumes from the finished phase's checkpoint.
+    resumed = ProcessEvaluator(_solver(seed=3))
+    [(_, none)] = models.fit_phases(
+        resumed,
+        [phase],
+        {"evaluation": (x, y, weight)},
+        checkpoint_dir=str(tmp_path),
+        verbose=0,
+    )
+    assert none is None
+    for a, b in zip(after, _weights(resumed.solver)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="evaluation objective only"):
+        models.fit_phases(
+            resumed,
+            [models.TrainingPhase("generation", steps=1)],
+            {"generation": (x, y, weight)},
+            verbose=0,
+        )
+
+
+def test_lora_through_the_evaluator_adapts_its_scores(problems):
+    evaluator = ProcessEvaluator(_solver(seed=4))
+    texts = [p.solution for p in problems[:2]]
+    questions = [p.problem for p in problems[:2]]
+    first = evaluator.score_solutions(questions, texts)
+    evaluator.enable_lora(2)
+    trainable = evaluator.solver.backbone.trainable_weights
+    assert trainable and all("lora_kernel" in w.path for w in trainable)
+    for w in trainable:  # B starts at zero: give the adapters an effect.
+        w.assign(np.full(w.shape, 0.05, "float32"))
+    assert not np.allclose(evaluator.score_solutions(questions, texts), first)

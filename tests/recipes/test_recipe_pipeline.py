@@ -201,9 +201,11 @@ def test_local_preset_with_lora(tmp_path):
     assert report["num_problems"] == 6
 
 
+@pytest.mark.parametrize("evaluator", ["outcome", "process"])
 @pytest.mark.parametrize("multitask", [False, True])
-def test_every_stage_reads_what_an_earlier_stage_writes(multitask):
-    stages = pipeline_stages(RecipeConfig(multitask=multitask))
+def test_every_stage_reads_what_an_earlier_stage_writes(multitask, evaluator):
+    config = RecipeConfig(multitask=multitask, evaluator=evaluator)
+    stages = pipeline_stages(config)
     written, paths = set(), set()
     for stage in stages:
         assert set(stage.reads) <= written, stage.name

@@ -1,0 +1,96 @@
+"""`--evaluator=process` end to end on a tiny config."""
+
+import json
+
+import pytest
+from pipeline_child import TINY
+
+from keras_mathft import data
+from keras_mathft import sampling
+from keras_mathft.recipes import RecipeConfig
+from keras_mathft.recipes import run_pipeline
+from keras_mathft.recipes import stage_names
+from keras_mathft.recipes import stages
+
+
+def _alternating_labels(flat):
+    """Every other solution right throughout, the others wrong at once.
+
+    A tiny model's samples are never right; these labels give the
+    process evaluator pairs to train on.
+    """
+    out = []
+    for i, (_, text) in enumerate(flat):
+        n = len(data.split_steps(text))
+        wrong = [0] + [None] * (n - 1) if n else []
+        out.append([1] * n if i % 2 == 0 else wrong)
+    return out
+
+
+def _read(path):
+    return json.loads(path.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("multitask", [False, True])
+def test_process_evaluator_trains_on_step_labels_and_scores_steps(
+    tmp_path, monkeypatch, multitask
+):
+    monkeypatch.setattr(stages, "_exact_labels", _alternating_labels)
+    config = RecipeConfig(
+        run_dir=str(tmp_path / "run"),
+        evaluator="process",
+        multitask=multitask,
+        **{**TINY, "evaluator_loss": "mixture"},
+    )
+    trained = "multitask_evaluation" if multitask else "evaluator"
+    names = stage_names(config)
+    assert names[3:5] == ["step_labels", trained]
+    report = run_pipeline(config, verbose=0)
+    recipe = report["recipe"]
+    run = tmp_path / "run"
+    rows = [
+        json.loads(line)
+        for line in (run / "step_labels" / "steps.jsonl").open()
+    ]
+    labels = [v for r in rows for v in r["labels"]]
+    assert recipe["stages"]["step_labels"] == {
+        "solutions": TINY["num_eval_train_problems"]
+        * TINY["num_train_samples"],
+        "right_steps": labels.count(1),
+        "wrong_steps": labels.count(0),
+        "source": "exact",
+    }
+    assert recipe["stages"][trained]["trained"] is True
+    assert recipe["stages"][trained]["step_pairs"] > 0
+    # A solution's score is its weakest step's.
+    steps = _read(run / "test_scores" / "step_scores.json")
+    scores = _read(run / "test_scores" / "scores.json")
+    assert [len(g) for g in steps] == [TINY["num_samples"]] * len(steps)
+    for step_group, score_group in zip(steps, scores):
+        for step_scores, score in zip(step_group, score_group):
+            assert score == pytest.approx(min(step_scores))
+            assert 0 < score < 1
+    product = recipe["process_product"]
+    rerankers = [n for n, r in sampling.RERANKERS.items() if r.needs_scores]
+    assert set(product) == {"evaluator_within_problem_auc", *rerankers}
+    assert all(0 <= product[n] <= 1 for n in rerankers)
+    assert recipe["config"]["evaluator"] == "process"
+
+
+@pytest.mark.backend_independent
+def test_the_outcome_evaluator_has_no_step_stage():
+    config = RecipeConfig(**TINY)
+    assert "step_labels" not in stage_names(config)
+    assert config.evaluator == "outcome"
+
+
+@pytest.mark.backend_independent
+def test_exact_step_labels_of_the_stage_are_the_data_module_s():
+    problems = data.make_synthetic_problems(3, seed=0, levels=[1])
+    flat = [(p, p.solution) for p in problems]
+    flat += [(p, p.solution.replace(" = ", " = 1", 1)) for p in problems]
+    expected = [data.exact_step_labels(p, t).labels for p, t in flat]
+    assert stages._exact_labels(flat) == expected
+    assert all(set(v) <= {1} for v in expected[:3])
+    assert all(0 in v for v in expected[3:])
