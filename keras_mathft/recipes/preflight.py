@@ -22,6 +22,10 @@ _NOT_COMPARED = ("run_dir", "tensorboard", "allow_contamination", "mesh")
 # Settings that run directories of earlier versions did not store (see
 # `RunDirectory`'s `later_settings`).
 _LATER_SETTINGS = ("backend", "data_digest", "preset_digest")
+# Fields added later, with the value that earlier versions ran with: left
+# out of the compared settings at that value, so that earlier runs resume
+# (and their reports read the same); any other value is compared.
+_ADDED_FIELDS = {"evaluator": "outcome"}
 
 
 def check_backend(backend=None):
@@ -94,7 +98,8 @@ def check_run_directory(config):
 
 
 def _comparable(config):
-    return _without(config, _NOT_COMPARED)
+    as_before = [k for k, v in _ADDED_FIELDS.items() if config.get(k) == v]
+    return _without(config, (*_NOT_COMPARED, *as_before))
 
 
 def _without(settings, names):

@@ -262,3 +262,22 @@ def test_a_run_directory_of_an_earlier_version_resumes_with_a_warning(
     assert "did not store" not in caplog.text
     with pytest.raises(ValueError, match="Stage 'ssft' .* seed: 0 -> 5"):
         check_run_directory(_config(tmp_path, seed=5))
+
+
+def test_a_field_added_later_is_stored_only_away_from_its_old_value(
+    tmp_path,
+):
+    # Runs of earlier versions stored no `evaluator`: they trained the
+    # outcome evaluator, so they resume as such, and only as such.
+    run = check_run_directory(_config(tmp_path))
+    run.mark_done("evaluator", {"loss": 1.5})
+    run.close()
+    stored = json.loads((tmp_path / "config.json").read_text())
+    assert "evaluator" not in stored
+    check_run_directory(_config(tmp_path, evaluator="outcome")).close()
+    with pytest.raises(ValueError, match="evaluator"):
+        check_run_directory(_config(tmp_path, evaluator="process"))
+    process = tmp_path / "process"
+    check_run_directory(_config(process, evaluator="process")).close()
+    stored = json.loads((process / "config.json").read_text())
+    assert stored["evaluator"] == "process"
