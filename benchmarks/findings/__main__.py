@@ -45,6 +45,12 @@ process evaluators trained on exact and on Monte-Carlo step labels, on
 each seed's evaluator-study base run; each arm's result is one JSON file
 (`<run_root>/<size>/process/<arm>/seed<k>.json`).
 
+`--study=multitask_process` (`multitask_process.py`) is issue 29's item
+5: each seed's base run continued as generation -> process evaluation ->
+generation in one model (`--evaluator=process --multitask`), against
+its SSFT generator; one JSON file per seed
+(`<run_root>/<size>/multitask_process/points/seed<k>.json`).
+
 Sizes are in `sizes.py`; the studies share `common.py` (flags, run
 folders, the point store) and `stats.py` (bootstrap intervals, cells).
 
@@ -70,6 +76,7 @@ Each study replaces only its own section of `--markdown` (between
 import common
 import evaluator
 import multitask
+import multitask_process
 import over_seeds
 import process
 import style
@@ -81,6 +88,7 @@ STUDIES = {
     "style": style.study,
     "multitask": multitask.study,
     "process": process.study,
+    "multitask_process": multitask_process.study,
 }
 
 

@@ -30,10 +30,18 @@ from keras_mathft.recipes import write_json_atomic  # noqa: E402
 flags.DEFINE_enum(
     "study",
     "seeds",
-    ["seeds", "evaluator", "style", "multitask", "process"],
+    [
+        "seeds",
+        "evaluator",
+        "style",
+        "multitask",
+        "process",
+        "multitask_process",
+    ],
     "The three findings over seeds, or a study of issue 13: the evaluator "
     "sweep (1), solution style at an equal token budget (2), multi-task "
-    "fine-tuning at matched compute (3); or issue 29's process evaluator.",
+    "fine-tuning at matched compute (3); or issue 29's process evaluator, "
+    "alone or as the multi-task model's evaluation phase.",
 )
 flags.DEFINE_enum(
     "size",

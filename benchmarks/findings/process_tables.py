@@ -32,22 +32,15 @@ def rows(results):
                 "auc_test",
                 "between_cluster_share",
             ):
-                row[name] = _mean_std([c[name] for c in cells])
+                row[name] = stats.mean_std([c[name] for c in cells])
             for name in ("steps", "pairs", "step_auc_test"):
-                row[name] = _mean_std([r.get(name) for r in per_seed])
+                row[name] = stats.mean_std([r.get(name) for r in per_seed])
             for name in sizes.ACCURACY:
                 row[name] = stats.mean_interval(
                     [c["per_problem"][name] for c in cells], FLAGS.bootstrap
                 )
             out.append(row)
     return out
-
-
-def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return float(np.mean(values)), float(np.std(values))
 
 
 def markdown(results, labels, synthetic_results, table, base, seeds, wall):

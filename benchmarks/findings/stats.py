@@ -114,6 +114,14 @@ def accuracy_cell(per_seed, key, name):
     return percent(mean_interval(values, common.FLAGS.bootstrap))
 
 
+def mean_std(values):
+    """`(mean, std)` over the values that are not None, or None."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return float(np.mean(values)), float(np.std(values))
+
+
 def quality(value, digits=3):
     """`(mean, std)` or `None` as a table cell."""
     if value is None:

@@ -73,6 +73,9 @@ class Stage:
 _LATER_SETTINGS = (
     "multitask",
     "evaluator",
+    # The evaluator data holds both examples and pairs, whatever the loss.
+    "evaluator_loss",
+    "margin",
     "evaluator_steps",
     "evaluator_learning_rate",
     "final_sft_steps",
