@@ -94,3 +94,52 @@ def test_exact_step_labels_of_the_stage_are_the_data_module_s():
     assert stages._exact_labels(flat) == expected
     assert all(set(v) <= {1} for v in expected[:3])
     assert all(0 in v for v in expected[3:])
+
+
+def _math_row(a, b):
+    return json.dumps(
+        {
+            "problem": f"What is ${a}+{b}$?",
+            "solution": f"${a}+{b}={a + b}$.\nSo it is $\\boxed{{{a + b}}}$.",
+            "answer": str(a + b),
+            "level": "Level 1",
+            "type": "Algebra",
+        }
+    )
+
+
+@pytest.mark.slow
+def test_step_labels_of_other_data_come_from_rollouts(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "train.jsonl").write_text(
+        "".join(_math_row(a, 1) + "\n" for a in range(3))
+    )
+    (data_dir / "test.jsonl").write_text(_math_row(7, 7) + "\n")
+    config = RecipeConfig(
+        run_dir=str(tmp_path / "run"),
+        evaluator="process",
+        **{
+            **TINY,
+            "data": "math",
+            "data_dir": str(data_dir),
+            "num_train_problems": None,
+            "num_test_problems": None,
+            "num_eval_train_problems": None,
+            "batch_size": 2,
+        },
+    )
+    run_pipeline(config, verbose=0, stop_after="step_labels")
+    folder = tmp_path / "run" / "step_labels"
+    summary = _read(folder / "DONE.json")["summary"]
+    rows = [json.loads(line) for line in (folder / "steps.jsonl").open()]
+    steps = [len(data.split_steps(r["solution"])) for r in rows]
+    assert [len(r["labels"]) for r in rows] == steps
+    assert summary["source"] == "monte_carlo"
+    assert summary["solutions"] == 3 * TINY["num_train_samples"]
+    # k rollouts from every step but the last, which the sample ends.
+    k = stages.STEP_ROLLOUTS
+    assert summary["rollouts"] == k * sum(max(n - 1, 0) for n in steps)
+    labels = [v for r in rows for v in r["labels"]]
+    assert summary["right_steps"] == labels.count(1)
+    assert summary["wrong_steps"] == labels.count(0)
