@@ -51,10 +51,10 @@ import os
 
 import keras
 
-from keras_mathft._progress import ProgbarLogger
 from keras_mathft.models.checkpoint import TrainingCheckpoint
 from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.solver import OBJECTIVES
+from keras_mathft.runtime.progress import ProgbarLogger
 
 TRAINABLE_CHOICES = ("all", "lora")
 
