@@ -13,6 +13,8 @@ Problems" (Liu et al., 2023, https://arxiv.org/abs/2310.10047):
   re-rankers and metrics.
 - `keras_mathft.recipes`: the end-to-end pipeline behind
   `examples/train.py`.
+- `keras_mathft.runtime`: what every stage shares at run time: processes,
+  progress display, the writer lock.
 
 Subpackages are imported lazily so that `import keras_mathft.grading` never
 pulls in keras, jax or tensorflow.
@@ -22,7 +24,14 @@ from importlib import import_module as _import_module
 
 from keras_mathft.version import __version__
 
-_SUBPACKAGES = ("grading", "data", "models", "sampling", "recipes")
+_SUBPACKAGES = (
+    "grading",
+    "data",
+    "models",
+    "sampling",
+    "recipes",
+    "runtime",
+)
 __all__ = ["__version__", *_SUBPACKAGES]
 
 

@@ -1,4 +1,7 @@
-"""Progress off a terminal: plain, flushed lines (keras_mathft/_progress.py)."""
+"""Progress off a terminal: plain, flushed lines.
+
+The module under test is keras_mathft/runtime/progress.py.
+"""
 
 import io
 
@@ -6,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_mathft._progress import LineProgress
-from keras_mathft._progress import ProgbarLogger
-from keras_mathft._progress import progress_bar
+from keras_mathft.runtime.progress import LineProgress
+from keras_mathft.runtime.progress import ProgbarLogger
+from keras_mathft.runtime.progress import progress_bar
 
 
 class _Stream(io.StringIO):

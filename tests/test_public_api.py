@@ -17,6 +17,7 @@ PACKAGES = (
     "keras_mathft.grading",
     "keras_mathft.models",
     "keras_mathft.recipes",
+    "keras_mathft.runtime",
     "keras_mathft.sampling",
 )
 

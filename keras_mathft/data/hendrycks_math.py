@@ -125,48 +125,11 @@ def problem_from_row(row, unique_id=None, location="<row>"):
     problem = _text_field(row, ("problem",), location)
     solution = _text_field(row, ("solution",), location)
     subject = _text_field(row, ("subject", "type"), location)
-    if "level" not in row:
-        raise DataFormatError(
-            location,
-            "Missing field `level`. Add it to the record.",
-            f"fields {sorted(row)}",
-        )
-    try:
-        level = parse_level(row["level"])
-    except ValueError as e:
-        raise DataFormatError(location, str(e)) from None
+    level = _level_field(row, location)
     if row.get("unique_id") is not None:
         unique_id = _text_field(row, ("unique_id",), location)
     unique_id = unique_id or location
-    answer = row.get("answer")
-    if answer is not None and not isinstance(answer, str):
-        raise DataFormatError(
-            location,
-            "Field `answer` must be a string (write a number as a JSON "
-            'string, e.g. "5"), or be left out to read the `\\boxed{}` '
-            "answer of the solution.",
-            excerpt(answer),
-        )
-    if answer is not None and not answer.strip():
-        raise DataFormatError(
-            location,
-            "Field `answer` is empty; no answer can equal it. Give the "
-            "answer, or leave the field out to read the `\\boxed{}` answer "
-            "of the solution.",
-            excerpt(answer),
-        )
-    if answer is None:
-        answer = KNOWN_ANSWERS.get(unique_id)
-    if answer is None:
-        answer = _boxed_answer(solution)
-    if answer is None:
-        raise DataFormatError(
-            location,
-            "The solution has no final `\\boxed{...}` answer (a gold answer "
-            "is never guessed from its text). Add an `answer` field or box "
-            "the answer in the solution.",
-            excerpt(solution[-80:]),
-        )
+    answer = _answer_field(row, unique_id, solution, location)
     return MathProblem(
         problem=problem,
         solution=solution,
@@ -312,6 +275,59 @@ def _load_file(file, unique_id, strict, report):
         else:
             problems.append((location, problem))
     return problems
+
+
+def _level_field(row, location):
+    """The row's `level` as an int, or a `DataFormatError`."""
+    if "level" not in row:
+        raise DataFormatError(
+            location,
+            "Missing field `level`. Add it to the record.",
+            f"fields {sorted(row)}",
+        )
+    try:
+        return parse_level(row["level"])
+    except ValueError as e:
+        raise DataFormatError(location, str(e)) from None
+
+
+def _answer_field(row, unique_id, solution, location):
+    """The gold answer: the row's `answer`, else a known one, else the box.
+
+    Raises:
+        DataFormatError: for a non-string or empty `answer`, or, without
+            one, a solution with no complete `\\boxed{}`.
+    """
+    answer = row.get("answer")
+    if answer is not None and not isinstance(answer, str):
+        raise DataFormatError(
+            location,
+            "Field `answer` must be a string (write a number as a JSON "
+            'string, e.g. "5"), or be left out to read the `\\boxed{}` '
+            "answer of the solution.",
+            excerpt(answer),
+        )
+    if answer is not None and not answer.strip():
+        raise DataFormatError(
+            location,
+            "Field `answer` is empty; no answer can equal it. Give the "
+            "answer, or leave the field out to read the `\\boxed{}` answer "
+            "of the solution.",
+            excerpt(answer),
+        )
+    if answer is None:
+        answer = KNOWN_ANSWERS.get(unique_id)
+    if answer is None:
+        answer = _boxed_answer(solution)
+    if answer is None:
+        raise DataFormatError(
+            location,
+            "The solution has no final `\\boxed{...}` answer (a gold answer "
+            "is never guessed from its text). Add an `answer` field or box "
+            "the answer in the solution.",
+            excerpt(solution[-80:]),
+        )
+    return answer
 
 
 def _text_field(row, names, location):

@@ -43,6 +43,39 @@ def iter_json_objects(path, strict=True, report=None):
     Raises:
         DataFormatError: for any of the above when `strict`.
     """
+    text = _read_text(path, strict, report)
+    if text is None:
+        return
+    pos, line, size = 0, 1, len(text)
+    while True:
+        # Skip whitespace, counting the line breaks it holds.
+        start = pos
+        while pos < size and text[pos] in " \t\r\n\ufeff":
+            pos += 1
+        line += _line_breaks(text, start, pos)
+        if pos >= size:
+            return
+        value, end, error = _decode_at(path, text, pos, line)
+        if error is not None:
+            handle_error(error, strict, report)
+            # Resume at the next line starting with "{".
+            nxt = _NEXT_OBJECT_RE.search(text, pos)
+            if nxt is None:
+                return
+            line += _line_breaks(text, pos, nxt.end() - 1)
+            pos = nxt.end() - 1
+            continue
+        yield line, value
+        line += _line_breaks(text, pos, end)
+        pos = end
+
+
+def _read_text(path, strict, report):
+    """The file's text, or None after handling a file-level problem.
+
+    Bytes that are not UTF-8 become lone surrogates, found per record by
+    `_undecodable`.
+    """
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -56,7 +89,7 @@ def iter_json_objects(path, strict=True, report=None):
             strict,
             report,
         )
-        return
+        return None
     wide = _wide_encoding(data)
     if wide:
         handle_error(
@@ -68,43 +101,30 @@ def iter_json_objects(path, strict=True, report=None):
             strict,
             report,
         )
-        return
-    text = data.decode("utf-8", "surrogateescape")
-    pos, line, size = 0, 1, len(text)
-    while True:
-        # Skip whitespace, counting the line breaks it holds.
-        start = pos
-        while pos < size and text[pos] in " \t\r\n\ufeff":
-            pos += 1
-        line += _line_breaks(text, start, pos)
-        if pos >= size:
-            return
-        try:
-            value, end = _DECODER.raw_decode(text, pos)
-            error = _undecodable(path, text, pos, end)
-        except (ValueError, RecursionError) as e:
-            # A JSONDecodeError is a ValueError, as is an integer of more
-            # than `sys.get_int_max_str_digits()` digits.
-            eol = _LINE_BREAK_RE.search(text, pos)
-            eol = size if eol is None else eol.start()
-            error = _undecodable(path, text, pos, eol) or DataFormatError(
-                f"{path}:{line}",
-                _parse_problem(e, text),
-                excerpt(text[pos:eol]),
-            )
-            value = end = None
-        if error is not None:
-            handle_error(error, strict, report)
-            # Resume at the next line starting with "{".
-            nxt = _NEXT_OBJECT_RE.search(text, pos)
-            if nxt is None:
-                return
-            line += _line_breaks(text, pos, nxt.end() - 1)
-            pos = nxt.end() - 1
-            continue
-        yield line, value
-        line += _line_breaks(text, pos, end)
-        pos = end
+        return None
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _decode_at(path, text, pos, line):
+    """`(value, end, error)` for the JSON value at `text[pos]` (line `line`).
+
+    `error` is a `DataFormatError` (then `value` and `end` are None) or None.
+    """
+    try:
+        value, end = _DECODER.raw_decode(text, pos)
+        error = _undecodable(path, text, pos, end)
+    except (ValueError, RecursionError) as e:
+        # A JSONDecodeError is a ValueError, as is an integer of more
+        # than `sys.get_int_max_str_digits()` digits.
+        eol = _LINE_BREAK_RE.search(text, pos)
+        eol = len(text) if eol is None else eol.start()
+        error = _undecodable(path, text, pos, eol) or DataFormatError(
+            f"{path}:{line}",
+            _parse_problem(e, text),
+            excerpt(text[pos:eol]),
+        )
+        value = end = None
+    return value, end, error
 
 
 def _line_breaks(text, start, end):

@@ -136,11 +136,7 @@ def tokenize_pairs(
             "`prompts` and `responses` must have the same length. "
             f"Received: {len(prompts)} and {len(responses)}"
         )
-    if truncation not in TRUNCATION_POLICIES:
-        raise ValueError(
-            f"`truncation` must be one of {TRUNCATION_POLICIES}. "
-            f"Received: {truncation!r}"
-        )
+    _check_choice("truncation", truncation, TRUNCATION_POLICIES)
     _check_sequence_length(sequence_length)
     start = _start_ids(tokenizer, add_start_token)
     end = _end_ids(tokenizer, add_end_token)
@@ -149,46 +145,13 @@ def tokenize_pairs(
     # One extra slot: `y` is the packed row shifted left by one.
     packed_length = sequence_length + 1
     stats = TokenizationStats(num_examples=len(prompts))
-    rows, starts, kept = [], [], []
-    for i, (p, r) in enumerate(zip(prompt_ids, response_ids)):
-        head = start + p
-        full = head + r + end
-        stats.longest = max(stats.longest, len(full))
-        if len(full) > packed_length:
-            # Room for at least one response token after the prompt.
-            if truncation == "drop" or len(head) >= packed_length:
-                stats.num_dropped += 1
-                stats.dropped_indices.append(i)
-                continue
-            stats.num_truncated += 1
-            stats.num_tokens_cut += len(full) - packed_length
-            full = full[:packed_length]
-        rows.append(full)
-        starts.append(len(head))
-        kept.append(i)
+    rows, head_lengths, kept = _fit_pairs(
+        prompt_ids, response_ids, start, end, packed_length, truncation, stats
+    )
     stats.num_kept = len(rows)
     _warn(stats, sequence_length)
-
     pad = pad_token_id(tokenizer)
-    batch = len(rows)
-    packed = np.full((batch, packed_length), pad, dtype="int32")
-    weight = np.zeros((batch, packed_length), dtype="float32")
-    lengths = np.zeros((batch,), dtype="int32")
-    for b, (row, head_length) in enumerate(zip(rows, starts)):
-        packed[b, : len(row)] = row
-        # Position j of the packed row is the target of y[j - 1].
-        weight[b, head_length : len(row)] = 1.0
-        lengths[b] = min(len(row), sequence_length)
-    positions = np.arange(sequence_length)[None, :]
-    return TokenizedPairs(
-        token_ids=packed[:, :-1],
-        padding_mask=positions < lengths[:, None],
-        y=packed[:, 1:],
-        sample_weight=weight[:, 1:],
-        lengths=lengths,
-        indices=np.asarray(kept, dtype="int32"),
-        stats=stats,
-    )
+    return _pairs_arrays(rows, head_lengths, kept, sequence_length, pad, stats)
 
 
 def tokenize_prompts(
@@ -241,16 +204,8 @@ def tokenize_prompts(
     >>> x["token_ids"].tolist()  # start token, then the last two
     [[0, 1, 2]]
     """
-    if padding_side not in ("left", "right"):
-        raise ValueError(
-            "`padding_side` must be 'left' or 'right'. "
-            f"Received: {padding_side!r}"
-        )
-    if truncation not in PROMPT_TRUNCATIONS:
-        raise ValueError(
-            f"`truncation` must be one of {PROMPT_TRUNCATIONS}. "
-            f"Received: {truncation!r}"
-        )
+    _check_padding_side(padding_side)
+    _check_choice("truncation", truncation, PROMPT_TRUNCATIONS)
     prompts = list(prompts)
     start = _start_ids(tokenizer, add_start_token)
     rows = [start + ids for ids in token_id_lists(tokenizer, prompts)]
@@ -259,26 +214,12 @@ def tokenize_prompts(
     if sequence_length is None:
         sequence_length = max(stats.longest, 1)
     _check_sequence_length(sequence_length, minimum=1)
-    token_ids = np.full(
-        (len(rows), sequence_length), pad_token_id(tokenizer), dtype="int32"
-    )
-    mask = np.zeros((len(rows), sequence_length), dtype=bool)
-    for b, row in enumerate(rows):
-        if len(row) > sequence_length:
-            stats.num_truncated += 1
-            stats.num_tokens_cut += len(row) - sequence_length
-            if truncation == "keep_start":
-                row = row[:sequence_length]
-            else:
-                head = row[: min(len(start), sequence_length - 1)]
-                row = head + row[len(row) - sequence_length + len(head) :]
-        n = len(row)
-        if padding_side == "left":
-            token_ids[b, sequence_length - n :] = row
-            mask[b, sequence_length - n :] = True
-        else:
-            token_ids[b, :n] = row
-            mask[b, :n] = True
+    pad = pad_token_id(tokenizer)
+    rows = [
+        _cut_prompt(row, len(start), sequence_length, truncation, stats)
+        for row in rows
+    ]
+    token_ids, mask = _pad_rows(rows, sequence_length, pad, padding_side)
     _warn(stats, sequence_length)
     return {"token_ids": token_ids, "padding_mask": mask}, stats
 
@@ -320,6 +261,104 @@ def pad_token_id(tokenizer):
     """
     token = getattr(tokenizer, "pad_token_id", None)
     return 0 if token is None else int(token)
+
+
+def _fit_pairs(
+    prompt_ids, response_ids, start, end, packed_length, truncation, stats
+):
+    """Packs each pair to at most `packed_length` tokens, or drops it.
+
+    Returns `(rows, head_lengths, kept)`: the packed rows, the length of
+    each row's start + prompt (where its loss begins) and the input index
+    of each row. Cuts and drops are counted in `stats`.
+    """
+    rows, head_lengths, kept = [], [], []
+    for i, (p, r) in enumerate(zip(prompt_ids, response_ids)):
+        head = start + p
+        full = head + r + end
+        stats.longest = max(stats.longest, len(full))
+        if len(full) > packed_length:
+            # Room for at least one response token after the prompt.
+            if truncation == "drop" or len(head) >= packed_length:
+                stats.num_dropped += 1
+                stats.dropped_indices.append(i)
+                continue
+            stats.num_truncated += 1
+            stats.num_tokens_cut += len(full) - packed_length
+            full = full[:packed_length]
+        rows.append(full)
+        head_lengths.append(len(head))
+        kept.append(i)
+    return rows, head_lengths, kept
+
+
+def _pairs_arrays(rows, head_lengths, kept, sequence_length, pad, stats):
+    """The `TokenizedPairs` of packed rows of `sequence_length + 1` tokens."""
+    packed_length = sequence_length + 1
+    packed, in_row = _pad_rows(rows, packed_length, pad, "right")
+    weight = np.zeros((len(rows), packed_length), dtype="float32")
+    for b, (row, head_length) in enumerate(zip(rows, head_lengths)):
+        # Position j of the packed row is the target of y[j - 1].
+        weight[b, head_length : len(row)] = 1.0
+    lengths = [min(len(row), sequence_length) for row in rows]
+    return TokenizedPairs(
+        token_ids=packed[:, :-1],
+        padding_mask=in_row[:, :-1],
+        y=packed[:, 1:],
+        sample_weight=weight[:, 1:],
+        lengths=np.asarray(lengths, dtype="int32"),
+        indices=np.asarray(kept, dtype="int32"),
+        stats=stats,
+    )
+
+
+def _cut_prompt(row, start_length, sequence_length, truncation, stats):
+    """`row` cut to `sequence_length` tokens as `truncation` says.
+
+    `"keep_end"` keeps the start token (of `start_length` ids) and the
+    prompt's last tokens. A cut is counted in `stats`.
+    """
+    if len(row) <= sequence_length:
+        return row
+    stats.num_truncated += 1
+    stats.num_tokens_cut += len(row) - sequence_length
+    if truncation == "keep_start":
+        return row[:sequence_length]
+    head = row[: min(start_length, sequence_length - 1)]
+    return head + row[len(row) - sequence_length + len(head) :]
+
+
+def _pad_rows(rows, width, pad, padding_side):
+    """int32 ids `[B, width]` and their bool mask, `rows` padded with `pad`.
+
+    Every row must fit in `width`; `padding_side` is `"left"` or `"right"`.
+    """
+    token_ids = np.full((len(rows), width), pad, dtype="int32")
+    mask = np.zeros((len(rows), width), dtype=bool)
+    for b, row in enumerate(rows):
+        n = len(row)
+        if padding_side == "left":
+            token_ids[b, width - n :] = row
+            mask[b, width - n :] = True
+        else:
+            token_ids[b, :n] = row
+            mask[b, :n] = True
+    return token_ids, mask
+
+
+def _check_padding_side(padding_side):
+    if padding_side not in ("left", "right"):
+        raise ValueError(
+            "`padding_side` must be 'left' or 'right'. "
+            f"Received: {padding_side!r}"
+        )
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {choices}. Received: {value!r}"
+        )
 
 
 def _start_ids(tokenizer, add_start_token):

@@ -86,14 +86,31 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
     forest = _UnionFind(len(answers))
     # Identical strings merge first, so each distinct string is analyzed
     # and hashed once (64 samples repeat answers a lot).
+    distinct = _merge_identical(answers, indices, forest)
+    analyzed = _merge_equal_keys(answers, distinct, forest, deadline)
+    roots = sorted({forest.find(i) for i in indices if i in analyzed})
+    _merge_equivalent_roots(answers, roots, forest, deadline)
+    return _clusters(answers, indices, forest)
+
+
+def _merge_identical(answers, indices, forest):
+    """Merges equal strings; returns the first index of each distinct one."""
     first_by_string = {}
     for i in indices:
         first = first_by_string.setdefault(answers[i], i)
         if first != i:
             forest.union(first, i)
+    return list(first_by_string.values())
+
+
+def _merge_equal_keys(answers, distinct, forest, deadline):
+    """Merges answers of equal normalized string or exact canonical key.
+
+    Returns the set of indices analyzed before `deadline` expired.
+    """
     first_by_key = {}
     analyzed = set()
-    for i in first_by_string.values():
+    for i in distinct:
         if deadline.expired():
             break
         analysis = equivalence.analyze(answers[i])
@@ -108,7 +125,15 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
                 forest.union(first_by_key[key], i)
             else:
                 first_by_key[key] = i
-    roots = sorted({forest.find(i) for i in indices if i in analyzed})
+    return analyzed
+
+
+def _merge_equivalent_roots(answers, roots, forest, deadline):
+    """Compares the group representatives pair by pair, within `deadline`.
+
+    Pairs that structure and fingerprints cannot settle go to the sympy
+    pool together; a pair merged meanwhile is skipped there.
+    """
     pending, pairs = [], []
     for x, i in enumerate(roots):
         for j in roots[x + 1 :]:
@@ -121,16 +146,21 @@ def cluster_answers(answers, *, timeout=equivalence.DEFAULT_TIMEOUT):
             elif verdict:
                 pending.append(verdict)
                 pairs.append((i, j))
-    if pending:
+    if not pending:
+        return
 
-        def merged(k):
-            i, j = pairs[k]
-            return forest.find(i) == forest.find(j)
+    def merged(k):
+        i, j = pairs[k]
+        return forest.find(i) == forest.find(j)
 
-        def merge(k):
-            forest.union(*pairs[k])
+    def merge(k):
+        forest.union(*pairs[k])
 
-        equivalence.run_tasks(pending, deadline, skip=merged, on_hold=merge)
+    equivalence.run_tasks(pending, deadline, skip=merged, on_hold=merge)
+
+
+def _clusters(answers, indices, forest):
+    """The forest's groups as `AnswerCluster`s, largest first."""
     groups = {}
     for i in indices:
         groups.setdefault(forest.find(i), []).append(i)

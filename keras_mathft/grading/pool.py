@@ -145,6 +145,35 @@ class _Worker:
             pass
 
 
+class _JobQueue:
+    """One `run_jobs` call's jobs: their results so far, the number of
+    tasks each still needs, and the `(job, task)` units left to send."""
+
+    def __init__(self, jobs, skip):
+        self.jobs = jobs
+        self.skip = skip
+        self.results = [True if not tasks else None for tasks in jobs]
+        self.left = [len(tasks) for tasks in jobs]
+        self.queue = collections.deque(
+            (j, t) for j, tasks in enumerate(jobs) for t in range(len(tasks))
+        )
+
+    def next_unit(self):
+        """The next unit of an undecided job, or None; asks `skip` first."""
+        while self.queue:
+            j, t = self.queue.popleft()
+            if self.results[j] is not None:
+                continue
+            if self.skip is not None and self.skip(j):
+                self.results[j] = False
+                continue
+            return j, t
+        return None
+
+    def pending(self):
+        return sum(1 for j, _ in self.queue if self.results[j] is None)
+
+
 class SympyPool:
     """Runs jobs of comparison tasks in worker processes, by deadline.
 
@@ -295,52 +324,23 @@ class SympyPool:
             RuntimeError: when the call waited `startup_timeout` seconds
                 for workers to start.
         """
-        results = [True if not tasks else None for tasks in jobs]
-        left = [len(tasks) for tasks in jobs]
-        queue = collections.deque(
-            (j, t) for j, tasks in enumerate(jobs) for t in range(len(tasks))
-        )
+        state = _JobQueue(jobs, skip)
+        results = state.results
         held, busy = [], {}
         # Set when a worker of this call died while starting: start-up is
         # then failing, not slow, and is no longer excused.
         start_failed = False
-
-        def next_unit():
-            while queue:
-                j, t = queue.popleft()
-                if results[j] is not None:
-                    continue
-                if skip is not None and skip(j):
-                    results[j] = False
-                    continue
-                return j, t
-            return None
-
-        def pending():
-            return sum(1 for j, _ in queue if results[j] is None)
-
         try:
             while not deadline.expired():
-                for worker in [w for w in held if w.usable and w not in busy]:
-                    unit = next_unit()
-                    if unit is None:
-                        break
-                    try:
-                        worker.send(jobs[unit[0]][unit[1]])
-                    except (OSError, ValueError, pickle.PickleError):
-                        self._fail(worker, held)
-                        results[unit[0]] = False
-                        continue
-                    busy[worker] = unit
-                    self._count("symbolic_tasks")
+                self._send_units(state, held, busy)
                 idle_held = sum(1 for w in held if w not in busy)
-                if pending() > idle_held:
+                if state.pending() > idle_held:
                     worker = self._acquire(deadline, block=not held)
                     if worker is not None:
                         held.append(worker)
                         continue
                 useful = [w for w in busy if results[busy[w][0]] is None]
-                if not useful and not pending():
+                if not useful and not state.pending():
                     break
                 waiting = [w for w in held if w in busy or not w.usable]
                 if not waiting:
@@ -349,32 +349,57 @@ class SympyPool:
                     # Every worker held is still starting: start-up time.
                     ready = self._wait_for_start(waiting, deadline)
                 else:
-                    timeout = deadline.remaining()
-                    for worker in waiting:
-                        if worker.owed_until is not None:
-                            timeout = min(
-                                timeout, worker.owed_until.remaining()
-                            )
-                    ready = wait([w.recv_conn for w in waiting], timeout)
-                for worker in waiting:
-                    if worker.recv_conn in ready:
-                        starting = not worker.ready
-                        j = self._collect(worker, held, busy, results, left)
-                        start_failed |= starting and not worker.ready
-                        if j is not None and on_hold is not None:
-                            on_hold(j)
-                    elif (
-                        worker.owed_until is not None
-                        and worker.owed_until.expired()
-                    ):
-                        held.remove(worker)
-                        self._release(worker, healthy=False)
+                    ready = self._wait_for_answers(waiting, deadline)
+                start_failed |= self._read_ready(
+                    waiting, ready, state, held, busy, on_hold
+                )
         finally:
             self._finish(held, busy, results, deadline)
         undecided = sum(1 for result in results if result is None)
         if undecided:
             self._count("timeouts", undecided)
         return [bool(result) for result in results]
+
+    def _send_units(self, state, held, busy):
+        """Sends the next task of `state` to each free usable worker."""
+        for worker in [w for w in held if w.usable and w not in busy]:
+            unit = state.next_unit()
+            if unit is None:
+                break
+            try:
+                worker.send(state.jobs[unit[0]][unit[1]])
+            except (OSError, ValueError, pickle.PickleError):
+                self._fail(worker, held)
+                state.results[unit[0]] = False
+                continue
+            busy[worker] = unit
+            self._count("symbolic_tasks")
+
+    def _wait_for_answers(self, waiting, deadline):
+        """Waits for a message until `deadline` or a worker's owed time."""
+        timeout = deadline.remaining()
+        for worker in waiting:
+            if worker.owed_until is not None:
+                timeout = min(timeout, worker.owed_until.remaining())
+        return wait([w.recv_conn for w in waiting], timeout)
+
+    def _read_ready(self, waiting, ready, state, held, busy, on_hold):
+        """Reads the ready workers and drops those whose owed time is up.
+
+        Returns True when a worker died while starting.
+        """
+        start_failed = False
+        for worker in waiting:
+            if worker.recv_conn in ready:
+                starting = not worker.ready
+                j = self._collect(worker, held, busy, state.results, state.left)
+                start_failed |= starting and not worker.ready
+                if j is not None and on_hold is not None:
+                    on_hold(j)
+            elif worker.owed_until is not None and worker.owed_until.expired():
+                held.remove(worker)
+                self._release(worker, healthy=False)
+        return start_failed
 
     def _wait_for_start(self, waiting, deadline):
         """Waits for starting workers, excusing the wait from `deadline`.

@@ -63,26 +63,44 @@ def build_causal_lm(
     >>> type(lm).__name__, lm.backbone.num_layers
     ('GemmaCausalLM', 1)
     """
-    if family not in FAMILIES:
-        raise ValueError(
-            f"`family` must be one of {sorted(FAMILIES)}. "
-            f"Received: family={family!r}"
-        )
-    record = FAMILIES[family]
-    tokenizer = _make_tokenizer(record, tokenizer)
+    record, tokenizer = _family_and_tokenizer(family, tokenizer)
     uniform = {
         "num_heads": num_heads,
         "num_key_value_heads": num_key_value_heads,
         "head_dim": head_dim or hidden_dim // num_heads,
     }
-    kwargs = {
-        "vocabulary_size": tokenizer.vocabulary_size(),
+    common = {
         "num_layers": num_layers,
         "hidden_dim": hidden_dim,
         "intermediate_dim": intermediate_dim,
         "dropout": dropout,
         "dtype": dtype,
     }
+    return _assemble(
+        record, tokenizer, common, uniform, sequence_length, backbone_kwargs
+    )
+
+
+def _family_and_tokenizer(family, tokenizer):
+    """The family's record and a keras-hub tokenizer made for it."""
+    if family not in FAMILIES:
+        raise ValueError(
+            f"`family` must be one of {sorted(FAMILIES)}. "
+            f"Received: family={family!r}"
+        )
+    record = FAMILIES[family]
+    return record, _make_tokenizer(record, tokenizer)
+
+
+def _assemble(
+    record, tokenizer, common, uniform, sequence_length, backbone_kwargs
+):
+    """The family's backbone, preprocessor and causal LM, built.
+
+    `common` holds the arguments every family names alike; `uniform` those
+    each family names its own way (`Family.argument_names`).
+    """
+    kwargs = {"vocabulary_size": tokenizer.vocabulary_size(), **common}
     for ours, theirs in record.argument_names.items():
         kwargs[theirs] = uniform[ours]
     if record.build_arguments is not None:

@@ -5,10 +5,10 @@ import pathlib
 import keras
 import numpy as np
 
-from keras_mathft._processes import is_writer
 from keras_mathft.atomic_files import read_json
 from keras_mathft.atomic_files import write_json_atomic
 from keras_mathft.atomic_files import write_npz_atomic
+from keras_mathft.runtime.processes import is_writer
 
 STATE_FILE = "state.json"
 # Checkpoints written before the manifest held one fixed arrays file.

@@ -11,17 +11,50 @@ Each phase's optimizer is AdamW with a linear warmup, a cosine decay to a
 tenth of the peak rate and gradient clipping to norm 1, the schedule of
 `examples/train.py`: `fit_phases(model, default_multitask_schedule(...),
 ...)` trains as the recipe does.
+
+Example:
+
+Generation -> evaluation -> generation on a tiny decoder, resumable
+from `checkpoint_dir`:
+
+>>> from keras_mathft import data, models
+>>> lm = models.build_causal_lm(
+...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
+...     hidden_dim=16, sequence_length=64)
+>>> solver = models.MathSolver(lm)
+>>> problems = data.make_synthetic_problems(8)
+>>> prompts, solutions = data.sft_pairs(problems)
+>>> sft = data.tokenize_pairs(solver.tokenizer, prompts, solutions, 64)
+>>> pairs = [models.EvaluatorPair(p.problem, p.solution, "3")
+...          for p in problems]
+>>> datasets = {
+...     "generation": data.make_array_dataset(
+...         sft.as_tuple(), batch_size=4, repeat=True),
+...     "evaluation": data.make_array_dataset(
+...         models.pair_inputs(solver, pairs, 64), batch_size=4,
+...         repeat=True),
+... }
+>>> histories = fit_phases(
+...     solver,
+...     default_multitask_schedule(2, 2, 1, learning_rate=1e-3),
+...     datasets,
+...     checkpoint_dir="runs/multitask",
+...     verbose=0,
+... )
+>>> [len(h.history["loss"]) for _, h in histories]
+[1, 1, 1]
 """
 
 import dataclasses
+import functools
 import os
 
 import keras
 
-from keras_mathft._progress import ProgbarLogger
 from keras_mathft.models.checkpoint import TrainingCheckpoint
 from keras_mathft.models.losses import EvaluatorOptions
 from keras_mathft.models.solver import OBJECTIVES
+from keras_mathft.runtime.progress import ProgbarLogger
 
 TRAINABLE_CHOICES = ("all", "lora")
 
@@ -222,17 +255,7 @@ def default_multitask_schedule(
     if later_learning_rate is None:
         later_learning_rate = learning_rate / 2
 
-    def phase(name, objective, steps, rate, **kwargs):
-        per_epoch, epochs = _split_steps(steps, checkpoint_every)
-        return TrainingPhase(
-            name,
-            objective,
-            steps=per_epoch,
-            epochs=epochs,
-            learning_rate=rate,
-            **kwargs,
-        )
-
+    phase = functools.partial(_phase, checkpoint_every=checkpoint_every)
     return (
         phase("generation", "generation", generation_steps, learning_rate),
         phase(
@@ -249,6 +272,19 @@ def default_multitask_schedule(
             later_learning_rate,
             dataset="generation",
         ),
+    )
+
+
+def _phase(name, objective, steps, rate, checkpoint_every, **kwargs):
+    """A `TrainingPhase` of `steps` steps, cut into epochs to checkpoint."""
+    per_epoch, epochs = _split_steps(steps, checkpoint_every)
+    return TrainingPhase(
+        name,
+        objective,
+        steps=per_epoch,
+        epochs=epochs,
+        learning_rate=rate,
+        **kwargs,
     )
 
 
@@ -307,37 +343,7 @@ def fit_phases(
         for a phase that was finished in an earlier call (its losses are in
         `TrainingCheckpoint(checkpoint_dir/<name>).losses()`).
 
-    Example:
-
-    Generation -> evaluation -> generation on a tiny decoder, resumable
-    from `checkpoint_dir`:
-
-    >>> from keras_mathft import data, models
-    >>> lm = models.build_causal_lm(
-    ...     "gemma", data.embedded_tokenizer_proto(), num_layers=1,
-    ...     hidden_dim=16, sequence_length=64)
-    >>> solver = models.MathSolver(lm)
-    >>> problems = data.make_synthetic_problems(8)
-    >>> prompts, solutions = data.sft_pairs(problems)
-    >>> sft = data.tokenize_pairs(solver.tokenizer, prompts, solutions, 64)
-    >>> pairs = [models.EvaluatorPair(p.problem, p.solution, "3")
-    ...          for p in problems]
-    >>> datasets = {
-    ...     "generation": data.make_array_dataset(
-    ...         sft.as_tuple(), batch_size=4, repeat=True),
-    ...     "evaluation": data.make_array_dataset(
-    ...         models.pair_inputs(solver, pairs, 64), batch_size=4,
-    ...         repeat=True),
-    ... }
-    >>> histories = fit_phases(
-    ...     solver,
-    ...     default_multitask_schedule(2, 2, 1, learning_rate=1e-3),
-    ...     datasets,
-    ...     checkpoint_dir="runs/multitask",
-    ...     verbose=0,
-    ... )
-    >>> [len(h.history["loss"]) for _, h in histories]
-    [1, 1, 1]
+    Example: see the module docstring (a tiny resumable schedule).
 
     Raises:
         ValueError: on duplicate phase names or a missing dataset.
@@ -355,43 +361,57 @@ def fit_phases(
             **phase.evaluator_options.get_config(),
             **compile_kw,
         )
-        phase_callbacks, done = list(callbacks or []), 0
-        if not any(
-            isinstance(c, keras.callbacks.ProgbarLogger)
-            for c in phase_callbacks
-        ):
-            # Line progress when stdout is not a terminal (logs, nohup).
-            phase_callbacks.append(ProgbarLogger())
-        if checkpoint_dir is not None:
-            checkpoint = TrainingCheckpoint(
-                os.path.join(checkpoint_dir, phase.name)
-            )
-            done = checkpoint.epochs_done()
-            if done >= phase.epochs:
-                checkpoint.restore(model)
-                histories.append((phase, None))
-                continue
-            phase_callbacks.append(checkpoint)
-            # A `tf.data.Dataset` or `data.ArrayBatches` can be advanced
-            # past the batches already seen.
-            if done and phase.steps and hasattr(data, "skip"):
-                data = data.skip(done * phase.steps)
-        fit_kw = dict(
-            epochs=phase.epochs,
-            initial_epoch=done,
-            steps_per_epoch=phase.steps,
-            callbacks=phase_callbacks,
-            verbose=verbose,
+        history = _fit_phase(
+            model, phase, data, callbacks, verbose, checkpoint_dir
         )
-        if isinstance(data, tuple):
-            x, y, sample_weight = (tuple(data) + (None, None))[:3]
-            history = model.fit(x, y, sample_weight=sample_weight, **fit_kw)
-        else:
-            # Datasets come in the order they define (Keras would reorder
-            # the batches of a finite PyDataset).
-            history = model.fit(data, shuffle=False, **fit_kw)
         histories.append((phase, history))
     return histories
+
+
+def _fit_phase(model, phase, data, callbacks, verbose, checkpoint_dir):
+    """Fits one compiled phase; None when its checkpoint says it is done.
+
+    A finished phase's weights are restored instead; an interrupted one
+    resumes at its last finished epoch.
+    """
+    phase_callbacks, done = _with_progress(callbacks), 0
+    if checkpoint_dir is not None:
+        checkpoint = TrainingCheckpoint(
+            os.path.join(checkpoint_dir, phase.name)
+        )
+        done = checkpoint.epochs_done()
+        if done >= phase.epochs:
+            checkpoint.restore(model)
+            return None
+        phase_callbacks.append(checkpoint)
+        # A `tf.data.Dataset` or `data.ArrayBatches` can be advanced
+        # past the batches already seen.
+        if done and phase.steps and hasattr(data, "skip"):
+            data = data.skip(done * phase.steps)
+    fit_kw = dict(
+        epochs=phase.epochs,
+        initial_epoch=done,
+        steps_per_epoch=phase.steps,
+        callbacks=phase_callbacks,
+        verbose=verbose,
+    )
+    if isinstance(data, tuple):
+        x, y, sample_weight = (tuple(data) + (None, None))[:3]
+        return model.fit(x, y, sample_weight=sample_weight, **fit_kw)
+    # Datasets come in the order they define (Keras would reorder the
+    # batches of a finite PyDataset).
+    return model.fit(data, shuffle=False, **fit_kw)
+
+
+def _with_progress(callbacks):
+    """A new list of `callbacks`, with a `ProgbarLogger` if none is there."""
+    phase_callbacks = list(callbacks or [])
+    if not any(
+        isinstance(c, keras.callbacks.ProgbarLogger) for c in phase_callbacks
+    ):
+        # Line progress when stdout is not a terminal (logs, nohup).
+        phase_callbacks.append(ProgbarLogger())
+    return phase_callbacks
 
 
 def _total_steps(phase, data):

@@ -16,9 +16,6 @@ import keras
 from keras_mathft import data as data_lib
 from keras_mathft import models
 from keras_mathft import sampling
-from keras_mathft._processes import is_writer
-from keras_mathft._processes import run_together
-from keras_mathft._processes import this_process
 from keras_mathft.atomic_files import read_json
 from keras_mathft.atomic_files import write_json_atomic
 from keras_mathft.models.sharding import row_distribution
@@ -31,6 +28,9 @@ from keras_mathft.recipes.problems import load_problems
 from keras_mathft.recipes.run_dir import CONFIG_FILE
 from keras_mathft.recipes.stages import pipeline_stages
 from keras_mathft.recipes.tensorboard import LossLogger
+from keras_mathft.runtime.processes import is_writer
+from keras_mathft.runtime.processes import run_together
+from keras_mathft.runtime.processes import this_process
 
 TIMINGS_FILE = "timings.json"
 

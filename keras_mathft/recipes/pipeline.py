@@ -41,7 +41,6 @@ import os
 import keras
 
 from keras_mathft import sampling
-from keras_mathft._processes import is_writer
 from keras_mathft.atomic_files import read_json
 from keras_mathft.models import sharding
 from keras_mathft.recipes.config import SCRATCH_FAMILY
@@ -53,6 +52,7 @@ from keras_mathft.recipes.problems import load_problems
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import check_prerequisites
 from keras_mathft.recipes.stages import pipeline_stages
+from keras_mathft.runtime.processes import is_writer
 
 
 def stage_names(config):

@@ -7,11 +7,11 @@ import pathlib
 
 from absl import logging
 
-from keras_mathft._processes import run_together
-from keras_mathft._writer_lock import WriterLock
 from keras_mathft.atomic_files import excerpt_file
 from keras_mathft.atomic_files import try_read_json_object
 from keras_mathft.atomic_files import write_json_atomic
+from keras_mathft.runtime.processes import run_together
+from keras_mathft.runtime.writer_lock import WriterLock
 from keras_mathft.sampling.store import SampleStore
 from keras_mathft.sampling.store import StoreDamagedError
 

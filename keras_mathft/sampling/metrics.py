@@ -110,6 +110,40 @@ def evaluate(
         A JSON-ready dict with `overall`, `by_level`, `by_subject` and
         `curves` (`{method: {"n": [...], "mean": [...], "std": [...]}}`).
     """
+    items, num, methods, with_scores = _graded_items(
+        problems, samples, greedy, scores, top_k, top_n, equivalent, cluster_fn
+    )
+    ks = [k for k in n_values if k <= num]
+    for it in items:
+        it["outcomes"] = _outcomes(it, methods, ks, num, top_k)
+    summarize = functools.partial(
+        _summarize, methods, ks, num, top_k, greedy is not None
+    )
+    report = {
+        "num_problems": len(problems),
+        "num_samples": num,
+        "top_k": top_k,
+        "top_n": top_n,
+        "overall": summarize(items),
+        "by_level": _grouped(items, lambda p: str(p.level), summarize),
+        "by_subject": _grouped(items, lambda p: p.subject, summarize),
+        "curves": _curves(items, methods, num, n_values, trials, seed, top_k),
+    }
+    if bootstrap:
+        _add_intervals(report, items, methods, bootstrap, seed, with_scores)
+    return report
+
+
+def _graded_items(
+    problems, samples, greedy, scores, top_k, top_n, equivalent, cluster_fn
+):
+    """Grades and clusters every problem's first N answers.
+
+    Returns `(items, N, methods, with_scores)`: one dict per problem (its
+    answers, correctness, clusters, scores and greedy correctness), the
+    sample count N used (the smallest group's), the re-rankers to run and
+    whether evaluator scores are known.
+    """
     if equivalent is None or cluster_fn is None:
         from keras_mathft import grading
 
@@ -126,7 +160,6 @@ def evaluate(
     ):
         scores = [[x.score for x in group] for group in samples]
     methods = _methods(top_k, top_n, with_scores=scores is not None)
-
     items = []
     for i, (p, group) in enumerate(zip(problems, samples)):
         answers = [s.answer for s in group[:num]]
@@ -144,59 +177,51 @@ def evaluate(
             a = greedy[i].answer
             item["greedy"] = a is not None and bool(equivalent(a, p.answer))
         items.append(item)
+    return items, num, methods, scores is not None
 
-    ks = [k for k in n_values if k <= num]
-    for it in items:
-        it["outcomes"] = _outcomes(it, methods, ks, num, top_k)
 
-    def summarize(subset):
-        out = {"num_problems": len(subset)}
-        if not subset:
-            return out
-
-        def mean(name):
-            return float(np.mean([it["outcomes"][name] for it in subset]))
-
-        if greedy is not None:
-            out["pass@1"] = mean("pass@1")
-        out["pass@k"] = {str(k): mean(f"pass@{k}") for k in ks}
-        out[f"maj1@{num}"] = mean(f"maj1@{num}")
-        out[f"maj{top_k}@{num}"] = mean(f"maj{top_k}@{num}")
-        out["methods"] = {
-            name: {
-                "accuracy": mean(name),
-                "evaluator_calls": mean(f"{name}:calls"),
-            }
-            for name in methods
-        }
+def _summarize(methods, ks, num, top_k, with_greedy, subset):
+    """The metrics of a subset of items: means of their outcomes."""
+    out = {"num_problems": len(subset)}
+    if not subset:
         return out
 
-    report = {
-        "num_problems": len(problems),
-        "num_samples": num,
-        "top_k": top_k,
-        "top_n": top_n,
-        "overall": summarize(items),
-        "by_level": _grouped(items, lambda p: str(p.level), summarize),
-        "by_subject": _grouped(items, lambda p: p.subject, summarize),
-        "curves": _curves(items, methods, num, n_values, trials, seed, top_k),
+    def mean(name):
+        return float(np.mean([it["outcomes"][name] for it in subset]))
+
+    if with_greedy:
+        out["pass@1"] = mean("pass@1")
+    out["pass@k"] = {str(k): mean(f"pass@{k}") for k in ks}
+    out[f"maj1@{num}"] = mean(f"maj1@{num}")
+    out[f"maj{top_k}@{num}"] = mean(f"maj{top_k}@{num}")
+    out["methods"] = {
+        name: {
+            "accuracy": mean(name),
+            "evaluator_calls": mean(f"{name}:calls"),
+        }
+        for name in methods
     }
-    if bootstrap:
-        means = _bootstrap_means(items, bootstrap, seed)
-        overall = report["overall"]
-        overall["intervals"] = {n: _interval(m) for n, m in means.items()}
-        if scores is not None:
-            voting = means[f"maj1@{num}"]
-            overall["against_voting"] = {
-                name: {
-                    "difference": overall["methods"][name]["accuracy"]
-                    - overall[f"maj1@{num}"],
-                    "interval": _interval(means[name] - voting),
-                }
-                for name in methods
-                if RERANKERS[name].needs_scores
+    return out
+
+
+def _add_intervals(report, items, methods, bootstrap, seed, with_scores):
+    """Adds bootstrap intervals (and, with scores, each re-ranker's paired
+    difference to voting) to `report["overall"]`."""
+    num = report["num_samples"]
+    means = _bootstrap_means(items, bootstrap, seed)
+    overall = report["overall"]
+    overall["intervals"] = {n: _interval(m) for n, m in means.items()}
+    if with_scores:
+        voting = means[f"maj1@{num}"]
+        overall["against_voting"] = {
+            name: {
+                "difference": overall["methods"][name]["accuracy"]
+                - overall[f"maj1@{num}"],
+                "interval": _interval(means[name] - voting),
             }
-    return report
+            for name in methods
+            if RERANKERS[name].needs_scores
+        }
 
 
 def _outcomes(item, methods, ks, num, top_k):

@@ -28,7 +28,7 @@ class SamplingProgress:
         self.bar = None
         if verbose:
             # Line progress when stdout is not a terminal (logs, nohup).
-            from keras_mathft._progress import progress_bar
+            from keras_mathft.runtime.progress import progress_bar
 
             self.bar = progress_bar(
                 num_problems,

@@ -182,6 +182,25 @@ def monte_carlo_step_labels(
     """
     from keras_mathft.sampling.sampler import sample_solutions
 
+    _check_arguments(problems, solutions, min_right, num_rollouts)
+    is_right = is_right or answer_reaches_gold
+    sampling = dict(
+        num_samples=num_rollouts,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        verbose=verbose,
+    )
+    drawn = _draw_rollouts(
+        model, problems, solutions, sampling, sampler_kwargs, sample_solutions
+    )
+    return _labels_and_cost(
+        problems, solutions, drawn, is_right, min_right, num_rollouts
+    )
+
+
+def _check_arguments(problems, solutions, min_right, num_rollouts):
     if len(problems) != len(solutions):
         raise ValueError(
             "`problems` and `solutions` must have the same length. "
@@ -192,30 +211,42 @@ def monte_carlo_step_labels(
             "`min_right` must be in [1, num_rollouts]. Received: "
             f"min_right={min_right}, num_rollouts={num_rollouts}"
         )
-    is_right = is_right or answer_reaches_gold
+
+
+def _draw_rollouts(
+    model, problems, solutions, sampling, sampler_kwargs, sample_solutions
+):
+    """Samples the rollouts of every step prefix but the last.
+
+    Returns `(owners, groups, seconds)`: each rollout problem's
+    `(solution index, step index, prefix)`, its sampled continuations and
+    the wall time of the sampling.
+    """
     template = sampler_kwargs.pop("prompt_template", None)
     template = template or getattr(model, "prompt_template", None)
     template = template or PromptTemplate()
     rollouts, owners = rollout_problems(template, problems, solutions)
     start = time.perf_counter()
-    drawn = []
+    groups = []
     if rollouts:
-        drawn = sample_solutions(
+        groups = sample_solutions(
             model,
             rollouts,
-            num_samples=num_rollouts,
-            temperature=temperature,
-            top_p=top_p,
-            max_new_tokens=max_new_tokens,
-            seed=seed,
-            verbose=verbose,
+            **sampling,
             prompt_template=RAW_TEMPLATE,
             **sampler_kwargs,
         )
-    seconds = time.perf_counter() - start
+    return owners, groups, time.perf_counter() - start
+
+
+def _labels_and_cost(
+    problems, solutions, drawn, is_right, min_right, num_rollouts
+):
+    """Each solution's `MonteCarloLabels` from its rollouts, and the cost."""
+    owners, groups, seconds = drawn
     counts = {}
     tokens = 0
-    for (i, s, prefix), group in zip(owners, drawn):
+    for (i, s, prefix), group in zip(owners, groups):
         counts[i, s] = sum(
             bool(is_right(problems[i], prefix + x.text)) for x in group
         )
@@ -234,7 +265,7 @@ def monte_carlo_step_labels(
     cost = RolloutCost(
         solutions=len(solutions),
         steps=total_steps,
-        rollouts=len(rollouts) * num_rollouts,
+        rollouts=len(owners) * num_rollouts,
         tokens=int(tokens),
         seconds=float(seconds),
     )

@@ -7,10 +7,10 @@ import pathlib
 
 from absl import logging
 
-from keras_mathft._processes import this_process
-from keras_mathft._writer_lock import WriterLock
 from keras_mathft.atomic_files import excerpt_file
 from keras_mathft.atomic_files import try_read_json_object
+from keras_mathft.runtime.processes import this_process
+from keras_mathft.runtime.writer_lock import WriterLock
 from keras_mathft.sampling import shards
 from keras_mathft.sampling.sample_record import Sample
 from keras_mathft.sampling.sample_record import problem_id
