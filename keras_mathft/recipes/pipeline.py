@@ -32,7 +32,7 @@ runs the same stages on every process: training steps span every host,
 each process samples its share of the problems into its own namespace
 of the stores, and process 0 alone writes the run directory's other
 files (and runs the stages that need no model), while the others wait
-for it at the end of each stage; see `keras_mathft._processes`.
+for it at the end of each stage; see `keras_mathft.runtime.processes`.
 """
 
 import contextlib

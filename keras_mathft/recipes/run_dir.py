@@ -34,7 +34,7 @@ class RunDirectory:
     """The folder of one pipeline run, with a sub-folder per stage.
 
     Opening takes the run's writer lock (`writer.lock`, an OS file lock
-    the kernel drops when the process dies; see `keras_mathft._writer_lock`),
+    the kernel drops when the process dies; see `keras_mathft.runtime.writer_lock`),
     so a second process on the same folder is refused with an error naming
     the holder's pid. The lock is held until `close()` (or until the
     object is garbage collected); within one process it is re-entrant.
@@ -62,7 +62,7 @@ class RunDirectory:
     With one process per host (JAX's distributed runtime), process 0
     alone opens the folder this way, while the others wait; once it has
     (or failed, and then they fail too), they use the folder without
-    the lock and without writing (see `keras_mathft._processes`). The
+    the lock and without writing (see `keras_mathft.runtime.processes`). The
     folder must be one that every host sees (NFS, a GCS FUSE mount).
 
     Args:

@@ -24,7 +24,7 @@ class SampleStore:
     Writers and namespaces. Each writing process owns a namespace
     (`process_index`): its shards, its manifest and its writer lock (file
     names in `keras_mathft.sampling.shards`). The lock is an OS file lock
-    (see `keras_mathft._writer_lock`) taken by the first write, or by
+    (see `keras_mathft.runtime.writer_lock`) taken by the first write, or by
     `writing()`, and held until `close()`. A second process writing the
     same namespace is refused with an error naming the holder's pid; the
     kernel drops the lock when the holder dies, so a killed run resumes
