@@ -34,10 +34,11 @@ class RunDirectory:
     """The folder of one pipeline run, with a sub-folder per stage.
 
     Opening takes the run's writer lock (`writer.lock`, an OS file lock
-    the kernel drops when the process dies; see `keras_mathft.runtime.writer_lock`),
-    so a second process on the same folder is refused with an error naming
-    the holder's pid. The lock is held until `close()` (or until the
-    object is garbage collected); within one process it is re-entrant.
+    the kernel drops when the process dies; see
+    `keras_mathft.runtime.writer_lock`), so a second process on the same
+    folder is refused with an error naming the holder's pid. The lock is
+    held until `close()` (or until the object is garbage collected);
+    within one process it is re-entrant.
 
     A stage counts as done when its `DONE.json` marker exists; the marker is
     written last, atomically, after every artifact of the stage. It holds
