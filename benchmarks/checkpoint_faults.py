@@ -93,6 +93,7 @@ import warnings
 
 from absl import app
 from absl import flags
+from tables import markdown_table
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # The tests' tiny models and GGUF writer (their `conftest` is the one of
@@ -1279,10 +1280,10 @@ def _report(results, seconds, starts):
     rows.append(
         ("**all**", sum(totals.values()), *(totals[o] for o in OUTCOMES))
     )
-    print(_table(header, rows))
+    print(markdown_table(header, rows))
     print("\nBy family:")
     print(
-        _table(
+        markdown_table(
             ["family", "files", *OUTCOMES],
             [
                 (f, sum(c.values()), *(c[o] for o in OUTCOMES))
@@ -1479,10 +1480,10 @@ def kill_campaign(title, folder, seconds, rng, one_run):
         )
         run += 1
     print(f"\n## {title}; kills uniform over twice that")
-    print(_table(KILL_HEADER, rows))
+    print(markdown_table(KILL_HEADER, rows))
     phases = collections.Counter(r[2] for r in rows)
     print(
-        _table(
+        markdown_table(
             ["the kill found", "runs", "names left", "bytes left", "wrong"],
             [
                 (
@@ -1606,13 +1607,6 @@ def convert_kills(work, rng):
         "(the `.<sha256>.lock` files are the entries' lock files: empty, "
         "one per source file, kept by design)"
     )
-
-
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |"]
-    lines.append("|" + "---|" * len(header))
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main(argv):

@@ -40,6 +40,7 @@ import time
 
 from absl import app
 from absl import flags
+from tables import markdown_table
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("role", "parent", ["parent", "child"], "Internal.")
@@ -210,7 +211,7 @@ def writers(work):
         rows.append((ok, refused, *compare(store, reference)))
     print("\n## Concurrent writers, same process_index (fake sampler)")
     print(
-        _table(
+        markdown_table(
             ["trial", "exit 0", "refused", "lost", "dup", "diff", "err"],
             [(i, *r) for i, r in enumerate(rows)],
         )
@@ -264,7 +265,7 @@ def kills(work):
         landed += kills_in_run
         run += 1
     print(
-        _table(
+        markdown_table(
             ["run", "kills", "quarantined", "lost", "dup", "diff", "err"],
             rows,
         )
@@ -344,7 +345,7 @@ def damage(work):
         "diff",
         "load error after resume",
     ]
-    print(_table(header, rows))
+    print(markdown_table(header, rows))
 
 
 def copies(work):
@@ -375,7 +376,7 @@ def copies(work):
         rows.append((where, len(shards), *before, *after))
     print("\n## Shard copied under another name (fake sampler)")
     print(
-        _table(
+        markdown_table(
             [
                 "copy in",
                 "copies",
@@ -389,13 +390,6 @@ def copies(work):
             rows,
         )
     )
-
-
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |"]
-    lines.append("|" + "---|" * len(header))
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main(argv):
