@@ -5,20 +5,22 @@ model's few-shot exemplars, a system prompt), prefilling them once saves
 `problems - 1` prefills of that prefix. The prompts' prefill then runs in
 two stages split at `shared_length(prompts)` tokens:
 
-1. the common prefix into a one-row cache (`DecodePrograms.prefix_fill`),
-   once per cache length (a prompt bucket of the continuous schedule, a
-   chunk's total length of the static one);
-2. each prompt's own tokens from that cache (`prefill_slot_after`, or the
-   static chunk's `prefix_length`).
+1. the common prefix into a one-row cache of its own length
+   (`DecodePrograms.prefix_fill`), once per call;
+2. each prompt's own tokens from that cache, padded to the prompt's
+   bucket (continuous schedule, `prefill_slot_after`) or to the chunk's
+   total length (static, the chunk's `prefix_length`).
 
-Exactness. On XLA's CPU compiler a one-stage prefill of the whole prompt
-and the two stages give keys and values that differ in the last bits (the
-matmuls' results depend on how many positions a call holds), so sharing
-the prefix of a one-stage prefill would change a sample now and then. So a
-call with a common prefix always prefills in two stages at the same split,
-whether the first stage is shared or not (`SolutionSampler(...,
-share_common_prefix=False)` runs it once per prompt, for tests and
-benchmarks): sharing is exact by construction, the samples equal bit for
+Exactness. A one-stage prefill of the whole prompt and these two stages
+give keys and values that differ in the last bits (measured on the tests'
+tiny GPT-2: up to 4.5e-8 in a few hundred cache values on JAX's CPU
+compiler, in one case of four on TensorFlow's: XLA's results depend on
+the shapes of a call), so sharing the prefix of a one-stage prefill would
+change a sample now and then. So a call with a common prefix always
+prefills in two stages at the same split, whether the first stage is
+shared or not (`SolutionSampler(..., share_common_prefix=False)` runs it
+once per prompt prefill, for tests and benchmarks): both run the same
+compiled functions on the same values, and the samples are equal bit for
 bit. A call without one (fewer than `MIN_SHARED_TOKENS` common tokens, or
 one problem) prefills in one stage, as before.
 
@@ -27,9 +29,10 @@ tokens, so that calls of one template (a store's shards, whose problems may
 share a few more tokens) mostly split at the same point and reuse the same
 compiled functions; and it leaves each prompt at least one token of its
 own. `MIN_SHARED_TOKENS = 32`: below it the saving (32 tokens of prefill
-per problem, under a tenth of a MATH prompt) no longer pays for the two
-extra compiled functions per prompt bucket, and a chat template's turn
-markers (a few tokens) keep the one-stage path.
+per problem, under a tenth of a MATH prompt) no longer pays for the
+compiles a new split brings (the first stage, and a second stage per
+prompt bucket in place of the one-stage prefill), and a chat template's
+turn markers (a few tokens) keep the one-stage path.
 """
 
 import numpy as np
@@ -69,12 +72,12 @@ def shared_length(prompts):
 
 
 class PrefixCaches:
-    """The first stage's caches of one call, one per cache length.
+    """The first stage's cache of one call.
 
     Args:
         programs: the sampler's `DecodePrograms`.
         request: the call's `schedules.Request`: its `prefix_length`
-            (0: no common prefix) and `share_common_prefix` (keep each
+            (0: no common prefix) and `share_common_prefix` (keep the
             cache for the next prompt, or run the first stage again for
             every prompt: the same values, for tests and benchmarks).
     """
@@ -85,33 +88,26 @@ class PrefixCaches:
         self.tokens = np.asarray(request.prompts[0][:length], "int32")[None]
         self.length = int(length)
         self.share = request.share_common_prefix
-        self.caches = {}
+        self.cache = None
         self.prefills = 0
 
-    def get(self, cache_length):
-        """The common prefix's cache, `cache_length` positions long."""
-        cache = self.caches.get(cache_length)
+    def get(self):
+        """The common prefix's one-row cache, `length` positions long."""
+        cache = self.cache
         if cache is None:
-            fn = self.programs.prefix_fill(cache_length, self.length)
-            cache = fn(self.tokens)
+            cache = self.programs.prefix_fill(self.length)(self.tokens)
             self.prefills += 1
             if self.share:
-                self.caches[cache_length] = cache
+                self.cache = cache
         return cache
 
-    def held_bytes(self, bytes_per_row, cache_lengths):
-        """Bytes the kept caches of `cache_lengths` take (memory budget).
+    def held_bytes(self, bytes_per_row):
+        """Bytes the prefix's cache takes beside the rows (memory budget).
 
         Args:
             bytes_per_row: callable, length -> KV-cache bytes of one row.
-            cache_lengths: iterable of the cache lengths the call uses.
 
         Returns:
-            int; 0 without a shared prefix.
+            int; 0 without a common prefix.
         """
-        if not self.length:
-            return 0
-        lengths = set(cache_lengths)
-        if not self.share:  # one cache at a time, the longest
-            lengths = {max(lengths)}
-        return sum(bytes_per_row(n) for n in lengths)
+        return bytes_per_row(self.length) if self.length else 0

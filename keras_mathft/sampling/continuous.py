@@ -9,7 +9,7 @@ prompt no slot holds yet is prefilled into its slot; the other samples of
 that problem copy the prefilled cache from a slot that holds it, so each
 prompt is prefilled once. When the call's prompts share a common prefix
 (`common_prefix`), a prefill runs only the prompt's own tokens from that
-prefix's cache, prefilled once per prompt bucket.
+prefix's cache, prefilled once per call.
 
 `ContinuousSchedule.run` is the loop: `_refill` fills free slots,
 `_decode` runs one block, `_finished_rows` ends rows and yields them.
@@ -128,7 +128,7 @@ class ContinuousSchedule:
             for s in range(request.num_samples)
         ]
         prefixes = PrefixCaches(self.programs, request)
-        held = prefixes.held_bytes(self.sizing.bytes_per_row, buckets)
+        held = prefixes.held_bytes(self.sizing.bytes_per_row)
         rows, total = self._pool_size(request, buckets, len(units), held)
         width = geometric_bucket(request.max_new_tokens, midpoints=True)
         block = self.programs.decode_block(width, request.choice)
@@ -195,7 +195,7 @@ class ContinuousSchedule:
             return fn(cache, as_int32(row), slot)
         fn = self.programs.prefill_slot_after(bucket, prefixes.length)
         rest = as_int32(row[:, prefixes.length :])
-        return fn(cache, prefixes.get(bucket), rest, slot)
+        return fn(cache, prefixes.get(), rest, slot)
 
     def _decode(self, pool, block, scheduler, scalars, counters):
         """Runs one compiled block of decode steps over the pool."""

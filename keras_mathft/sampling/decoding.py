@@ -14,9 +14,10 @@ random stream, so a sample is the same whichever ran it:
   (`copy_slot`).
 
 A call whose prompts share a long common prefix prefills them in two
-stages (`common_prefix`): the prefix once into a one-row cache
-(`prefix_fill`), then each prompt's own tokens from it
-(`prefill_slot_after`; the static chunk's `prefix_length`).
+stages (`common_prefix`): the prefix once into a one-row cache of its own
+length (`prefix_fill`), then each prompt's own tokens from it, padded to
+the prompt's length (`prefill_slot_after`; the static chunk's
+`prefix_length`).
 
 `DecodePrograms` owns the compiled functions (`models.compiled
 .CompiledFunctions`): they are dropped when the model's variables change.
@@ -100,8 +101,8 @@ class DecodePrograms:
         `prompts` is `[P, L]` (right-padded), `lengths` `[P]`; `keys` and
         `limits` (the position a row stops at) are `[P * samples]`. With
         `prefix_length`, the function takes the common prefix's cache
-        first (`prefix_fill(total_length, prefix_length)`) and prefills
-        only `prompts[:, prefix_length:]` from it.
+        first (`prefix_fill(prefix_length)`) and prefills only
+        `prompts[:, prefix_length:]` from it.
         """
 
         def fn(prompts, lengths, keys, limits, temperature, top_p):
@@ -200,7 +201,7 @@ class DecodePrograms:
         rest = ops.slice(
             prompts, [0, length], [num_prompts, prompt_len - length]
         )
-        return self._after_prefix(rest, length, prefix_cache)
+        return self._after_prefix(rest, length, prefix_cache, total_length)
 
     # === Continuous schedule ===
 
@@ -230,19 +231,20 @@ class DecodePrograms:
 
     # === A common prefix, prefilled once (`common_prefix`) ===
 
-    def prefix_fill(self, cache_length, prefix_length):
-        """`(prefix [1, prefix_length]) -> cache [1, cache_length]`.
+    def prefix_fill(self, prefix_length):
+        """`(prefix [1, prefix_length]) -> cache [1, prefix_length]`.
 
         The first stage of a two-stage prefill: the common prefix's keys
-        and values at positions `[0, prefix_length)` of a one-row cache.
+        and values, one row of its own length (the same for every prompt
+        length and schedule).
         """
 
         def fn(prefix):
-            cache = self.layout.zeros(1, cache_length)
+            cache = self.layout.zeros(1, prefix_length)
             _, _, cache = self.causal_lm.call_with_cache(prefix, cache, 0)
             return constrain_cache(self.layout, cache)
 
-        return self._compile(("prefix", cache_length, prefix_length), fn)
+        return self._compile(("prefix", prefix_length), fn)
 
     def prefill_slot_after(self, prompt_length, prefix_length):
         """`(cache, prefix_cache, rest, slot) -> cache`.
@@ -250,23 +252,32 @@ class DecodePrograms:
         The second stage of a two-stage prefill: `rest` is a prompt's
         tokens `[prefix_length, prompt_length)` (`[1, prompt_length -
         prefix_length]`), run from `prefix_cache` (`prefix_fill(
-        prompt_length, prefix_length)`, which is not changed); the
-        prompt's positions `[0, prompt_length)` go into one slot, as
-        `prefill_slot` writes them.
+        prefix_length)`, which is not changed); the prompt's positions
+        `[0, prompt_length)` go into one slot, as `prefill_slot` writes
+        them.
         """
 
         def fn(cache, prefix_cache, rest, slot):
-            small = self._after_prefix(rest, prefix_length, prefix_cache)
+            small = self._after_prefix(
+                rest, prefix_length, prefix_cache, prompt_length
+            )
             return self._write_slot(cache, small, slot)
 
         key = ("prefill_after", prompt_length, prefix_length)
         return self._compile(key, fn, donate=(0,))
 
-    def _after_prefix(self, rest, prefix_length, prefix_cache):
-        """The cache of `rest` (`[P, L - prefix_length]`, prompts' tokens
-        from `prefix_length` on) run from the prefix's one-row cache."""
+    def _after_prefix(self, rest, prefix_length, prefix_cache, length):
+        """The `length`-position cache of `rest` (`[P, L - prefix_length]`,
+        prompts' tokens from `prefix_length` on) run from the prefix's
+        one-row cache."""
         rows = ops.shape(rest)[0]
-        cache = prefix_cache
+
+        def pad(spec, leaf):
+            widths = [[0, 0]] * len(leaf.shape)
+            widths[spec[1]] = [0, length - prefix_length]
+            return ops.pad(leaf, widths)
+
+        cache = self.layout.map(pad, prefix_cache)
         if rows > 1:
             cache = keras.tree.map_structure(
                 lambda x: ops.repeat(x, rows, axis=0), cache

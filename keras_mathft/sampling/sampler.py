@@ -52,7 +52,7 @@ class SolutionSampler:
 
     When every prompt of a call starts with the same 32 or more tokens (a
     base model's few-shot exemplars, a system prompt), that common prefix
-    is prefilled once per prompt length bucket and each prompt's prefill
+    is prefilled once per call and each prompt's prefill
     runs only its own tokens from a copy of its cache
     (`common_prefix`), on both schedules (the real-model study's 4-shot
     prompts share their first 331 tokens: 320 of them are prefilled once).

@@ -142,7 +142,7 @@ class RowSizing:
         Args:
             total_length: int.
             held_bytes: int. Cache bytes held beside the rows (a common
-                prefix's caches), taken from the memory budget.
+                prefix's cache), taken from the memory budget.
 
         Returns:
             int, at least 1.

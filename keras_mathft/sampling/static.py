@@ -5,8 +5,7 @@ prefilled once, its cache repeated to the prompts' N rows, and decoded
 until the chunk's longest row stops. One compiled function per
 `(prompts, samples, prompt bucket, total length)`. When the call's prompts
 share a common prefix (`common_prefix`), a chunk prefills only the
-prompts' own tokens from that prefix's cache, prefilled once per total
-length.
+prompts' own tokens from that prefix's cache, prefilled once per call.
 """
 
 import dataclasses
@@ -84,7 +83,7 @@ class StaticSchedule:
         total = self.sizing.total_length(
             prompt_len, longest, request.max_new_tokens
         )
-        held = prefixes.held_bytes(self.sizing.bytes_per_row, [total])
+        held = prefixes.held_bytes(self.sizing.bytes_per_row)
         per_chunk, samples = self.sizing.chunk_shape(
             request.num_samples, total, held
         )
@@ -112,7 +111,7 @@ class StaticSchedule:
                 # Each prompt prefill asks for the prefix's cache: kept
                 # after the first, or run again when not shared.
                 for _ in range(prefills):
-                    prefix_cache = prefixes.get(total)
+                    prefix_cache = prefixes.get()
                 chunk_fn = functools.partial(fn, prefix_cache)
             yield from self._run_chunk(chunk_fn, chunk, request, counters)
 

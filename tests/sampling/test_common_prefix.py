@@ -1,7 +1,13 @@
 """A prompt prefix common to every problem, prefilled once per call."""
 
+import json
+import os
+import pathlib
+import subprocess
+import sys
 from unittest import mock
 
+import keras
 import pytest
 
 from keras_mathft.data import PromptTemplate
@@ -51,6 +57,10 @@ def test_shared_prefix_gives_the_unshared_samples(gpt2_lm, schedule):
         len(p) for p in sampler._tokenize([PREFIX + p for p in PROBLEMS])
     ]
     assert lengths == [40, 44, 58, 54]
+    # The prefix's cache (32 positions) counts against the memory budget:
+    # the continuous pool gets 3 rows of 64 + 12 positions, not 4.
+    row = sampler.cache_bytes_per_row(sampler.sizing.total_length(64, 58, 10))
+    sampler.memory_budget_bytes = 4 * row + sampler.cache_bytes_per_row(32) - 1
     with mock.patch.object(
         sampler.programs, "prefill_slot", wraps=sampler.programs.prefill_slot
     ) as one_stage:
@@ -62,16 +72,18 @@ def test_shared_prefix_gives_the_unshared_samples(gpt2_lm, schedule):
     assert len(sampler.programs.functions) == compiled
     assert one_stage.call_count == 0
     assert len({n for g in shared for _, n in g}) > 3  # rows end apart
-    # Four prompt prefills; the prefix (32 tokens) once per bucket.
+    # Four prompt prefills; the prefix (32 tokens) once.
     assert stats["prefills"] == 4
     assert stats["prefix_length"] == 32
-    assert stats["prefix_prefills"] == 2
-    assert stats["prefix_tokens_prefilled"] == 2 * 32
-    assert stats["prefix_tokens_saved"] == (4 - 2) * 32
+    assert stats["prefix_prefills"] == 1
+    assert stats["prefix_tokens_prefilled"] == 32
+    assert stats["prefix_tokens_saved"] == (4 - 1) * 32
     unshared = sampler.last_stats
     assert unshared["prefix_prefills"] == 4
     assert unshared["prefix_tokens_prefilled"] == 4 * 32
     assert unshared["prefix_tokens_saved"] == 0
+    if schedule == "continuous":
+        assert sampler.schedule_runner.pool_shape == (3, 64 + 12)
 
 
 def test_without_a_common_prefix_nothing_changes(gpt2_lm):
@@ -104,3 +116,34 @@ def test_memory_budget_counts_the_prefix_caches(gpt2_lm):
     assert sampler.sizing.row_budget(64) == 10
     assert sampler.sizing.row_budget(64, held_bytes=per_row * 2) == 8
     assert sampler.sizing.chunk_shape(4, 64, held_bytes=per_row * 2) == (2, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    keras.config.backend() != "jax",
+    reason="model parallelism is JAX's (the child runs JAX on any backend)",
+)
+def test_shared_prefix_on_a_mesh_gives_the_samples_of_one_device():
+    child = pathlib.Path(__file__).with_name("prefix_mesh_child.py")
+    env = dict(os.environ, PYTHONPATH=str(child.parents[2]))
+    proc = subprocess.run(
+        [sys.executable, str(child)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT ") :])
+    assert result["devices"] == 4
+    single = result["single"]
+    assert single["prefix_length"] >= 32 and single["prefix_prefills"] == 1
+    for name in ("mesh_shared", "mesh_unshared"):
+        run = result[name]
+        assert run["texts"] == single["texts"], name
+        assert run["data_parallel"] == 2
+        assert run["prefix_length"] == single["prefix_length"]
+        assert run["prefix_cache"] == [[None, None, None, "model"]]
+    assert result["mesh_shared"]["prefix_prefills"] == 1
+    assert result["mesh_unshared"]["prefix_prefills"] == 3
