@@ -15,8 +15,8 @@ Exactness. A one-stage prefill of the whole prompt and these two stages
 give keys and values that differ in the last bits (measured on the tests'
 tiny GPT-2: up to 4.5e-8 in a few hundred cache values on JAX's CPU
 compiler, in one case of four on TensorFlow's: XLA's results depend on
-the shapes of a call), so sharing the prefix of a one-stage prefill would
-change a sample now and then. So a call with a common prefix always
+the shapes of a call), so sharing the prefix of a one-stage prefill could
+change a sampled token now and then. So a call with a common prefix always
 prefills in two stages at the same split, whether the first stage is
 shared or not (`SolutionSampler(..., share_common_prefix=False)` runs it
 once per prompt prefill, for tests and benchmarks): both run the same
