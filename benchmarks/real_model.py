@@ -31,6 +31,14 @@ Sizes (`--size`):
 
     KERAS_BACKEND=jax python benchmarks/real_model.py --size=cpu \\
         --run_dir=runs/real_cpu --data_dir=../shared/data
+
+The base stage alone measures the few-shot prefix prefilled once per call
+(`--share_common_prefix`, the sampler's default) against once per problem
+(`--noshare_common_prefix`; the same samples): `--stages=base` in two run
+directories, then `--compare_base=OTHER_RUN_DIR` checks that both drew the
+same samples. Each run's `base/sampler_stats.json` has the sampler's
+statistics (prefix tokens prefilled and saved) and `base/timings.json` its
+wall times.
 """
 
 import json
@@ -61,6 +69,20 @@ flags.DEFINE_string(
 )
 flags.DEFINE_multi_string(
     "set", [], "Override a size setting, e.g. --set=num_test_problems=4."
+)
+flags.DEFINE_bool(
+    "share_common_prefix",
+    True,
+    "Base stage: prefill the few-shot prefix once per call (the sampler's "
+    "default) or once per problem (the same samples).",
+)
+flags.DEFINE_integer(
+    "base_samples", None, "Base stage samples per problem (default: size's)."
+)
+flags.DEFINE_string(
+    "compare_base",
+    None,
+    "Another run directory: check that its base samples equal this one's.",
 )
 
 # Solved MATH training problems shown to the base model (levels 2, short
@@ -168,6 +190,7 @@ def run_base(config, test):
     """Greedy and N samples of the pretrained model, few-shot."""
     from keras_mathft import models
     from keras_mathft import sampling
+    from keras_mathft.sampling.sampler import get_sampler
 
     template, stops = few_shot()
     solver = models.MathSolver.from_preset(
@@ -180,12 +203,16 @@ def run_base(config, test):
         # 64 slots of 1,216 positions are 2.9 GB of float32 cache; the
         # default 256 would take 11.5 GB.
         max_rows_per_chunk=64,
+        share_common_prefix=FLAGS.share_common_prefix,
     )
     path = os.path.join(FLAGS.run_dir, "base", "timings.json")
+    num_samples = FLAGS.base_samples or BASE_SAMPLES[FLAGS.size]
     for name, n, temperature in (
         ("greedy", 1, 0.0),
-        ("samples", BASE_SAMPLES[FLAGS.size], config.temperature),
+        ("samples", num_samples, config.temperature),
     ):
+        # A call that finds every problem stored leaves no statistics.
+        get_sampler(solver, **sampler_kwargs).last_stats = None
         start = time.perf_counter()
         sampling.sample_to_store(
             solver,
@@ -205,6 +232,38 @@ def run_base(config, test):
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
         with open(path, "w") as f:
             json.dump(timings, f, indent=1)
+        record_sampler_stats(solver, sampler_kwargs, name)
+
+
+def record_sampler_stats(solver, sampler_kwargs, name):
+    """Adds the sampler's last statistics to `base/sampler_stats.json`."""
+    from keras_mathft.sampling.sampler import get_sampler
+
+    stats = get_sampler(solver, **sampler_kwargs).last_stats
+    if stats is None:
+        return
+    path = os.path.join(FLAGS.run_dir, "base", "sampler_stats.json")
+    everything = _read(path) or {}
+    everything[name] = stats
+    with open(path, "w") as f:
+        json.dump(everything, f, indent=1)
+    keys = ("seconds", "tokens", "prefills", "prefix_length")
+    keys += ("prefix_prefills", "prefix_tokens_prefilled")
+    keys += ("prefix_tokens_saved",)
+    print(f"base {name}: " + ", ".join(f"{k} {stats[k]}" for k in keys))
+
+
+def compare_base(test, other_dir):
+    """Whether `other_dir`'s base samples equal this run's; prints it."""
+    same = True
+    for name in ("greedy", "samples"):
+        ours = _aligned(os.path.join(FLAGS.run_dir, "base", name), test)
+        theirs = _aligned(os.path.join(other_dir, "base", name), test)
+        equal = ours == theirs
+        count = sum(len(g) for g in ours)
+        print(f"base {name}: {count} samples, identical: {equal}")
+        same &= equal
+    return same
 
 
 def _read(path):
@@ -403,6 +462,8 @@ def main(argv):
     )
     if "base" in FLAGS.stages:
         run_base(config, test)
+    if FLAGS.compare_base and not compare_base(test, FLAGS.compare_base):
+        return 1
     if "recipe" in FLAGS.stages:
         run_pipeline(config, verbose=2, stop_after=FLAGS.stop_after)
     if "report" in FLAGS.stages:

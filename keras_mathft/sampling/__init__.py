@@ -2,8 +2,10 @@
 
 - `sample_solutions` / `SolutionSampler`: N samples per problem over any
   keras-hub causal LM (or a `MathSolver`), continuously batched, each
-  prompt prefilled once and its KV cache shared by its N rows, exact top-p
-  without sorting the vocabulary; `greedy_solutions` for pass@1.
+  prompt prefilled once and its KV cache shared by its N rows, a prefix
+  common to every prompt (few-shot exemplars) prefilled once per call
+  (`common_prefix`), exact top-p without sorting the vocabulary;
+  `greedy_solutions` for pass@1.
 - `SampleStore`, `sample_to_store`, `merge_stores`: resumable JSONL shards,
   one locked writer per process, checksummed and verified on load
   (`StoreDamagedError` names a damaged file), merged into one store.

@@ -7,7 +7,9 @@ string, seen here on the host) leave, and their slots take the next
 `(problem, sample index)` units from a `SlotScheduler`. A unit whose
 prompt no slot holds yet is prefilled into its slot; the other samples of
 that problem copy the prefilled cache from a slot that holds it, so each
-prompt is prefilled once.
+prompt is prefilled once. When the call's prompts share a common prefix
+(`common_prefix`), a prefill runs only the prompt's own tokens from that
+prefix's cache, prefilled once per call.
 
 `ContinuousSchedule.run` is the loop: `_refill` fills free slots,
 `_decode` runs one block, `_finished_rows` ends rows and yields them.
@@ -20,6 +22,7 @@ from keras import ops
 
 from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.models import sharding
+from keras_mathft.sampling.common_prefix import PrefixCaches
 from keras_mathft.sampling.decoding import as_int32
 from keras_mathft.sampling.scheduler import Copy
 from keras_mathft.sampling.scheduler import SlotScheduler
@@ -110,7 +113,8 @@ class ContinuousSchedule:
 
         Args:
             request: a `schedules.Request`.
-            counters: dict; `"slot_steps"` and `"prefills"` are added to.
+            counters: dict; `"slot_steps"`, `"prefills"` and
+                `"prefix_prefills"` are added to.
 
         Yields:
             `(problem index, sample index, generated token ids)`, in the
@@ -123,26 +127,31 @@ class ContinuousSchedule:
             for i in range(len(prompts))
             for s in range(request.num_samples)
         ]
-        rows, total = self._pool_size(request, buckets, len(units))
+        prefixes = PrefixCaches(self.programs, request)
+        held = prefixes.held_bytes(self.sizing.bytes_per_row)
+        rows, total = self._pool_size(request, buckets, len(units), held)
         width = geometric_bucket(request.max_new_tokens, midpoints=True)
         block = self.programs.decode_block(width, request.choice)
         pool = _Pool.empty(self.programs.layout, rows, total, width)
         scheduler = SlotScheduler(rows, units, self.share_prefix)
         scalars = request.scalars()
         while True:
-            self._refill(pool, scheduler.refill(), request, buckets)
+            refill = scheduler.refill()
+            self._refill(pool, refill, request, buckets, prefixes)
             if not scheduler.busy:
                 break
             self._decode(pool, block, scheduler, scalars, counters)
             yield from self._finished_rows(pool, scheduler)
         counters["prefills"] += scheduler.prefills
+        counters["prefix_prefills"] += prefixes.prefills
 
-    def _pool_size(self, request, buckets, num_units):
+    def _pool_size(self, request, buckets, num_units, held_bytes):
         longest = max(len(p) for p in request.prompts)
         total = self.sizing.total_length(
             max(buckets), longest, request.max_new_tokens
         )
-        rows = min(self.sizing.row_budget(total), pow2_at_least(num_units))
+        budget = self.sizing.row_budget(total, held_bytes)
+        rows = min(budget, pow2_at_least(num_units))
         dp = sharding.data_parallel_size()
         rows = -(-rows // dp) * dp
         # Keep the largest pool seen: a later, smaller call (a store's last
@@ -150,13 +159,13 @@ class ContinuousSchedule:
         seen_rows, seen_total = self.pool_shape
         if (
             seen_total >= total
-            and self.sizing.row_budget(seen_total) >= seen_rows
+            and self.sizing.row_budget(seen_total, held_bytes) >= seen_rows
         ):
             rows, total = max(rows, seen_rows), seen_total
         self.pool_shape = (rows, total)
         return rows, total
 
-    def _refill(self, pool, refill, request, buckets):
+    def _refill(self, pool, refill, request, buckets, prefixes):
         """Runs the refill's cache operations, then starts its rows."""
         prompts = request.prompts
         for op in refill.operations:
@@ -164,17 +173,29 @@ class ContinuousSchedule:
                 fn = self.programs.copy_slot(buckets[op.problem])
                 pool.cache = fn(pool.cache, *as_int32([op.source, op.target]))
             else:
-                p = prompts[op.problem]
-                row = np.full((1, buckets[op.problem]), self.pad_token_id)
-                row[0, : len(p)] = p
-                fn = self.programs.prefill_slot(buckets[op.problem])
-                pool.cache = fn(pool.cache, as_int32(row), as_int32(op.slot))
+                pool.cache = self._prefill(
+                    pool.cache, op, prompts, buckets[op.problem], prefixes
+                )
         for slot, (i, s) in refill.assignments:
             n = len(prompts[i])
             pool.token[slot], pool.position[slot] = prompts[i][-1], n - 1
             pool.keys[slot] = request.keys(np.asarray([i]), np.asarray([s]))[0]
             pool.limit[slot] = n + request.max_new_tokens
             pool.start[slot], pool.done[slot] = n, False
+
+    def _prefill(self, cache, op, prompts, bucket, prefixes):
+        """Prefills `op.problem`'s prompt into slot `op.slot`: in one
+        stage, or from the common prefix's cache (`common_prefix`)."""
+        p = prompts[op.problem]
+        row = np.full((1, bucket), self.pad_token_id)
+        row[0, : len(p)] = p
+        slot = as_int32(op.slot)
+        if not prefixes.length:
+            fn = self.programs.prefill_slot(bucket)
+            return fn(cache, as_int32(row), slot)
+        fn = self.programs.prefill_slot_after(bucket, prefixes.length)
+        rest = as_int32(row[:, prefixes.length :])
+        return fn(cache, prefixes.get(), rest, slot)
 
     def _decode(self, pool, block, scheduler, scalars, counters):
         """Runs one compiled block of decode steps over the pool."""

@@ -13,6 +13,12 @@ random stream, so a sample is the same whichever ran it:
   (`prefill_slot`) or copying a prompt's cache from a slot that holds it
   (`copy_slot`).
 
+A call whose prompts share a long common prefix prefills them in two
+stages (`common_prefix`): the prefix once into a one-row cache of its own
+length (`prefix_fill`), then each prompt's own tokens from it, padded to
+the prompt's length (`prefill_slot_after`; the static chunk's
+`prefix_length`).
+
 `DecodePrograms` owns the compiled functions (`models.compiled
 .CompiledFunctions`): they are dropped when the model's variables change.
 """
@@ -88,12 +94,15 @@ class DecodePrograms:
 
     # === Static schedule ===
 
-    def static_chunk(self, samples, total_length, choice):
+    def static_chunk(self, samples, total_length, choice, prefix_length=0):
         """`(prompts, lengths, keys, limits, temperature, top_p)` ->
         `(tokens [rows, total_length], steps)`.
 
         `prompts` is `[P, L]` (right-padded), `lengths` `[P]`; `keys` and
-        `limits` (the position a row stops at) are `[P * samples]`.
+        `limits` (the position a row stops at) are `[P * samples]`. With
+        `prefix_length`, the function takes the common prefix's cache
+        first (`prefix_fill(prefix_length)`) and prefills only
+        `prompts[:, prefix_length:]` from it.
         """
 
         def fn(prompts, lengths, keys, limits, temperature, top_p):
@@ -109,6 +118,18 @@ class DecodePrograms:
                 choice=choice,
             )
 
+        def after_prefix(prefix_cache, *args):
+            return self._static(
+                *args,
+                samples=samples,
+                total_length=total_length,
+                choice=choice,
+                prefix=(prefix_length, prefix_cache),
+            )
+
+        if prefix_length:
+            key = ("static", samples, total_length, choice, prefix_length)
+            return self._compile(key, after_prefix)
         return self._compile(("static", samples, total_length, choice), fn)
 
     def _static(
@@ -123,12 +144,12 @@ class DecodePrograms:
         samples,
         total_length,
         choice,
+        prefix=None,
     ):
         lm = self.causal_lm
         num_prompts, prompt_len = ops.shape(prompts)
         rows = num_prompts * samples
-        cache = self.layout.zeros(num_prompts, total_length)
-        _, _, cache = lm.call_with_cache(prompts, cache, 0)
+        cache = self._static_prefill(prompts, total_length, prefix)
         tokens = ops.pad(prompts, [[0, 0], [0, total_length - prompt_len]])
         if samples > 1:
             cache = keras.tree.map_structure(
@@ -168,6 +189,20 @@ class DecodePrograms:
         )
         return tokens, end - start
 
+    def _static_prefill(self, prompts, total_length, prefix):
+        """The chunk's cache: in one stage, or with `prefix = (length,
+        cache)` from the common prefix's cache."""
+        num_prompts, prompt_len = ops.shape(prompts)
+        if prefix is None:
+            cache = self.layout.zeros(num_prompts, total_length)
+            _, _, cache = self.causal_lm.call_with_cache(prompts, cache, 0)
+            return cache
+        length, prefix_cache = prefix
+        rest = ops.slice(
+            prompts, [0, length], [num_prompts, prompt_len - length]
+        )
+        return self._after_prefix(rest, length, prefix_cache, total_length)
+
     # === Continuous schedule ===
 
     def prefill_slot(self, prompt_length):
@@ -181,16 +216,75 @@ class DecodePrograms:
         def fn(cache, prompt, slot):
             small = self.layout.zeros(1, prompt_length)
             _, _, small = self.causal_lm.call_with_cache(prompt, small, 0)
-
-            def write(spec, big, part):
-                start = [slot] + [0] * (len(spec[0]) - 1)
-                return ops.slice_update(big, start, ops.cast(part, big.dtype))
-
-            return constrain_cache(
-                self.layout, self.layout.map(write, cache, small)
-            )
+            return self._write_slot(cache, small, slot)
 
         return self._compile(("prefill", prompt_length), fn, donate=(0,))
+
+    def _write_slot(self, cache, small, slot):
+        def write(spec, big, part):
+            start = [slot] + [0] * (len(spec[0]) - 1)
+            return ops.slice_update(big, start, ops.cast(part, big.dtype))
+
+        return constrain_cache(
+            self.layout, self.layout.map(write, cache, small)
+        )
+
+    # === A common prefix, prefilled once (`common_prefix`) ===
+
+    def prefix_fill(self, prefix_length):
+        """`(prefix [1, prefix_length]) -> cache [1, prefix_length]`.
+
+        The first stage of a two-stage prefill: the common prefix's keys
+        and values, one row of its own length (the same for every prompt
+        length and schedule).
+        """
+
+        def fn(prefix):
+            cache = self.layout.zeros(1, prefix_length)
+            _, _, cache = self.causal_lm.call_with_cache(prefix, cache, 0)
+            return constrain_cache(self.layout, cache)
+
+        return self._compile(("prefix", prefix_length), fn)
+
+    def prefill_slot_after(self, prompt_length, prefix_length):
+        """`(cache, prefix_cache, rest, slot) -> cache`.
+
+        The second stage of a two-stage prefill: `rest` is a prompt's
+        tokens `[prefix_length, prompt_length)` (`[1, prompt_length -
+        prefix_length]`), run from `prefix_cache` (`prefix_fill(
+        prefix_length)`, which is not changed); the prompt's positions
+        `[0, prompt_length)` go into one slot, as `prefill_slot` writes
+        them.
+        """
+
+        def fn(cache, prefix_cache, rest, slot):
+            small = self._after_prefix(
+                rest, prefix_length, prefix_cache, prompt_length
+            )
+            return self._write_slot(cache, small, slot)
+
+        key = ("prefill_after", prompt_length, prefix_length)
+        return self._compile(key, fn, donate=(0,))
+
+    def _after_prefix(self, rest, prefix_length, prefix_cache, length):
+        """The `length`-position cache of `rest` (`[P, L - prefix_length]`,
+        prompts' tokens from `prefix_length` on) run from the prefix's
+        one-row cache."""
+        rows = ops.shape(rest)[0]
+
+        def pad(spec, leaf):
+            widths = [[0, 0]] * len(leaf.shape)
+            widths[spec[1]] = [0, length - prefix_length]
+            return ops.pad(leaf, widths)
+
+        cache = self.layout.map(pad, prefix_cache)
+        if rows > 1:
+            cache = keras.tree.map_structure(
+                lambda x: ops.repeat(x, rows, axis=0), cache
+            )
+            cache = constrain_cache(self.layout, cache)
+        _, _, cache = self.causal_lm.call_with_cache(rest, cache, prefix_length)
+        return cache
 
     def copy_slot(self, prompt_length):
         """`(cache, source, target) -> cache`: copies a prompt's positions

@@ -19,6 +19,7 @@ from keras_mathft.sampling.arguments import check_model
 from keras_mathft.sampling.arguments import check_sample_args
 from keras_mathft.sampling.arguments import check_sampler_settings
 from keras_mathft.sampling.arguments import check_stop_strings
+from keras_mathft.sampling.common_prefix import shared_length
 from keras_mathft.sampling.continuous import ContinuousSchedule
 from keras_mathft.sampling.decoding import DecodePrograms
 from keras_mathft.sampling.postprocess import PostProcessor
@@ -49,6 +50,14 @@ class SolutionSampler:
     - `"static"`: chunks of prompts, each prefilled once and its cache
       repeated to its N rows, decoded until the chunk's longest row stops.
 
+    When every prompt of a call starts with the same 32 or more tokens (a
+    base model's few-shot exemplars, a system prompt), that common prefix
+    is prefilled once per call and each prompt's prefill
+    runs only its own tokens from a copy of its cache
+    (`common_prefix`), on both schedules (the real-model study's 4-shot
+    prompts share their first 331 tokens: 320 of them are prefilled once).
+    The samples are bit for bit those of `share_common_prefix=False`.
+
     Prompt lengths and `max_new_tokens` are rounded up to buckets (8, 12,
     16, 24, 32, 48, ...): the continuous schedule compiles one decode block
     per run and one prefill and copy per prompt bucket, whatever the mix of
@@ -65,7 +74,11 @@ class SolutionSampler:
 
     After `sample()`, `last_stats` holds the schedule, wall time, generated
     tokens, `slot_steps` (rows times decode steps run), `slot_utilization`
-    (tokens / slot_steps) and the number of prompt prefills.
+    (tokens / slot_steps), the number of prompt prefills and, for the
+    common prefix, its length `prefix_length` (0: none), its prefills
+    `prefix_prefills`, `prefix_tokens_prefilled` (length times prefills)
+    and `prefix_tokens_saved` (length times the prompt prefills that
+    reused a prefix prefill).
 
     Args:
         model: a `keras_mathft.models.MathSolver` (its `causal_lm` and
@@ -82,6 +95,9 @@ class SolutionSampler:
             `max_new_tokens` within the model's `max_sequence_length`.
         share_prefix: bool. Prefill each prompt once and share its cache
             (True), or prefill every row (False; for tests and benchmarks).
+        share_common_prefix: bool. Prefill the prompts' common prefix once
+            per call (True), or once per prompt prefill (False; the same
+            samples, for tests and benchmarks). Read on every call.
         stop_token_ids: "auto" (`models.families.stop_token_ids`: end of
             text and the family's end of turn, e.g. Gemma's `<eos>` and
             `<end_of_turn>`), None
@@ -118,6 +134,7 @@ class SolutionSampler:
         schedule="continuous",
         block_steps=64,
         top_p_prefilter=128,
+        share_common_prefix=True,
     ):
         self.causal_lm = check_model(model)
         self.preprocessor = self.causal_lm.preprocessor
@@ -129,6 +146,7 @@ class SolutionSampler:
         self.prompt_template = prompt_template or PromptTemplate()
         self.max_prompt_length = max_prompt_length
         self.share_prefix = share_prefix
+        self.share_common_prefix = bool(share_common_prefix)
         self.schedule = schedule
         self.block_steps = int(block_steps)
         tokenizer = self.preprocessor.tokenizer
@@ -225,6 +243,28 @@ class SolutionSampler:
         token_ids = np.asarray(ops.convert_to_numpy(out["token_ids"]))
         return [t[:n] for t, n in zip(token_ids, lengths)]
 
+    def _request(self, problems, num_samples, max_new_tokens, choice, seed):
+        temperature, top_p, top_k = choice
+        texts = [
+            self.prompt_template.generation_prompt(problem_text(p))
+            for p in problems
+        ]
+        prompts = self._tokenize(texts)
+        return Request(
+            prompts=prompts,
+            problem_keys=np.asarray(
+                [problem_key(p) for p in problems], np.uint32
+            ),
+            num_samples=num_samples,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            choice=(decoding_mode(temperature, top_p, top_k), top_k),
+            prefix_length=shared_length(prompts),
+            share_common_prefix=self.share_common_prefix,
+        )
+
     def sample(
         self,
         problems,
@@ -300,29 +340,20 @@ class SolutionSampler:
             num_samples, temperature, top_p, top_k, max_new_tokens
         )
         problems = list(problems)
+        counters = {"slot_steps": 0, "prefills": 0, "prefix_prefills": 0}
         if not problems:
-            self.last_stats = _stats(self.schedule, 0.0, 0, 0, 0, 0)
+            self.last_stats = _stats(self.schedule, 0.0, 0, 0, counters, 0)
             return
-        texts = [
-            self.prompt_template.generation_prompt(problem_text(p))
-            for p in problems
-        ]
-        request = Request(
-            prompts=self._tokenize(texts),
-            problem_keys=np.asarray(
-                [problem_key(p) for p in problems], np.uint32
-            ),
-            num_samples=num_samples,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            choice=(decoding_mode(temperature, top_p, top_k), top_k),
+        request = self._request(
+            problems,
+            num_samples,
+            max_new_tokens,
+            (temperature, top_p, top_k),
+            seed,
         )
         ids = [problem_id(p, i) for i, p in enumerate(problems)]
         progress = SamplingProgress(len(problems), verbose)
         pending = [dict() for _ in problems]
-        counters = {"slot_steps": 0, "prefills": 0}
         tokens = 0
         for i, s, generated in self.schedule_runner.run(request, counters):
             sample = self.postprocess.to_sample(ids[i], s, generated)
@@ -339,12 +370,14 @@ class SolutionSampler:
             progress.elapsed(),
             tokens,
             len(problems),
-            counters["slot_steps"],
-            counters["prefills"],
+            counters,
+            request.prefix_length,
         )
 
 
-def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
+def _stats(schedule, seconds, tokens, problems, counters, prefix_length):
+    slot_steps, prefills = counters["slot_steps"], counters["prefills"]
+    prefix_prefills = counters["prefix_prefills"]
     return {
         "schedule": schedule,
         "data_parallel": sharding.data_parallel_size(),
@@ -354,6 +387,12 @@ def _stats(schedule, seconds, tokens, problems, slot_steps, prefills):
         "slot_steps": slot_steps,
         "slot_utilization": tokens / slot_steps if slot_steps else 0.0,
         "prefills": prefills,
+        "prefix_length": prefix_length,
+        "prefix_prefills": prefix_prefills,
+        "prefix_tokens_prefilled": prefix_length * prefix_prefills,
+        "prefix_tokens_saved": (
+            prefix_length * (prefills - prefix_prefills) if prefix_length else 0
+        ),
     }
 
 

@@ -4,7 +4,9 @@ A schedule decides which rows the device decodes together. Each one is an
 object with one method, `run(request, counters)`, that yields
 `(problem index, sample index, generated token ids)` for every row of the
 `Request` as it finishes, and adds to `counters["slot_steps"]` (rows times
-decode steps run) and `counters["prefills"]` (prompt prefills):
+decode steps run), `counters["prefills"]` (prompt prefills) and
+`counters["prefix_prefills"]` (prefills of the call's common prefix,
+`common_prefix`):
 
 - `continuous.ContinuousSchedule`: a fixed pool of row slots, refilled as
   rows finish (continuous batching).
@@ -40,6 +42,11 @@ class Request:
         top_p: float. Nucleus mass.
         seed: int. The run's seed.
         choice: tuple `(decoding mode, top_k)` for `DecodePrograms`.
+        prefix_length: int. Tokens of the prompts' common prefix that
+            their prefill runs as a first stage
+            (`common_prefix.shared_length`); 0 for a one-stage prefill.
+        share_common_prefix: bool. Run that first stage once per cache
+            length (True) or once per prompt prefill (False).
     """
 
     prompts: list
@@ -50,6 +57,8 @@ class Request:
     top_p: float
     seed: int
     choice: tuple
+    prefix_length: int = 0
+    share_common_prefix: bool = True
 
     def keys(self, problems, samples):
         """The random-stream keys of rows.
@@ -127,11 +136,13 @@ class RowSizing:
             total = model_max
         return total
 
-    def row_budget(self, total_length):
+    def row_budget(self, total_length, held_bytes=0):
         """Most rows decoded at once at total length `total_length`.
 
         Args:
             total_length: int.
+            held_bytes: int. Cache bytes held beside the rows (a common
+                prefix's cache), taken from the memory budget.
 
         Returns:
             int, at least 1.
@@ -139,20 +150,22 @@ class RowSizing:
         budget = self.max_rows_per_chunk
         if self.memory_budget_bytes:
             per_row = self.bytes_per_row(total_length)
-            budget = min(budget, max(1, self.memory_budget_bytes // per_row))
+            left = self.memory_budget_bytes - held_bytes
+            budget = min(budget, max(1, left // per_row))
         return budget
 
-    def chunk_shape(self, num_samples, total_length):
+    def chunk_shape(self, num_samples, total_length, held_bytes=0):
         """Prompts and samples per prompt of a static chunk.
 
         Args:
             num_samples: int. Samples per problem.
             total_length: int.
+            held_bytes: int. As for `row_budget`.
 
         Returns:
             A tuple `(prompts per chunk, samples per prompt)`.
         """
-        budget = self.row_budget(total_length)
+        budget = self.row_budget(total_length, held_bytes)
         if not self.share_prefix:
             return budget, 1
         samples = min(num_samples, budget)

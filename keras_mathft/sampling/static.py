@@ -3,16 +3,20 @@
 Prompts are grouped by prompt-length bucket. Each chunk of prompts is
 prefilled once, its cache repeated to the prompts' N rows, and decoded
 until the chunk's longest row stops. One compiled function per
-`(prompts, samples, prompt bucket, total length)`.
+`(prompts, samples, prompt bucket, total length)`. When the call's prompts
+share a common prefix (`common_prefix`), a chunk prefills only the
+prompts' own tokens from that prefix's cache, prefilled once per call.
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 from keras import ops
 
 from keras_mathft.data.bucketing import geometric_bucket
 from keras_mathft.models import sharding
+from keras_mathft.sampling.common_prefix import PrefixCaches
 from keras_mathft.sampling.schedules import pow2_at_least
 
 
@@ -53,7 +57,8 @@ class StaticSchedule:
 
         Args:
             request: a `schedules.Request`.
-            counters: dict; `"slot_steps"` and `"prefills"` are added to.
+            counters: dict; `"slot_steps"`, `"prefills"` and
+                `"prefix_prefills"` are added to.
 
         Yields:
             `(problem index, sample index, generated token ids)`, chunk by
@@ -65,33 +70,50 @@ class StaticSchedule:
             groups.setdefault(
                 geometric_bucket(len(p), midpoints=True), []
             ).append(i)
+        prefixes = PrefixCaches(self.programs, request)
         for prompt_len in sorted(groups):
-            longest = max(len(prompts[i]) for i in groups[prompt_len])
-            total = self.sizing.total_length(
-                prompt_len, longest, request.max_new_tokens
+            yield from self._run_group(
+                request, groups[prompt_len], prompt_len, prefixes, counters
             )
-            per_chunk, samples = self.sizing.chunk_shape(
-                request.num_samples, total
+        counters["prefix_prefills"] += prefixes.prefills
+
+    def _run_group(self, request, group, prompt_len, prefixes, counters):
+        """Decodes the prompts of one prompt bucket, chunk by chunk."""
+        longest = max(len(request.prompts[i]) for i in group)
+        total = self.sizing.total_length(
+            prompt_len, longest, request.max_new_tokens
+        )
+        held = prefixes.held_bytes(self.sizing.bytes_per_row)
+        per_chunk, samples = self.sizing.chunk_shape(
+            request.num_samples, total, held
+        )
+        units = [
+            (i, s)
+            for i in group
+            for s in range(0, request.num_samples, samples)
+        ]
+        # Fewer units than a full chunk: shrink to a power of two.
+        per_chunk = min(per_chunk, pow2_at_least(len(units)))
+        # Under data parallelism every device gets whole prompts.
+        dp = sharding.data_parallel_size()
+        per_chunk = -(-per_chunk // dp) * dp
+        fn = self.programs.static_chunk(
+            samples, total, request.choice, prefixes.length
+        )
+        for c in range(0, len(units), per_chunk):
+            chunk = _Chunk(
+                units[c : c + per_chunk], per_chunk, samples, prompt_len
             )
-            units = [
-                (i, s)
-                for i in groups[prompt_len]
-                for s in range(0, request.num_samples, samples)
-            ]
-            # Fewer units than a full chunk: shrink to a power of two.
-            per_chunk = min(per_chunk, pow2_at_least(len(units)))
-            # Under data parallelism every device gets whole prompts.
-            dp = sharding.data_parallel_size()
-            per_chunk = -(-per_chunk // dp) * dp
-            fn = self.programs.static_chunk(samples, total, request.choice)
-            for c in range(0, len(units), per_chunk):
-                chunk = _Chunk(
-                    units[c : c + per_chunk], per_chunk, samples, prompt_len
-                )
-                counters["prefills"] += (
-                    per_chunk if self.share_prefix else per_chunk * samples
-                )
-                yield from self._run_chunk(fn, chunk, request, counters)
+            prefills = per_chunk if self.share_prefix else per_chunk * samples
+            counters["prefills"] += prefills
+            chunk_fn = fn
+            if prefixes.length:
+                # Each prompt prefill asks for the prefix's cache: kept
+                # after the first, or run again when not shared.
+                for _ in range(prefills):
+                    prefix_cache = prefixes.get()
+                chunk_fn = functools.partial(fn, prefix_cache)
+            yield from self._run_chunk(chunk_fn, chunk, request, counters)
 
     def _run_chunk(self, fn, chunk, request, counters):
         prompts = request.prompts
