@@ -74,12 +74,12 @@ _LATER_SETTINGS = (
 
 def generator_stage(config):
     """The stage whose model samples the test solutions."""
-    return "multitask_generation" if config.multitask else "ssft"
+    return "multitask_generation" if config.training.multitask else "ssft"
 
 
 def evaluator_stage(config):
     """The stage whose model scores them (the generator itself, multi-task)."""
-    return "multitask_generation" if config.multitask else "evaluator"
+    return "multitask_generation" if config.training.multitask else "evaluator"
 
 
 def pipeline_stages(config):
@@ -97,7 +97,7 @@ def pipeline_stages(config):
                 "multitask_generation", "regeneration", "multitask_evaluation"
             ),
         ]
-        if config.multitask
+        if config.training.multitask
         else [_training_stage("evaluator", "evaluation", "ssft")]
     )
     return [
@@ -232,7 +232,7 @@ def _train(context, stage, solver, phase_name):
             logging.warning(
                 "No evaluator training data for loss %r (%s); the %s stage "
                 "keeps the SSFT weights untrained.",
-                config.evaluator_loss,
+                config.evaluator.evaluator_loss,
                 info,
                 stage,
             )
@@ -249,15 +249,15 @@ def _generation_dataset(context, solver):
     prompts, responses = data_lib.sft_pairs(
         context.problems[0], solver.prompt_template
     )
-    length = config.resolved("sequence_length")
+    length = config.model.sequence_length
     pairs = data_lib.tokenize_pairs(
         solver.tokenizer, prompts, responses, length
     )
     dataset = data_lib.make_sft_dataset(
         pairs,
-        batch_size=config.resolved("batch_size"),
+        batch_size=config.training.batch_size,
         bucket_lengths=data_lib.linear_bucket_lengths(length, num_buckets=2),
-        seed=config.seed,
+        seed=config.run.seed,
         repeat=True,
         drop_remainder=True,
     )
@@ -271,8 +271,8 @@ def _generation_dataset(context, solver):
 
 def _evaluator_dataset(context, solver):
     config = context.config
-    length = config.resolved("sequence_length")
-    if config.evaluator_loss == "xent":
+    length = config.model.sequence_length
+    if config.evaluator.evaluator_loss == "xent":
         rows = _read_jsonl(context.path("evaluator.examples"))
         examples = [models.EvaluatorExample(**r) for r in rows]
         if not examples:
@@ -290,11 +290,11 @@ def _evaluator_dataset(context, solver):
         elements, count = x, len(pairs)
         info = {"pairs": count}
     info["sequence_length"] = int(x["token_ids"].shape[-1])
-    batch_size = config.resolved("evaluator_batch_size")
+    batch_size = config.evaluator.evaluator_batch_size
     dataset = data_lib.make_array_dataset(
         elements,
         batch_size=batch_size,
-        seed=config.seed,
+        seed=config.run.seed,
         repeat=True,
         # Fewer rows than a batch: each batch holds them all.
         drop_remainder=count >= batch_size,
@@ -312,9 +312,9 @@ def _train_samples(context):
         context.path("train.store"),
         context.solver("ssft"),
         problems,
-        num_samples=config.resolved("num_train_samples"),
-        temperature=config.temperature,
-        seed=config.seed + 1,
+        num_samples=config.sampling.num_train_samples,
+        temperature=config.sampling.temperature,
+        seed=config.run.seed + 1,
     )
     samples = _aligned(store, problems)
     labels = [
@@ -340,8 +340,8 @@ def _evaluator_data(context):
         problems,
         [[s.text for s in group] for group in samples],
         labels,
-        max_pairs_per_problem=context.config.max_pairs_per_problem,
-        seed=context.config.seed,
+        max_pairs_per_problem=context.config.evaluator.max_pairs_per_problem,
+        seed=context.config.run.seed,
     )
     _write_jsonl(
         context.path("evaluator.examples"), [vars(e) for e in built.examples]
@@ -364,9 +364,9 @@ def _sampling_stage(artifact, greedy):
             context.path(artifact),
             context.solver(generator_stage(config)),
             test,
-            num_samples=1 if greedy else config.resolved("num_samples"),
-            temperature=0.0 if greedy else config.temperature,
-            seed=config.seed if greedy else config.seed + 2,
+            num_samples=1 if greedy else config.sampling.num_samples,
+            temperature=0.0 if greedy else config.sampling.temperature,
+            seed=config.run.seed if greedy else config.run.seed + 2,
         )
         return {"problems": len(test)}
 
@@ -383,8 +383,8 @@ def _test_scores(context):
     scores = evaluator.score_solutions(
         problems,
         texts,
-        batch_size=config.resolved("evaluator_batch_size") * 2,
-        sequence_length=config.resolved("sequence_length"),
+        batch_size=config.evaluator.evaluator_batch_size * 2,
+        sequence_length=config.model.sequence_length,
     )
     scores = [float(s) for s in scores]
     nested, i = [], 0
@@ -408,18 +408,18 @@ def _report(context):
     samples = _aligned(context.store("test.samples"), test)
     greedy = [g[0] for g in _aligned(context.store("test.greedy"), test)]
     scores = read_json(context.path("test.scores"))
-    num = config.resolved("num_samples")
+    num = config.sampling.num_samples
     n_values = sorted({2**i for i in range(int(math.log2(num)) + 1)} | {num})
     result = sampling.evaluate(
         test,
         samples,
         greedy=greedy,
         scores=scores,
-        top_k=config.top_k_clusters,
-        top_n=config.top_k_clusters,
+        top_k=config.sampling.top_k_clusters,
+        top_n=config.sampling.top_k_clusters,
         n_values=n_values,
         trials=16,
-        seed=config.seed,
+        seed=config.run.seed,
         # One run's test set is small: the report carries 95% intervals
         # and says whether re-ranking is told apart from voting.
         bootstrap=REPORT_BOOTSTRAP,
@@ -448,12 +448,12 @@ def _report(context):
     directory = context.path("report").parent
     title = (
         "Multi-task sequential fine-tuning"
-        if config.multitask
+        if config.training.multitask
         else "SSFT generator, evaluator re-ranking"
     )
     sampling.write_report(result, directory, title=title)
-    if config.tensorboard is not None:
-        log_report(config.tensorboard, result)
+    if config.run.tensorboard is not None:
+        log_report(config.run.tensorboard, result)
     return {"report": str(directory / "report.md")}
 
 
