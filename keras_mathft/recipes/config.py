@@ -80,8 +80,10 @@ class RecipeConfig:
     Made from flat settings, the flags' names: `RecipeConfig(size="quick",
     num_samples=16)`. That is the one way to make one, because the flags
     (`config_from_flags`), the run directory's `config.json` and users'
-    scripts all name settings flat; `get_config()` gives them back, and
-    `replace(**changes)` makes a changed copy.
+    scripts all name settings flat, and because a section alone cannot
+    resolve itself (the size defaults depend on `size`, `data` and
+    `preset`, which live in other sections); `get_config()` gives the
+    flat settings back, and `replace(**changes)` makes a changed copy.
 
     Code reads the resolved values by section: `run`, `model`, `data`,
     `sampling`, `training` and `evaluator` (`recipes.settings`, where each
@@ -116,6 +118,7 @@ class RecipeConfig:
     sampling: SamplingSettings
     training: TrainingSettings
     evaluator: EvaluatorSettings
+    # Flat names left unset whose value the size or a rule gave.
     unset: tuple
 
     def __init__(self, **settings):
