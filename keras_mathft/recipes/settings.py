@@ -287,18 +287,34 @@ SECTIONS = {
     "training": TrainingSettings,
     "evaluator": EvaluatorSettings,
 }
-# Each flat field name -> the name of its section.
-SECTION_OF = {
-    field.name: section
+# The flat settings in the order of the flat config before sections,
+# new ones last: run directories and reports write them in this order, so
+# a report stays byte for byte what it was.
+FLAT_ORDER = (
+    *("run_dir", "tensorboard", "mesh", "size", "seed"),
+    *("preset", "dtype", "lora_rank"),
+    *("data", "data_dir", "solutions", "prm800k_path"),
+    *("allow_contamination", "style", "max_level", "num_train_problems"),
+    *("num_test_problems", "num_eval_train_problems"),
+    *("num_samples", "num_train_samples", "temperature", "top_p"),
+    *("max_new_tokens", "top_k_clusters"),
+    *("evaluator_loss", "margin", "max_pairs_per_problem", "multitask"),
+    *("batch_size", "evaluator_batch_size", "learning_rate"),
+    *("evaluator_learning_rate", "sft_steps", "evaluator_steps"),
+    *("final_sft_steps", "checkpoint_every"),
+    *("hidden_dim", "num_layers", "sequence_length"),
+    *("generation_template", "evaluation_template", "correct_label"),
+    *("incorrect_label", "evaluator"),
+)
+_FIELDS = {
+    field.name: (section, field)
     for section, cls in SECTIONS.items()
     for field in dataclasses.fields(cls)
 }
+# Each flat field name -> the name of its section, in `FLAT_ORDER`.
+SECTION_OF = {name: _FIELDS[name][0] for name in FLAT_ORDER}
 # The flat defaults (`None`: the size or a rule decides).
-DEFAULTS = {
-    field.name: field.default
-    for cls in SECTIONS.values()
-    for field in dataclasses.fields(cls)
-}
+DEFAULTS = {name: _FIELDS[name][1].default for name in FLAT_ORDER}
 
 
 def resolve(given):

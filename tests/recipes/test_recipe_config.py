@@ -1,5 +1,6 @@
 """Every bad setting stops before any work, saying what to change."""
 
+import dataclasses
 import json
 import pathlib
 import subprocess
@@ -518,3 +519,19 @@ def test_a_run_directory_of_flat_settings_resumes(tmp_path):
     # `evaluator`, added since, is stored only when set otherwise.
     with pytest.raises(ValueError, match="evaluator"):
         check_run_directory(config.replace(evaluator="process"))
+
+
+def test_flat_settings_keep_their_order():
+    # Run directories and reports write the flat settings in this order.
+    from keras_mathft.recipes import settings
+
+    names = [
+        field.name
+        for cls in settings.SECTIONS.values()
+        for field in dataclasses.fields(cls)
+    ]
+    assert sorted(settings.FLAT_ORDER) == sorted(names)
+    assert list(RecipeConfig().get_config()) == list(settings.FLAT_ORDER)
+    assert RecipeConfig.field_names()[:5] == (
+        *("run_dir", "tensorboard", "mesh", "size", "seed"),
+    )
