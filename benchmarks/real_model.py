@@ -194,7 +194,7 @@ def run_base(config, test):
 
     template, stops = few_shot()
     solver = models.MathSolver.from_preset(
-        config.preset, prompt_template=template
+        config.model.preset, prompt_template=template
     )
     sampler_kwargs = dict(
         stop_strings=stops,
@@ -209,7 +209,7 @@ def run_base(config, test):
     num_samples = FLAGS.base_samples or BASE_SAMPLES[FLAGS.size]
     for name, n, temperature in (
         ("greedy", 1, 0.0),
-        ("samples", num_samples, config.temperature),
+        ("samples", num_samples, config.sampling.temperature),
     ):
         # A call that finds every problem stored leaves no statistics.
         get_sampler(solver, **sampler_kwargs).last_stats = None
@@ -220,9 +220,9 @@ def run_base(config, test):
             os.path.join(FLAGS.run_dir, "base", name),
             num_samples=n,
             temperature=temperature,
-            top_p=config.top_p,
-            max_new_tokens=config.max_new_tokens,
-            seed=config.seed + (0 if n == 1 else 2),
+            top_p=config.sampling.top_p,
+            max_new_tokens=config.sampling.max_new_tokens,
+            seed=config.run.seed + (0 if n == 1 else 2),
             problems_per_shard=8,
             **sampler_kwargs,
         )
@@ -294,17 +294,17 @@ def extraction_counts(samples):
 def setting_result(test, greedy, samples, scores, config, num=None):
     from keras_mathft import sampling
 
-    num = num or config.num_samples
+    num = num or config.sampling.num_samples
     result = sampling.evaluate(
         test,
         samples,
         greedy=greedy,
         scores=scores,
-        top_k=min(config.top_k_clusters, num),
-        top_n=min(config.top_k_clusters, num),
+        top_k=min(config.sampling.top_k_clusters, num),
+        top_n=min(config.sampling.top_k_clusters, num),
         n_values=[n for n in (1, 2, 4, 8, 16, 32, 64) if n <= num],
         trials=16,
-        seed=config.seed,
+        seed=config.run.seed,
         bootstrap=FLAGS.bootstrap,
     )
     flat = [s for group in samples for s in group]
@@ -341,13 +341,13 @@ def run_report(config, test):
     from keras_mathft.recipes import TIMINGS_FILE
 
     base_dir = os.path.join(FLAGS.run_dir, "base")
-    recipe_dir = config.run_dir
+    recipe_dir = config.run.run_dir
     base = (
         [g[0] for g in _aligned(os.path.join(base_dir, "greedy"), test)],
         _aligned(os.path.join(base_dir, "samples"), test),
         None,
     )
-    num = config.num_samples
+    num = config.sampling.num_samples
     outputs = {"base_few_shot": (base[0], [g[:num] for g in base[1]], None)}
     # The recipe's settings join once its test stages are done.
     if os.path.exists(os.path.join(recipe_dir, "test_scores", "DONE.json")):
@@ -456,8 +456,8 @@ def main(argv):
     _, test = load_problems(config)
     os.makedirs(FLAGS.run_dir, exist_ok=True)
     print(
-        f"{len(test)} test problems, levels <= {config.max_level}, "
-        f"N = {config.num_samples}",
+        f"{len(test)} test problems, levels <= {config.data.max_level}, "
+        f"N = {config.sampling.num_samples}",
         flush=True,
     )
     if "base" in FLAGS.stages:

@@ -173,7 +173,7 @@ def main(argv):
     except ValueError as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2
-    print(f"Run directory: {config.run_dir}", flush=True)
+    print(f"Run directory: {config.run.run_dir}", flush=True)
     try:
         recipes.run_pipeline(config, verbose=flags.FLAGS.progress)
     except KeyboardInterrupt:

@@ -240,7 +240,7 @@ def test_cpu_studies_share_each_seeds_base_run():
             "    ssft.replace(sft_steps=900),",
             "    ssft,",
             "):",
-            "    print(sizes.shared_run(config, {}).run_dir)",
+            "    print(sizes.shared_run(config, {}).run.run_dir)",
         ]
     )
     done = _python(code)

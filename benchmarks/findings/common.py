@@ -9,7 +9,6 @@ markdown report (`write_section`).
 """
 
 import contextlib
-import dataclasses
 import json
 import os
 import platform
@@ -127,7 +126,7 @@ def read_json(path):
 
 def overrides():
     """`--set`'s config overrides, `{field: value}`."""
-    fields = {field.name for field in dataclasses.fields(RecipeConfig)}
+    fields = RecipeConfig.field_names()
     out = {}
     for item in FLAGS.set:
         name, _, value = item.partition("=")

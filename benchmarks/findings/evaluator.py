@@ -81,7 +81,7 @@ def run_point(base, point, study):
     recipe = report["recipe"]
     return {
         "point": list(point),
-        "seed": base.seed,
+        "seed": base.run.seed,
         "steps": steps,
         "examples": len(built.examples),
         "pairs": len(built.pairs),
@@ -112,10 +112,10 @@ def _evaluator_data(base, point, study, train, train_samples, labels):
         [[x.text for x in group] for group in train_samples],
         labels,
         max_pairs_per_problem=pairs_per_problem,
-        seed=base.seed,
+        seed=base.run.seed,
     )
     count = len(built.pairs if loss == "margin" else built.examples)
-    batch = base.resolved("evaluator_batch_size")
+    batch = base.evaluator.evaluator_batch_size
     steps = max(study["min_steps"], math.ceil(sizes.EPOCHS * count / batch))
     return built, steps
 
@@ -134,8 +134,8 @@ def _training_scores(run, config, train, groups):
     scores = run.solver("evaluator").score_solutions(
         [q for q, _ in flat],
         [t for _, t in flat],
-        batch_size=2 * config.resolved("evaluator_batch_size"),
-        sequence_length=config.resolved("sequence_length"),
+        batch_size=2 * config.evaluator.evaluator_batch_size,
+        sequence_length=config.model.sequence_length,
     )
     nested, i = [], 0
     for group in groups:
@@ -185,8 +185,8 @@ def _finished_point(base, point, table):
         return run_point(base, point, table)
 
     return common.finished(
-        os.path.join(folder, f"seed{base.seed}.json"),
-        f"point {sizes.point_name(point)} seed {base.seed}",
+        os.path.join(folder, f"seed{base.run.seed}.json"),
+        f"point {sizes.point_name(point)} seed {base.run.seed}",
         compute,
     )
 

@@ -31,7 +31,7 @@ def _key(row):
 
 
 def _intro(rows, study, base, seeds, wall):
-    n, k = base.resolved("num_samples"), base.top_k_clusters
+    n, k = base.sampling.num_samples, base.sampling.top_k_clusters
     return [
         "# Issue 13, study 1: re-ranking against voting as the evaluator "
         "improves",
@@ -45,7 +45,7 @@ def _intro(rows, study, base, seeds, wall):
         f"from the SSFT weights for {sizes.EPOCHS} passes over its pairs "
         "(margin) or examples (xent), at least "
         f"{study['min_steps']} steps. Test: "
-        f"{base.resolved('num_test_problems')} problems, N = {n}, K = {k}.",
+        f"{base.data.num_test_problems} problems, N = {n}, K = {k}.",
         "",
         "Accuracy (%) is the mean over seeds, with a 95% interval from a "
         "two-level bootstrap: each round resamples the seeds, then each "

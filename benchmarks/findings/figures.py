@@ -37,7 +37,7 @@ def evaluator_figures(rows, results, synthetic, base, directory):
 
 
 def _against_data(plt, rows, base, directory):
-    k = base.top_k_clusters
+    k = base.sampling.top_k_clusters
     fig, ax = plt.subplots(figsize=(6, 4))
     for loss in sorted({r["point"][2] for r in rows}):
         for metric in ("maj1@N", "rr_top_k", "weighted_rr_top_k"):
@@ -71,7 +71,7 @@ def _against_data(plt, rows, base, directory):
 
 
 def _against_n(plt, rows, results, base, directory):
-    k = base.top_k_clusters
+    k = base.sampling.top_k_clusters
     best = max(
         rows,
         key=lambda r: (r["within_problem_auc_test"] or (-1, 0))[0],

@@ -50,7 +50,9 @@ def run_point(study, seed, e, overrides):
     # copies pass the run's checks (`Stage.ignores`).
     shared = sizes.shared_run(
         ssft.replace(
-            run_dir=os.path.join(os.path.dirname(ssft.run_dir), f"seed{seed}"),
+            run_dir=os.path.join(
+                os.path.dirname(ssft.run.run_dir), f"seed{seed}"
+            ),
             sft_steps=study["generation_steps"],
         ),
         overrides,
@@ -95,7 +97,7 @@ def study(seeds, overrides):
 
 def markdown(results, study, example, seeds, wall):
     """The study's section of the report."""
-    n, k = example.resolved("num_samples"), example.top_k_clusters
+    n, k = example.sampling.num_samples, example.sampling.top_k_clusters
     s, g = study["generation_steps"], study["regeneration_steps"]
     rr = sampling.RERANKERS["rr_top_k"].display_name(k)
     lines = [
@@ -110,7 +112,7 @@ def markdown(results, study, example, seeds, wall):
         f"generation ({s} steps) -> evaluation (E steps, the recipe's "
         f"evaluator data) -> generation ({g} steps) in one model, which "
         f"then scores its own test samples ({rr}). Test: "
-        f"{example.resolved('num_test_problems')} problems, N = {n}. "
+        f"{example.data.num_test_problems} problems, N = {n}. "
         "Accuracy (%): mean over seeds, 95% interval from the two-level "
         f"bootstrap of study 1 ({FLAGS.bootstrap} rounds).",
         "",

@@ -92,9 +92,9 @@ def study(seeds, overrides):
 
 def markdown(results, table, example, seeds, wall):
     """The study's section of the report."""
-    n, k = example.resolved("num_samples"), example.top_k_clusters
+    n, k = example.sampling.num_samples, example.sampling.top_k_clusters
     e, g = table["evaluation_steps"], table["regeneration_steps"]
-    s = example.resolved("sft_steps")
+    s = example.training.sft_steps
     rr = sampling.RERANKERS["rr_top_k"].display_name(k)
     wrr = sampling.RERANKERS["weighted_rr_top_k"].display_name(k)
     cells = [
@@ -125,11 +125,11 @@ def markdown(results, table, example, seeds, wall):
             f"Settings (fixed before any result): each seed's evaluator "
             f"study base run (SSFT {s} steps), then process evaluation "
             f"({e} steps, exact step labels of its "
-            f"{example.resolved('num_train_samples')} samples of each "
+            f"{example.sampling.num_train_samples} samples of each "
             f"evaluator training problem, cross-entropy plus step margin) "
             f"and generation ({g} steps) in the same model, which scores "
             f"its own test samples by their weakest step. Test: "
-            f"{example.resolved('num_test_problems')} problems, N = {n}. "
+            f"{example.data.num_test_problems} problems, N = {n}. "
             f"Accuracy (%): mean over seeds, 95% two-level bootstrap "
             f"interval ({FLAGS.bootstrap} rounds); AUC within problems, "
             "mean ± std over seeds (min; product of steps).",

@@ -48,8 +48,8 @@ def study(seeds, overrides):
         per_seed.append(run_seed(seed, overrides))
         print(f"seed {seed}: {json.dumps(per_seed[-1])}", flush=True)
     wall = time.perf_counter() - start
-    n = example.resolved("num_samples")
-    text = table(per_seed, n, example.top_k_clusters)
+    n = example.sampling.num_samples
+    text = table(per_seed, n, example.sampling.top_k_clusters)
     print()
     print(text)
     print(f"\nwall time {wall / 60:.1f} min")
@@ -137,7 +137,7 @@ def _generator_metrics(config):
         test,
         samples,
         greedy=greedy,
-        n_values=(config.resolved("num_samples"),),
+        n_values=(config.sampling.num_samples,),
         trials=1,
     )
     return stats.headline(result)

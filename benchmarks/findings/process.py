@@ -84,10 +84,10 @@ def monte_carlo(base, table, inputs):
             [x.text for g in groups for x in g],
             num_rollouts=table["num_rollouts"],
             min_right=table["min_right"],
-            max_new_tokens=base.resolved("max_new_tokens"),
-            temperature=base.temperature,
-            top_p=base.top_p,
-            seed=base.seed + 3,
+            max_new_tokens=base.sampling.max_new_tokens,
+            temperature=base.sampling.temperature,
+            top_p=base.sampling.top_p,
+            seed=base.run.seed + 3,
         )
     nested = process_arms.nest(range(len(labels)), groups)
     exact = [v for g in inputs["train_steps"][:count] for v in g]
@@ -103,7 +103,7 @@ def monte_carlo(base, table, inputs):
 
 def run_arm(arm, base, table, inputs, mc):
     """Trains one arm's evaluator on one seed and measures it."""
-    seed = base.seed
+    seed = base.run.seed
     cap = process_arms.steps_for(
         base,
         len(process_arms.outcome_pairs("outcome", inputs, table, seed)[0]),

@@ -43,7 +43,7 @@ def nest(flat, groups):
 def steps_for(base, count, table, cap=None):
     """Training steps: `EPOCHS` passes over `count` pairs, at least the
     size's `min_steps`, at most `cap`."""
-    batch = base.resolved("evaluator_batch_size")
+    batch = base.evaluator.evaluator_batch_size
     steps = max(table["min_steps"], math.ceil(EPOCHS * count / batch))
     return steps if cap is None else min(steps, max(cap, table["min_steps"]))
 
@@ -114,17 +114,15 @@ def train_outcome(base, run, pairs, steps):
     solver = run.copy_of("ssft")
     if not pairs:
         return solver, 0.0
-    x = _trim(
-        models.pair_inputs(solver, pairs, base.resolved("sequence_length"))
-    )
+    x = _trim(models.pair_inputs(solver, pairs, base.model.sequence_length))
     dataset = data.make_array_dataset(
         x,
-        batch_size=base.resolved("evaluator_batch_size"),
-        seed=base.seed,
+        batch_size=base.evaluator.evaluator_batch_size,
+        seed=base.run.seed,
         repeat=True,
-        drop_remainder=len(pairs) >= base.resolved("evaluator_batch_size"),
+        drop_remainder=len(pairs) >= base.evaluator.evaluator_batch_size,
     )
-    keras.utils.set_random_seed(base.seed)
+    keras.utils.set_random_seed(base.run.seed)
     start = time.perf_counter()
     models.fit_phases(
         solver, [_phase(base, steps)], {"evaluation": dataset}, verbose=0
@@ -138,16 +136,16 @@ def train_process(base, run, pairs, steps):
     solver = run.copy_of("ssft")
     evaluator = models.ProcessEvaluator(solver)
     x, y, weight = models.pair_step_inputs(
-        solver, pairs, base.resolved("sequence_length"), MAX_STEPS
+        solver, pairs, base.model.sequence_length, MAX_STEPS
     )
     if not len(y):
         return evaluator, 0.0, None
     x = _trim(x)
-    batch = base.resolved("evaluator_batch_size")
+    batch = base.evaluator.evaluator_batch_size
     dataset = data.make_array_dataset(
         (x, y, weight),
         batch_size=batch,
-        seed=base.seed,
+        seed=base.run.seed,
         repeat=True,
         drop_remainder=len(y) >= batch,
     )
@@ -158,7 +156,7 @@ def train_process(base, run, pairs, steps):
         evaluator_loss="mixture",
         margin=options.margin,
     )
-    keras.utils.set_random_seed(base.seed)
+    keras.utils.set_random_seed(base.run.seed)
     start = time.perf_counter()
     history = evaluator.fit(
         dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False
@@ -173,8 +171,8 @@ def score(evaluator, base, problems, groups):
     flat_problems = [p.problem for p, g in zip(problems, groups) for _ in g]
     texts = [x.text for g in groups for x in g]
     kwargs = dict(
-        batch_size=2 * base.resolved("evaluator_batch_size"),
-        sequence_length=base.resolved("sequence_length"),
+        batch_size=2 * base.evaluator.evaluator_batch_size,
+        sequence_length=base.model.sequence_length,
     )
     if not isinstance(evaluator, models.ProcessEvaluator):
         flat = evaluator.score_solutions(flat_problems, texts, **kwargs)

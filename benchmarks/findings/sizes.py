@@ -200,9 +200,9 @@ def shared_run(config, overrides):
     if common.FLAGS.size not in EVALUATOR_STUDY:
         return config
     base = base_config(
-        EVALUATOR_STUDY[common.FLAGS.size], config.seed, overrides
+        EVALUATOR_STUDY[common.FLAGS.size], config.run.seed, overrides
     )
-    return base if config.replace(run_dir=base.run_dir) == base else config
+    return base if config.replace(run_dir=base.run.run_dir) == base else config
 
 
 def point_run_dir(point, seed):
@@ -215,7 +215,7 @@ def point_config(base, point, steps):
     the point's evaluator data, loss and `steps` of training."""
     problems, pairs_per_problem, loss = point
     return base.replace(
-        run_dir=point_run_dir(point, base.seed),
+        run_dir=point_run_dir(point, base.run.seed),
         num_eval_train_problems=problems,
         max_pairs_per_problem=pairs_per_problem,
         evaluator_loss=loss,

@@ -21,7 +21,7 @@ def headline(result):
 def per_problem(config, test, samples, greedy, scores):
     """Each accuracy metric's value on each test problem (their mean is
     the report's), for the bootstrap over problems."""
-    n, k = config.resolved("num_samples"), config.top_k_clusters
+    n, k = config.sampling.num_samples, config.sampling.top_k_clusters
     out = {name: [] for name in sizes.ACCURACY}
     for problem, group, first, group_scores in zip(
         test, samples, greedy, scores
@@ -66,7 +66,7 @@ def outcomes(config, with_scores=False):
     Pass@1, Maj1@N and Pass@N (and, `with_scores`, every re-ranker's),
     for the bootstrap over problems."""
     test, greedy, samples, scores = read_test_stages(config, with_scores)
-    n = config.resolved("num_samples")
+    n = config.sampling.num_samples
     out = {"pass@1": [], "maj1@N": [], "pass@N": []}
     for problem, group, first in zip(test, samples, greedy):
         o = sampling.evaluate(
@@ -131,7 +131,7 @@ def quality(value, digits=3):
 
 def labels(base):
     """Each accuracy metric's display name."""
-    n, k = base.resolved("num_samples"), base.top_k_clusters
+    n, k = base.sampling.num_samples, base.sampling.top_k_clusters
     return {
         "maj1@N": f"Maj1@{n}",
         "majK@N": f"Maj{k}@{n}",

@@ -54,7 +54,7 @@ def run_style(study, style, seed, overrides):
     detailed = run_config(study, "detailed", seed, overrides)
     config = run_config(study, style, seed, overrides)
     tokens = tokens_per_example(config)
-    budget = detailed.resolved("sft_steps") * tokens_per_example(detailed)
+    budget = detailed.training.sft_steps * tokens_per_example(detailed)
     steps = max(1, round(budget / tokens))
     config = sizes.shared_run(config.replace(sft_steps=steps), overrides)
     start = time.perf_counter()
@@ -65,7 +65,7 @@ def run_style(study, style, seed, overrides):
         "seed": seed,
         "sft_steps": steps,
         "tokens_per_example": tokens,
-        "trained_tokens": steps * config.resolved("batch_size") * tokens,
+        "trained_tokens": steps * config.training.batch_size * tokens,
         "mean_sample_tokens": float(
             np.mean([x.num_tokens for g in samples for x in g])
         ),
@@ -97,7 +97,7 @@ def study(seeds, overrides):
 
 def markdown(results, study, example, seeds, wall):
     """The study's section of the report."""
-    n = example.resolved("num_samples")
+    n = example.sampling.num_samples
     names = {"pass@1": "Pass@1", "maj1@N": f"Maj1@{n}", "pass@N": f"Pass@{n}"}
     lines = [
         "# Issue 13, study 2: solution style at an equal token budget",
@@ -109,7 +109,7 @@ def markdown(results, study, example, seeds, wall):
         "The detailed run trains the size's SSFT steps; each other style "
         "trains as many tokens (steps scaled by the ratio of mean tokens "
         "per training example, prompt included). Test: "
-        f"{example.resolved('num_test_problems')} problems, N = {n}. "
+        f"{example.data.num_test_problems} problems, N = {n}. "
         "Accuracy (%) is the mean over seeds with a 95% interval from the "
         "two-level bootstrap of study 1 "
         f"({FLAGS.bootstrap} rounds: seeds, then test problems).",

@@ -82,7 +82,7 @@ def error_clustering(base, study, steps):
         out[sizes.point_name(point)] = between_cluster_share(
             clusters, correct, trained
         )
-    rng = np.random.default_rng(base.seed)
+    rng = np.random.default_rng(base.run.seed)
     out["independent"] = between_cluster_share(
         clusters, correct, draw_scores(correct, 0.65, rng)
     )
@@ -98,7 +98,7 @@ def evaluators(base):
     clusters from how well an evaluator is trained.
     """
     test, greedy, samples, correct = graded_test_samples(base)
-    rng = np.random.default_rng(base.seed)
+    rng = np.random.default_rng(base.run.seed)
     out = []
     for auc in sizes.SYNTHETIC_AUCS:
         synthetic = draw_scores(correct, auc, rng)

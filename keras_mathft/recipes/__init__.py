@@ -1,7 +1,11 @@
 """End-to-end recipes: the pipeline behind `examples/train.py`.
 
-- `RecipeConfig`: every setting of a run, validated on construction;
-  `SIZES` holds the offline `quick` and `default` sizes.
+- `RecipeConfig`: every setting of a run, made from flat settings (the
+  flags' names), resolved and checked on construction, read by section
+  (`RunSettings`, `ModelSettings`, `DataSettings`, `SamplingSettings`,
+  `TrainingSettings`, `EvaluatorSettings`: each field with its help
+  text); `SIZES` holds the offline `quick` and `default` sizes, `CHOICES`
+  the values of the fields that take one of a few.
 - `run_pipeline(config)`: runs or resumes SSFT -> sampling -> evaluator
   data -> evaluator (or multi-task sequential fine-tuning) -> test decoding
   and scoring -> report, one resumable stage at a time in
@@ -13,7 +17,9 @@
   `run_pipeline` then runs on every process, process 0 writing the run.
 - `define_flags` / `config_from_flags`: absl flags, one per config field.
 - `check_backend()`: the recipe runs on `SUPPORTED_BACKENDS` (JAX and
-  TensorFlow) only; `run_pipeline` and `check_run_directory` check first.
+  TensorFlow) only; `check_files_and_packages(config)`: what a config
+  names on the disk or needs installed. `run_pipeline` and
+  `check_run_directory` check both first.
 - `StageContext(config)`: what the stages of a run share (artifact paths
   by declared name, problems, models, training and sampling); notebooks,
   studies and benchmarks use it to reach a run's files and models.
@@ -25,7 +31,6 @@
 """
 
 from keras_mathft.atomic_files import write_json_atomic
-from keras_mathft.recipes.config import SIZES
 from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.context import TIMINGS_FILE
 from keras_mathft.recipes.context import StageContext
@@ -39,9 +44,18 @@ from keras_mathft.recipes.pipeline import run_pipeline
 from keras_mathft.recipes.pipeline import stage_names
 from keras_mathft.recipes.preflight import SUPPORTED_BACKENDS
 from keras_mathft.recipes.preflight import check_backend
+from keras_mathft.recipes.preflight import check_files_and_packages
 from keras_mathft.recipes.preflight import check_run_directory
 from keras_mathft.recipes.problems import load_problems
 from keras_mathft.recipes.run_dir import RunDirectory
+from keras_mathft.recipes.settings import CHOICES
+from keras_mathft.recipes.settings import SIZES
+from keras_mathft.recipes.settings import DataSettings
+from keras_mathft.recipes.settings import EvaluatorSettings
+from keras_mathft.recipes.settings import ModelSettings
+from keras_mathft.recipes.settings import RunSettings
+from keras_mathft.recipes.settings import SamplingSettings
+from keras_mathft.recipes.settings import TrainingSettings
 from keras_mathft.recipes.stages import Stage
 from keras_mathft.recipes.stages import pipeline_stages
 from keras_mathft.recipes.tensorboard import LossLogger
@@ -49,9 +63,13 @@ from keras_mathft.recipes.tensorboard import log_report
 
 __all__ = [
     "check_backend",
+    "check_files_and_packages",
     "check_run_directory",
+    "CHOICES",
     "config_from_flags",
+    "DataSettings",
     "define_flags",
+    "EvaluatorSettings",
     "format_report",
     "initialize_distributed",
     "input_digests",
@@ -59,15 +77,19 @@ __all__ = [
     "log_report",
     "LossLogger",
     "mesh_distribution",
+    "ModelSettings",
     "pipeline_stages",
     "RecipeConfig",
     "run_pipeline",
     "RunDirectory",
+    "RunSettings",
+    "SamplingSettings",
     "SIZES",
     "Stage",
     "stage_names",
     "StageContext",
     "SUPPORTED_BACKENDS",
     "TIMINGS_FILE",
+    "TrainingSettings",
     "write_json_atomic",
 ]

@@ -7,7 +7,6 @@ its share of every training batch.
 """
 
 import contextlib
-import dataclasses
 import os
 import time
 
@@ -90,7 +89,7 @@ class StageContext:
             A `StageContext` whose config is the stored one.
         """
         stored = read_json(os.path.join(run_dir, CONFIG_FILE))
-        fields = {f.name for f in dataclasses.fields(RecipeConfig)}
+        fields = RecipeConfig.field_names()
         settings = {k: v for k, v in stored.items() if k in fields}
         return cls(
             RecipeConfig(**{**settings, "run_dir": run_dir}), None, verbose
@@ -161,7 +160,7 @@ class StageContext:
         return comparable_settings(self.config)
 
     def seed(self):
-        keras.utils.set_random_seed(self.config.seed)
+        keras.utils.set_random_seed(self.config.run.seed)
 
     # === Data ===
 
@@ -174,7 +173,7 @@ class StageContext:
 
     def eval_train_problems(self):
         train = self.problems[0]
-        count = self.config.resolved("num_eval_train_problems")
+        count = self.config.data.num_eval_train_problems
         return train if count is None else train[:count]
 
     # === Models ===
@@ -183,22 +182,24 @@ class StageContext:
         """A freshly built (seeded) solver of the configured architecture."""
         config = self.config
         self.seed()
-        length = config.resolved("sequence_length")
-        if config.preset is None:
+        length = config.model.sequence_length
+        if config.model.preset is None:
             lm = models.build_causal_lm(
                 tokenizer=data_lib.embedded_tokenizer_proto(),
                 sequence_length=length,
-                dtype=config.dtype,
+                dtype=config.model.dtype,
                 **config.scratch_architecture(),
             )
             return models.MathSolver(lm, prompt_template=self.template)
-        kwargs = {} if config.dtype is None else {"dtype": config.dtype}
+        kwargs = (
+            {} if config.model.dtype is None else {"dtype": config.model.dtype}
+        )
         solver = models.MathSolver.from_preset(
-            config.preset, prompt_template=self.template, **kwargs
+            config.model.preset, prompt_template=self.template, **kwargs
         )
         solver.preprocessor.sequence_length = length
-        if config.lora_rank is not None:
-            solver.enable_lora(config.lora_rank)
+        if config.model.lora_rank is not None:
+            solver.enable_lora(config.model.lora_rank)
         return solver
 
     def copy_of(self, stage):
@@ -240,8 +241,8 @@ class StageContext:
                 total,
             )
         callbacks = [StopOnInterrupt(self.interrupts)]
-        if self.config.tensorboard is not None and self.writes:
-            callbacks.append(LossLogger(self.config.tensorboard, stage))
+        if self.config.run.tensorboard is not None and self.writes:
+            callbacks.append(LossLogger(self.config.run.tensorboard, stage))
         models.fit_phases(
             solver if model is None else model,
             [phase],
@@ -286,8 +287,8 @@ class StageContext:
                 path,
                 num_samples=num_samples,
                 temperature=temperature,
-                top_p=self.config.top_p,
-                max_new_tokens=self.config.resolved("max_new_tokens"),
+                top_p=self.config.sampling.top_p,
+                max_new_tokens=self.config.sampling.max_new_tokens,
                 seed=seed,
                 problems_per_shard=max(1, 1024 // num_samples),
                 verbose=self.verbose >= 2,

@@ -48,7 +48,7 @@ def input_digests(config):
     {'data_digest': None, 'preset_digest': None}
     """
     files = data_files(config)
-    preset = config.preset
+    preset = config.model.preset
     local = preset is not None and os.path.exists(preset)
     return {
         "data_digest": _digest(files, whole=True) if files else None,
@@ -64,9 +64,9 @@ def data_files(config):
         `data_dir` (the PRM800K label file is named by its role, since it
         may lie elsewhere); empty for the embedded task.
     """
-    if config.data == "embedded":
+    if config.data.data == "embedded":
         return []
-    root = pathlib.Path(config.data_dir)
+    root = pathlib.Path(config.data.data_dir)
     if (root / "MATH").is_dir():
         # What `data.load_paper_split` reads: <split>/<subject>/*.json.
         paths = [
@@ -79,7 +79,7 @@ def data_files(config):
     else:
         paths = [root / "train.jsonl", root / "test.jsonl"]
     files = [(path.relative_to(root).as_posix(), path) for path in paths]
-    if config.solutions != "math":
+    if config.data.solutions != "math":
         files.append(("PRM800K labels", pathlib.Path(config.prm800k_file())))
     return files
 

@@ -48,6 +48,7 @@ from keras_mathft.recipes.config import RecipeConfig
 from keras_mathft.recipes.context import StageContext
 from keras_mathft.recipes.interrupts import InterruptWatch
 from keras_mathft.recipes.preflight import check_backend
+from keras_mathft.recipes.preflight import check_files_and_packages
 from keras_mathft.recipes.problems import load_problems
 from keras_mathft.recipes.run_dir import RunDirectory
 from keras_mathft.recipes.stages import check_prerequisites
@@ -84,14 +85,16 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
 
     Raises:
         ValueError: when the Keras backend is not one of
-            `SUPPORTED_BACKENDS`, the run directory holds a run with other
-            settings (a changed setting, backend, data file or local model
-            file), `stop_after` or `stages` name unknown stages, a selected
-            stage's inputs are missing (the message says which stages to
-            run first), or, with `data="math"`, test problems are also
-            training problems (`data.find_overlap`) and
-            `allow_contamination` is not set, or `config.mesh` does not
-            cover the devices. Nothing is written before these checks.
+            `SUPPORTED_BACKENDS`, a file or package the config names is
+            missing (`check_files_and_packages`), the run directory holds
+            a run with other settings (a changed setting, backend, data
+            file or local model file), `stop_after` or `stages` name
+            unknown stages, a selected stage's inputs are missing (the
+            message says which stages to run first), or, with
+            `data="math"`, test problems are also training problems
+            (`data.find_overlap`) and `allow_contamination` is not set,
+            or `config.run.mesh` does not cover the devices. Nothing is
+            written before these checks.
         KeyboardInterrupt: on Ctrl-C (SIGINT): at once or, where a library
             would drop it, after the current training step. The stage it
             stopped is not marked done, its last checkpoint or sample
@@ -110,6 +113,7 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
             f"Received: {type(config).__name__}"
         )
     check_backend()
+    check_files_and_packages(config)
     if not is_writer():
         verbose = 0  # One process per host: process 0 speaks for all.
     all_stages = pipeline_stages(config)
@@ -129,11 +133,11 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
         check_prerequisites(
             all_stages,
             [stage.name for stage in selected],
-            _done_check(config.run_dir),
+            _done_check(config.run.run_dir),
         )
     # Preflight: files are read and checked before the run directory is.
     distribution = mesh_distribution(config)
-    problems = load_problems(config) if config.data == "math" else None
+    problems = load_problems(config) if config.data.data == "math" else None
     with contextlib.ExitStack() as scopes:
         interrupts = scopes.enter_context(InterruptWatch())
         if distribution is not None:
@@ -214,7 +218,7 @@ def initialize_distributed(
 
 
 def mesh_distribution(config):
-    """The distribution of `config.mesh`, or None when it is unset.
+    """The distribution of `config.run.mesh`, or None when it is unset.
 
     A `batch`-only mesh is the `DataParallel` that `initialize_distributed`
     sets; with a `model` axis, a `ModelParallel` with the layout of the
@@ -236,17 +240,17 @@ def mesh_distribution(config):
     >>> mesh_distribution(RecipeConfig()) is None
     True
     """
-    if config.mesh is None:
+    if config.run.mesh is None:
         return None
     family = SCRATCH_FAMILY
     if (
-        config.preset is not None
-        and sharding.parse_mesh(config.mesh)[sharding.MODEL] > 1
+        config.model.preset is not None
+        and sharding.parse_mesh(config.run.mesh)[sharding.MODEL] > 1
     ):
-        family = sharding.family_of_preset(config.preset)
+        family = sharding.family_of_preset(config.model.preset)
     # Each process feeds its own rows (`context.ProcessRows`): no auto-sharding.
     return sharding.mesh_distribution(
-        config.mesh, family, auto_shard_dataset=False
+        config.run.mesh, family, auto_shard_dataset=False
     )
 
 

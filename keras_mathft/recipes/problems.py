@@ -30,12 +30,12 @@ def load_problems(config):
         ValueError: for contaminated data, naming how many test problems
             are training problems and the first few ids.
     """
-    num_train = config.resolved("num_train_problems")
-    num_test = config.resolved("num_test_problems")
-    if config.data == "embedded":
+    num_train = config.data.num_train_problems
+    num_test = config.data.num_test_problems
+    if config.data.data == "embedded":
         return _embedded_problems(config, num_train, num_test)
     train, test = _load_math(config)
-    max_level = config.resolved("max_level")
+    max_level = config.data.max_level
     if max_level is not None:
         # Unrated problems (level 0, "Level ?") are left out too.
         train, test = (
@@ -45,13 +45,13 @@ def load_problems(config):
     if num_train is not None and num_train < len(train):
         # MATH's files run subject by subject: a seeded draw, not the first
         # files, keeps every subject in a subset.
-        rng = np.random.default_rng(config.seed)
+        rng = np.random.default_rng(config.run.seed)
         keep = np.sort(rng.choice(len(train), num_train, replace=False))
         train = [train[i] for i in keep]
     if num_test is not None:
         test = test[:num_test]
     train = _with_solutions(config, train)
-    if not config.allow_contamination:
+    if not config.data.allow_contamination:
         _check_held_out(config, train, test)
     return train, test
 
@@ -66,7 +66,7 @@ def _check_held_out(config, train, test):
         more = len(overlap) - _IDS_SHOWN
         raise ValueError(
             f"{len(overlap)} of the {len(test)} test problems in "
-            f"{config.data_dir!r} are also training problems (the same "
+            f"{config.data.data_dir!r} are also training problems (the same "
             "text, whitespace and case aside), so test scores would be "
             "inflated. Remove them from the test or the training files, "
             "or set `allow_contamination` (--allow_contamination) to run "
@@ -76,25 +76,25 @@ def _check_held_out(config, train, test):
 
 
 def _embedded_problems(config, num_train, num_test):
-    levels = range(1, config.resolved("max_level") + 1)
+    levels = range(1, config.data.max_level + 1)
 
     # `both` trains on each problem's detailed and coarse solutions, as
     # `solutions="both"` does with MATH's and PRM800K's.
-    both = config.style == "both"
-    styles = ("detailed", "coarse") if both else (config.style,)
+    both = config.data.style == "both"
+    styles = ("detailed", "coarse") if both else (config.data.style,)
 
     def draw(count, seed, style=styles[0]):
         return data_lib.make_synthetic_problems(
             count, seed=seed, style=style, levels=levels
         )
 
-    train = [p for s in styles for p in draw(num_train, config.seed, s)]
+    train = [p for s in styles for p in draw(num_train, config.run.seed, s)]
     seen = {p.problem for p in train}
     # Test problems come from their own seeded stream, minus any problem
     # text that is also a training problem, so the test set is held out.
     count = 4 * num_test + 64
     while True:
-        pool = draw(count, config.seed + _TEST_SEED_OFFSET)
+        pool = draw(count, config.run.seed + _TEST_SEED_OFFSET)
         test = _unique([p for p in pool if p.problem not in seen])
         if len(test) >= num_test or count >= 256 * (num_test + 64):
             break
@@ -104,7 +104,7 @@ def _embedded_problems(config, num_train, num_test):
             "Only %d distinct held-out test problems exist at max_level=%d "
             "besides the %d training problems; using them all.",
             len(test),
-            config.resolved("max_level"),
+            config.data.max_level,
             num_train,
         )
     test = [
@@ -115,7 +115,7 @@ def _embedded_problems(config, num_train, num_test):
 
 
 def _load_math(config):
-    root = config.data_dir
+    root = config.data.data_dir
     if os.path.isdir(os.path.join(root, "MATH")):
         return data_lib.load_paper_split(root, check_counts=False)
     return (
@@ -125,14 +125,14 @@ def _load_math(config):
 
 
 def _with_solutions(config, train):
-    if config.solutions == "math":
+    if config.data.solutions == "math":
         return train
     records = data_lib.load_prm800k(config.prm800k_file(), strict=False)
     prm = data_lib.correct_solutions(records, problems=train)
     # Keep PRM800K solutions of training problems only (never MATH500).
     known = {p.problem.strip() for p in train}
     prm = [p for p in prm if p.problem.strip() in known]
-    return prm if config.solutions == "prm800k" else train + prm
+    return prm if config.data.solutions == "prm800k" else train + prm
 
 
 def _unique(problems):

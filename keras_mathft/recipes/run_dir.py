@@ -261,8 +261,8 @@ class RunDirectory:
 def check_run_dir_path(path):
     """Raises when `path` is a file or lies under one; creates nothing.
 
-    `RecipeConfig` calls it too, so a bad `--run_dir` stops before any
-    work starts.
+    `preflight.check_files_and_packages` calls it too, so a bad `--run_dir`
+    stops before any work starts.
 
     Raises:
         RunDirectoryError: naming the file in the way.

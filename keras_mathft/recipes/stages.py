@@ -85,12 +85,12 @@ _LATER_SETTINGS = (
 
 def generator_stage(config):
     """The stage whose model samples the test solutions."""
-    return "multitask_generation" if config.multitask else "ssft"
+    return "multitask_generation" if config.training.multitask else "ssft"
 
 
 def evaluator_stage(config):
     """The stage whose model scores them (the generator itself, multi-task)."""
-    return "multitask_generation" if config.multitask else "evaluator"
+    return "multitask_generation" if config.training.multitask else "evaluator"
 
 
 def pipeline_stages(config):
@@ -110,7 +110,7 @@ def pipeline_stages(config):
                 writes={"evaluator.steps": "steps.jsonl"},
             )
         ]
-        if config.evaluator == "process"
+        if config.evaluator.evaluator == "process"
         else []
     )
     data = _evaluator_training_data(config)
@@ -123,7 +123,7 @@ def pipeline_stages(config):
                 "multitask_generation", "regeneration", "multitask_evaluation"
             ),
         ]
-        if config.multitask
+        if config.training.multitask
         else [_training_stage("evaluator", "evaluation", "ssft", data=data)]
     )
     return [
@@ -178,7 +178,7 @@ def pipeline_stages(config):
 
 def _evaluator_training_data(config):
     """The artifacts the evaluation phase trains on."""
-    if config.evaluator == "process":
+    if config.evaluator.evaluator == "process":
         return ("evaluator.steps",)
     return ("evaluator.examples", "evaluator.pairs")
 
@@ -186,7 +186,7 @@ def _evaluator_training_data(config):
 def _score_files(config):
     """The test scores' artifacts: a process evaluator's step scores too."""
     files = {"test.scores": "scores.json"}
-    if config.evaluator == "process":
+    if config.evaluator.evaluator == "process":
         files["test.step_scores"] = "step_scores.json"
     return files
 
@@ -267,7 +267,7 @@ def _train(context, stage, solver, phase_name):
     model = None
     if phase.objective == "generation":
         dataset, info = _generation_dataset(context, solver)
-    elif config.evaluator == "process":
+    elif config.evaluator.evaluator == "process":
         # Trains the generator's own weights, read at every step's end.
         model = models.ProcessEvaluator(solver)
         dataset, info = _process_dataset(context, solver)
@@ -279,7 +279,7 @@ def _train(context, stage, solver, phase_name):
         logging.warning(
             "No evaluator training data for loss %r (%s); the %s stage "
             "keeps the SSFT weights untrained.",
-            config.evaluator_loss,
+            config.evaluator.evaluator_loss,
             info,
             stage,
         )
@@ -297,15 +297,15 @@ def _generation_dataset(context, solver):
     prompts, responses = data_lib.sft_pairs(
         context.problems[0], solver.prompt_template
     )
-    length = config.resolved("sequence_length")
+    length = config.model.sequence_length
     pairs = data_lib.tokenize_pairs(
         solver.tokenizer, prompts, responses, length
     )
     dataset = data_lib.make_sft_dataset(
         pairs,
-        batch_size=config.resolved("batch_size"),
+        batch_size=config.training.batch_size,
         bucket_lengths=data_lib.linear_bucket_lengths(length, num_buckets=2),
-        seed=config.seed,
+        seed=config.run.seed,
         repeat=True,
         drop_remainder=True,
     )
@@ -319,8 +319,8 @@ def _generation_dataset(context, solver):
 
 def _evaluator_dataset(context, solver):
     config = context.config
-    length = config.resolved("sequence_length")
-    if config.evaluator_loss == "xent":
+    length = config.model.sequence_length
+    if config.evaluator.evaluator_loss == "xent":
         rows = _read_jsonl(context.path("evaluator.examples"))
         examples = [models.EvaluatorExample(**r) for r in rows]
         if not examples:
@@ -347,13 +347,13 @@ def _process_dataset(context, solver):
     rows = _read_jsonl(context.path("evaluator.steps"))
     pairs = models.build_process_pairs(
         [models.ProcessExample(**r) for r in rows],
-        max_pairs_per_problem=config.max_pairs_per_problem,
-        seed=config.seed,
+        max_pairs_per_problem=config.evaluator.max_pairs_per_problem,
+        seed=config.run.seed,
     )
     if not pairs:
         return None, {"step_pairs": 0}
     x, y, weight = models.pair_step_inputs(
-        solver, pairs, config.resolved("sequence_length"), PROCESS_MAX_STEPS
+        solver, pairs, config.model.sequence_length, PROCESS_MAX_STEPS
     )
     x = _trim(x)
     info = {
@@ -364,11 +364,11 @@ def _process_dataset(context, solver):
 
 
 def _repeated_batches(config, elements, count):
-    batch_size = config.resolved("evaluator_batch_size")
+    batch_size = config.evaluator.evaluator_batch_size
     return data_lib.make_array_dataset(
         elements,
         batch_size=batch_size,
-        seed=config.seed,
+        seed=config.run.seed,
         repeat=True,
         # Fewer rows than a batch: each batch holds them all.
         drop_remainder=count >= batch_size,
@@ -385,9 +385,9 @@ def _train_samples(context):
         context.path("train.store"),
         context.solver("ssft"),
         problems,
-        num_samples=config.resolved("num_train_samples"),
-        temperature=config.temperature,
-        seed=config.seed + 1,
+        num_samples=config.sampling.num_train_samples,
+        temperature=config.sampling.temperature,
+        seed=config.run.seed + 1,
     )
     samples = _aligned(store, problems)
     labels = [
@@ -413,8 +413,8 @@ def _evaluator_data(context):
         problems,
         [[s.text for s in group] for group in samples],
         labels,
-        max_pairs_per_problem=context.config.max_pairs_per_problem,
-        seed=context.config.seed,
+        max_pairs_per_problem=context.config.evaluator.max_pairs_per_problem,
+        seed=context.config.run.seed,
     )
     _write_jsonl(
         context.path("evaluator.examples"), [vars(e) for e in built.examples]
@@ -438,7 +438,7 @@ def _step_labels(context):
     problems = context.eval_train_problems()
     samples = _aligned(context.store("train.store"), problems)
     flat = [(p, s.text) for p, group in zip(problems, samples) for s in group]
-    if config.data == "embedded":
+    if config.data.data == "embedded":
         labels, info = _exact_labels(flat), {"source": "exact"}
     else:
         labels, cost = sampling.monte_carlo_step_labels(
@@ -446,10 +446,10 @@ def _step_labels(context):
             [p for p, _ in flat],
             [text for _, text in flat],
             num_rollouts=STEP_ROLLOUTS,
-            max_new_tokens=config.resolved("max_new_tokens"),
-            temperature=config.temperature,
-            top_p=config.top_p,
-            seed=config.seed + 3,
+            max_new_tokens=config.sampling.max_new_tokens,
+            temperature=config.sampling.temperature,
+            top_p=config.sampling.top_p,
+            seed=config.run.seed + 3,
             verbose=context.verbose >= 2,
         )
         labels = [x.labels for x in labels]
@@ -492,9 +492,9 @@ def _sampling_stage(artifact, greedy):
             context.path(artifact),
             context.solver(generator_stage(config)),
             test,
-            num_samples=1 if greedy else config.resolved("num_samples"),
-            temperature=0.0 if greedy else config.temperature,
-            seed=config.seed if greedy else config.seed + 2,
+            num_samples=1 if greedy else config.sampling.num_samples,
+            temperature=0.0 if greedy else config.sampling.temperature,
+            seed=config.run.seed if greedy else config.run.seed + 2,
         )
         return {"problems": len(test)}
 
@@ -509,10 +509,10 @@ def _test_scores(context):
     problems = [p.problem for p, g in zip(test, samples) for _ in g]
     texts = [s.text for g in samples for s in g]
     kwargs = dict(
-        batch_size=config.resolved("evaluator_batch_size") * 2,
-        sequence_length=config.resolved("sequence_length"),
+        batch_size=config.evaluator.evaluator_batch_size * 2,
+        sequence_length=config.model.sequence_length,
     )
-    if config.evaluator == "process":
+    if config.evaluator.evaluator == "process":
         steps = models.ProcessEvaluator(evaluator).score_steps(
             problems, texts, **kwargs
         )
@@ -550,18 +550,18 @@ def _report(context):
     samples = _aligned(context.store("test.samples"), test)
     greedy = [g[0] for g in _aligned(context.store("test.greedy"), test)]
     scores = read_json(context.path("test.scores"))
-    num = config.resolved("num_samples")
+    num = config.sampling.num_samples
     n_values = sorted({2**i for i in range(int(math.log2(num)) + 1)} | {num})
     result = sampling.evaluate(
         test,
         samples,
         greedy=greedy,
         scores=scores,
-        top_k=config.top_k_clusters,
-        top_n=config.top_k_clusters,
+        top_k=config.sampling.top_k_clusters,
+        top_n=config.sampling.top_k_clusters,
         n_values=n_values,
         trials=16,
-        seed=config.seed,
+        seed=config.run.seed,
         # One run's test set is small: the report carries 95% intervals
         # and says whether re-ranking is told apart from voting.
         bootstrap=REPORT_BOOTSTRAP,
@@ -587,19 +587,19 @@ def _report(context):
         # or not.
         "evaluator_ece": sampling.expected_calibration_error(correct, scores),
     }
-    if config.evaluator == "process":
+    if config.evaluator.evaluator == "process":
         result["recipe"]["process_product"] = _product_figures(
             context, samples, correct
         )
     directory = context.path("report").parent
     title = (
         "Multi-task sequential fine-tuning"
-        if config.multitask
+        if config.training.multitask
         else "SSFT generator, evaluator re-ranking"
     )
     sampling.write_report(result, directory, title=title)
-    if config.tensorboard is not None:
-        log_report(config.tensorboard, result)
+    if config.run.tensorboard is not None:
+        log_report(config.run.tensorboard, result)
     return {"report": str(directory / "report.md")}
 
 
@@ -616,11 +616,11 @@ def _product_figures(context, samples, correct):
         context.problems[1],
         samples,
         scores=scores,
-        top_k=config.top_k_clusters,
-        top_n=config.top_k_clusters,
-        n_values=(config.resolved("num_samples"),),
+        top_k=config.sampling.top_k_clusters,
+        top_n=config.sampling.top_k_clusters,
+        n_values=(config.sampling.num_samples,),
         trials=1,
-        seed=config.seed,
+        seed=config.run.seed,
     )
     methods = result["overall"]["methods"]
     return {

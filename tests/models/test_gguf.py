@@ -246,9 +246,14 @@ def test_conversion_without_tensorflow_keeps_the_tokenizer(
 
 
 def test_recipe_config_checks_a_gguf_preset(tmp_path):
-    from keras_mathft.recipes.config import RecipeConfig
+    from keras_mathft.recipes import RecipeConfig
+    from keras_mathft.recipes import check_files_and_packages
 
+    # The file is looked for by the preflight, before a run starts.
+    missing = RecipeConfig(preset=str(tmp_path / "missing.gguf"))
     with pytest.raises(ValueError, match="existing llama.cpp GGUF file"):
-        RecipeConfig(preset=str(tmp_path / "missing.gguf"))
+        check_files_and_packages(missing)
     path = write_gguf(tiny_causal_lm("qwen"), tmp_path / "qwen.gguf")
-    assert RecipeConfig(preset=str(path)).preset == str(path)
+    config = RecipeConfig(preset=str(path))
+    check_files_and_packages(config)
+    assert config.model.preset == str(path)

@@ -49,7 +49,7 @@ def test_tensorflow_stops_at_once_on_a_model_axis(tmp_path):
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
     # Without a mesh TensorFlow runs as before.
-    assert RecipeConfig(run_dir=str(tmp_path / "run")).mesh is None
+    assert RecipeConfig(run_dir=str(tmp_path / "run")).run.mesh is None
 
 
 @on_jax

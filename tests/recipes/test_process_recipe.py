@@ -82,7 +82,7 @@ def test_process_evaluator_trains_on_step_labels_and_scores_steps(
 def test_the_outcome_evaluator_has_no_step_stage():
     config = RecipeConfig(**TINY)
     assert "step_labels" not in stage_names(config)
-    assert config.evaluator == "outcome"
+    assert config.evaluator.evaluator == "outcome"
 
 
 @pytest.mark.backend_independent

@@ -1,18 +1,22 @@
 """Every bad setting stops before any work, saying what to change."""
 
+import dataclasses
 import json
 import pathlib
 import subprocess
 import sys
 
+import keras
 import pytest
 from absl import flags
 
 from keras_mathft.data import PromptTemplate
 from keras_mathft.recipes import RecipeConfig
+from keras_mathft.recipes import check_files_and_packages
 from keras_mathft.recipes import check_run_directory
 from keras_mathft.recipes import config_from_flags
 from keras_mathft.recipes import define_flags
+from keras_mathft.recipes import run_pipeline
 
 pytestmark = pytest.mark.backend_independent
 
@@ -46,19 +50,14 @@ pytestmark = pytest.mark.backend_independent
             "`max_new_tokens` must be below `sequence_length`",
         ),
         ({"data": "math"}, "needs `data_dir`"),
-        (
-            {"data": "math", "data_dir": "/no/such/folder"},
-            "needs `data_dir`",
-        ),
         ({"data_dir": "/tmp"}, "applies to `data='math'` only"),
         ({"solutions": "prm800k"}, "applies to `data='math'` only"),
         (
             {"allow_contamination": True},
             "`allow_contamination` applies to `data='math'` only",
         ),
-        ({"preset": "no_such_preset_xyz"}, "Unknown keras-hub preset"),
         ({"preset": "ftp://model"}, "`preset` must be a keras-hub preset"),
-        ({"preset": "./missing_dir"}, "must be a folder with a `config"),
+        ({"evaluator": "pairwise"}, "`evaluator` must be one of"),
     ],
 )
 def test_bad_settings_raise(changes, message):
@@ -67,16 +66,66 @@ def test_bad_settings_raise(changes, message):
     assert message in str(info.value)
 
 
+# What needs the disk or an installed package is checked by the preflight
+# (`run_pipeline` calls it before anything runs), not on construction.
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"data": "math", "data_dir": "/no/such/folder"},
+            "needs `data_dir`",
+        ),
+        ({"preset": "no_such_preset_xyz"}, "Unknown keras-hub preset"),
+        ({"preset": "./missing_dir"}, "must be a folder with a `config"),
+    ],
+)
+def test_missing_files_raise_at_preflight(changes, message, tmp_path):
+    config = RecipeConfig(run_dir=str(tmp_path / "run"), **changes)
+    with pytest.raises(ValueError, match="Received") as info:
+        check_files_and_packages(config)
+    assert message in str(info.value)
+    with pytest.raises(ValueError, match="Received") as info:
+        run_pipeline(config, verbose=0)
+    assert message in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_settings_name_the_closest():
+    with pytest.raises(TypeError, match="Did you mean `num_samples`"):
+        RecipeConfig(num_sample=8)
+    with pytest.raises(TypeError, match="no setting `model`"):
+        RecipeConfig(model="gemma")
+
+
+def test_settings_are_resolved_once_and_given_back_flat():
+    config = RecipeConfig(size="quick", num_samples=16)
+    assert config.sampling.num_samples == 16
+    assert config.model.hidden_dim == 96
+    assert config.evaluator.evaluator == "outcome"
+    flat = config.flat()
+    assert set(flat) == set(RecipeConfig.field_names())
+    assert flat["hidden_dim"] == 96 and flat["num_samples"] == 16
+    given = config.get_config()
+    assert given["hidden_dim"] is None and given["num_samples"] == 16
+    assert RecipeConfig(**given) == config
+    # Unset fields stay unset, so another size still applies.
+    assert config.replace(size="default").model.hidden_dim == 128
+    assert config != RecipeConfig(size="quick", num_samples=16, num_layers=2)
+
+
 def test_math_data_checks(tmp_path):
     with pytest.raises(ValueError, match="neither"):
-        RecipeConfig(data="math", data_dir=str(tmp_path))
+        check_files_and_packages(
+            RecipeConfig(data="math", data_dir=str(tmp_path))
+        )
     (tmp_path / "train.jsonl").write_text("")
     (tmp_path / "test.jsonl").write_text("")
     config = RecipeConfig(data="math", data_dir=str(tmp_path))
+    check_files_and_packages(config)
     # Unset problem counts mean every problem with real data.
-    assert config.resolved("num_train_problems") is None
+    assert config.data.num_train_problems is None
     with pytest.raises(ValueError, match="PRM800K label file"):
-        RecipeConfig(data="math", data_dir=str(tmp_path), solutions="both")
+        check_files_and_packages(config.replace(solutions="both"))
     with pytest.raises(ValueError, match="`style` applies"):
         RecipeConfig(data="math", data_dir=str(tmp_path), style="terse")
 
@@ -86,7 +135,7 @@ def test_math_levels_filter_both_splits(shared_data):
     from keras_mathft.recipes import load_problems
 
     config = RecipeConfig(data="math", data_dir=str(shared_data))
-    assert config.resolved("max_level") is None
+    assert config.data.max_level is None
     train, test = load_problems(config.replace(max_level=2))
     # MATH500 holds 43 level-1 and 90 level-2 problems.
     assert len(test) == 43 + 90
@@ -207,8 +256,8 @@ def test_contaminated_paper_layout_is_refused(tmp_path):
 
 def test_allow_contamination_flag(tmp_path):
     data = ["--data=math", f"--data_dir={_contaminated_jsonl(tmp_path)}"]
-    assert _parse(data).allow_contamination is False
-    assert _parse(data + ["--allow_contamination"]).allow_contamination
+    assert _parse(data).data.allow_contamination is False
+    assert _parse(data + ["--allow_contamination"]).data.allow_contamination
     with pytest.raises(ValueError, match="applies to `data='math'` only"):
         _parse(["--allow_contamination"])
 
@@ -244,11 +293,11 @@ def test_embedded_styles_share_problems_and_both_trains_on_two():
 
 def test_sizes_resolve_and_overrides_win():
     config = RecipeConfig(size="quick", num_samples=4, top_k_clusters=4)
-    assert config.resolved("num_samples") == 4
-    assert config.resolved("sft_steps") == 800
-    assert config.resolved("learning_rate") == 2e-3
-    assert config.resolved("evaluator_learning_rate") == 1e-3
-    assert RecipeConfig().resolved("num_samples") == 64
+    assert config.sampling.num_samples == 4
+    assert config.training.sft_steps == 800
+    assert config.training.learning_rate == 2e-3
+    assert config.evaluator.evaluator_learning_rate == 1e-3
+    assert RecipeConfig().sampling.num_samples == 64
 
 
 def _parse(argv):
@@ -269,13 +318,13 @@ def test_flags_map_onto_config():
             "--style=terse",
         ]
     )
-    assert config.size == "quick"
-    assert config.run_dir == "runs/quick"
-    assert config.num_samples == 16
-    assert config.temperature == 0.7
-    assert config.multitask is True
-    assert config.evaluator_loss == "xent"
-    assert config.style == "terse"
+    assert config.run.size == "quick"
+    assert config.run.run_dir == "runs/quick"
+    assert config.sampling.num_samples == 16
+    assert config.sampling.temperature == 0.7
+    assert config.training.multitask is True
+    assert config.evaluator.evaluator_loss == "xent"
+    assert config.data.style == "terse"
 
 
 def test_flag_errors():
@@ -368,7 +417,7 @@ def test_bad_prompt_fields_raise(changes):
 def test_run_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match="is a file"):
-        RecipeConfig(run_dir=str(tmp_path / "file"))
+        check_files_and_packages(RecipeConfig(run_dir=str(tmp_path / "file")))
 
 
 @pytest.mark.parametrize(
@@ -414,3 +463,75 @@ def test_train_script_stops_on_a_bad_flag(tmp_path, flag, message):
     assert message in result.stderr
     # Nothing was started.
     assert not (tmp_path / "run").exists()
+
+
+# The flags before issue 25 item 5 (the keys of flags.py's HELP, and
+# `--quick`): their names are a public interface.
+FLAGS_BEFORE_SECTIONS = (
+    "run_dir tensorboard mesh size seed preset dtype lora_rank data "
+    "data_dir solutions prm800k_path allow_contamination style max_level "
+    "num_train_problems num_test_problems num_eval_train_problems "
+    "num_samples num_train_samples temperature top_p max_new_tokens "
+    "top_k_clusters evaluator_loss margin max_pairs_per_problem multitask "
+    "batch_size evaluator_batch_size learning_rate evaluator_learning_rate "
+    "sft_steps evaluator_steps final_sft_steps checkpoint_every hidden_dim "
+    "num_layers sequence_length generation_template evaluation_template "
+    "correct_label incorrect_label quick"
+).split()
+
+
+def test_the_flags_keep_their_names_and_come_from_the_fields():
+    values = flags.FlagValues()
+    define_flags(values)
+    assert set(values) == {*FLAGS_BEFORE_SECTIONS, "evaluator"}
+    assert set(values) == {*RecipeConfig.field_names(), "quick"}
+    assert values["num_samples"].help == (
+        "N, samples per test problem. Default: from --size."
+    )
+    assert values["evaluator"].parser.enum_values == ["outcome", "process"]
+    assert values["seed"].default == 0 and values["preset"].default is None
+    config = _parse(["--evaluator=process"])
+    assert config.evaluator.evaluator == "process"
+
+
+def test_a_run_directory_of_flat_settings_resumes(tmp_path):
+    # `config.json` as the code before issue 25 item 5 wrote it: flat
+    # names, `None` where the size decides, the resolved values apart.
+    stored = json.loads(
+        (pathlib.Path(__file__).parent / "flat_run_config.json").read_text()
+    )
+    stored["backend"] = keras.config.backend()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(stored))
+    config = RecipeConfig(
+        size="quick",
+        seed=3,
+        num_samples=16,
+        style="terse",
+        run_dir=str(run_dir),
+    )
+    check_run_directory(config).close()
+    assert json.loads((run_dir / "config.json").read_text()) == stored
+    from keras_mathft.recipes import StageContext
+
+    assert StageContext.of_run(str(run_dir)).config == config
+    # `evaluator`, added since, is stored only when set otherwise.
+    with pytest.raises(ValueError, match="evaluator"):
+        check_run_directory(config.replace(evaluator="process"))
+
+
+def test_flat_settings_keep_their_order():
+    # Run directories and reports write the flat settings in this order.
+    from keras_mathft.recipes import settings
+
+    names = [
+        field.name
+        for cls in settings.SECTIONS.values()
+        for field in dataclasses.fields(cls)
+    ]
+    assert sorted(settings.FLAT_ORDER) == sorted(names)
+    assert list(RecipeConfig().get_config()) == list(settings.FLAT_ORDER)
+    assert RecipeConfig.field_names()[:5] == (
+        *("run_dir", "tensorboard", "mesh", "size", "seed"),
+    )
