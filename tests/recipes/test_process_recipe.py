@@ -9,8 +9,8 @@ from keras_mathft import data
 from keras_mathft import sampling
 from keras_mathft.recipes import RecipeConfig
 from keras_mathft.recipes import run_pipeline
+from keras_mathft.recipes import sampling_stages
 from keras_mathft.recipes import stage_names
-from keras_mathft.recipes import stages
 
 
 def _alternating_labels(flat):
@@ -36,7 +36,7 @@ def _read(path):
 def test_process_evaluator_trains_on_step_labels_and_scores_steps(
     tmp_path, monkeypatch, multitask
 ):
-    monkeypatch.setattr(stages, "_exact_labels", _alternating_labels)
+    monkeypatch.setattr(sampling_stages, "exact_labels", _alternating_labels)
     config = RecipeConfig(
         run_dir=str(tmp_path / "run"),
         evaluator="process",
@@ -91,7 +91,7 @@ def test_exact_step_labels_of_the_stage_are_the_data_module_s():
     flat = [(p, p.solution) for p in problems]
     flat += [(p, p.solution.replace(" = ", " = 1", 1)) for p in problems]
     expected = [data.exact_step_labels(p, t).labels for p, t in flat]
-    assert stages._exact_labels(flat) == expected
+    assert sampling_stages.exact_labels(flat) == expected
     assert all(set(v) <= {1} for v in expected[:3])
     assert all(0 in v for v in expected[3:])
 
@@ -138,7 +138,7 @@ def test_step_labels_of_other_data_come_from_rollouts(tmp_path):
     assert summary["source"] == "monte_carlo"
     assert summary["solutions"] == 3 * TINY["num_train_samples"]
     # k rollouts from every step but the last, which the sample ends.
-    k = stages.STEP_ROLLOUTS
+    k = sampling_stages.STEP_ROLLOUTS
     assert summary["rollouts"] == k * sum(max(n - 1, 0) for n in steps)
     labels = [v for r in rows for v in r["labels"]]
     assert summary["right_steps"] == labels.count(1)
