@@ -117,24 +117,7 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
     if not is_writer():
         verbose = 0  # One process per host: process 0 speaks for all.
     all_stages = pipeline_stages(config)
-    names = [stage.name for stage in all_stages]
-    if stop_after is not None and stop_after not in names:
-        raise ValueError(
-            f"`stop_after` must be one of {names}. Received: {stop_after!r}"
-        )
-    selected = all_stages
-    if stages is not None:
-        unknown = [s for s in stages if s not in names]
-        if unknown:
-            raise ValueError(
-                f"`stages` must be drawn from {names}. Received: {unknown}"
-            )
-        selected = [stage for stage in all_stages if stage.name in stages]
-        check_prerequisites(
-            all_stages,
-            [stage.name for stage in selected],
-            _done_check(config.run.run_dir),
-        )
+    selected = _selected_stages(config, all_stages, stop_after, stages)
     # Preflight: files are read and checked before the run directory is.
     distribution = mesh_distribution(config)
     problems = load_problems(config) if config.data.data == "math" else None
@@ -155,6 +138,29 @@ def run_pipeline(config, *, verbose=1, stop_after=None, stages=None):
     if verbose:
         print(format_report(report), flush=True)
     return report
+
+
+def _selected_stages(config, all_stages, stop_after, stages):
+    """The stages to run, checked: known names, inputs available."""
+    names = [stage.name for stage in all_stages]
+    if stop_after is not None and stop_after not in names:
+        raise ValueError(
+            f"`stop_after` must be one of {names}. Received: {stop_after!r}"
+        )
+    if stages is None:
+        return all_stages
+    unknown = [s for s in stages if s not in names]
+    if unknown:
+        raise ValueError(
+            f"`stages` must be drawn from {names}. Received: {unknown}"
+        )
+    selected = [stage for stage in all_stages if stage.name in stages]
+    check_prerequisites(
+        all_stages,
+        [stage.name for stage in selected],
+        _done_check(config.run.run_dir),
+    )
+    return selected
 
 
 def _done_check(run_dir):
