@@ -385,9 +385,11 @@ def _train_samples(context):
         context.path("train.store"),
         context.solver("ssft"),
         problems,
-        num_samples=config.resolved("num_train_samples"),
-        temperature=config.temperature,
-        seed=config.seed + 1,
+        context.sampling_config(
+            num_samples=config.resolved("num_train_samples"),
+            temperature=config.temperature,
+            seed=config.seed + 1,
+        ),
     )
     samples = _aligned(store, problems)
     labels = [
@@ -488,13 +490,19 @@ def _sampling_stage(artifact, greedy):
     def run(context):
         config = context.config
         test = context.problems[1]
+        if greedy:
+            draws = context.sampling_config(seed=config.seed).greedy()
+        else:
+            draws = context.sampling_config(
+                num_samples=config.resolved("num_samples"),
+                temperature=config.temperature,
+                seed=config.seed + 2,
+            )
         context.sample(
             context.path(artifact),
             context.solver(generator_stage(config)),
             test,
-            num_samples=1 if greedy else config.resolved("num_samples"),
-            temperature=0.0 if greedy else config.temperature,
-            seed=config.seed if greedy else config.seed + 2,
+            draws,
         )
         return {"problems": len(test)}
 

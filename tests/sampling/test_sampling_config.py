@@ -1,12 +1,16 @@
 """`SamplingConfig`: checks, hashing, the draws a store records."""
 
 import dataclasses
+import json
 
 import pytest
 
+from keras_mathft.sampling import Sample
 from keras_mathft.sampling import SamplerOutput
+from keras_mathft.sampling import SampleStore
 from keras_mathft.sampling import SamplingConfig
 from keras_mathft.sampling import SamplingStats
+from keras_mathft.sampling import sample_to_store
 from keras_mathft.sampling.sampling_config import resolve_config
 
 pytestmark = pytest.mark.backend_independent
@@ -132,3 +136,41 @@ def test_stats_and_output():
     )
     samples, got = SamplerOutput([[]], stats)
     assert samples == [[]] and got is stats
+
+
+def _fake(num_samples):
+    def sample(problems):
+        return [
+            [Sample(p, j, p, None, 1) for j in range(num_samples)]
+            for p in problems
+        ]
+
+    return sample
+
+
+def test_a_store_with_the_old_settings_resumes(tmp_path):
+    # A store as the code before `SamplingConfig` left it: its settings
+    # written from the keyword arguments, one of two problems done.
+    old = dict(OLD_META, num_samples=2, temperature=0.7, seed=5)
+    with SampleStore(tmp_path) as store:
+        store.check_meta(old)
+        store.write_shard([Sample("0", j, "kept", None, 1) for j in range(2)])
+    text = (tmp_path / "meta.json").read_text()
+    assert text == json.dumps(old, indent=1)
+    config = SamplingConfig(num_samples=2, temperature=0.7, seed=5)
+    store = sample_to_store(
+        None, ["a", "b"], tmp_path, config, sample_fn=_fake(2)
+    )
+    assert [s.text for s in store.by_problem()["0"]] == ["kept", "kept"]
+    assert [s.text for s in store.by_problem()["1"]] == ["b", "b"]
+    assert (tmp_path / "meta.json").read_text() == text
+    store.close()
+    # A new store records the same file for the same settings.
+    sample_to_store(
+        None, ["a"], tmp_path / "new", config, sample_fn=_fake(2)
+    ).close()
+    assert (tmp_path / "new" / "meta.json").read_text() == text
+    with pytest.raises(ValueError, match="other settings"):
+        sample_to_store(
+            None, ["a"], tmp_path, config.replace(seed=6), sample_fn=_fake(2)
+        )
