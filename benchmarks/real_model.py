@@ -190,13 +190,14 @@ def run_base(config, test):
     """Greedy and N samples of the pretrained model, few-shot."""
     from keras_mathft import models
     from keras_mathft import sampling
-    from keras_mathft.sampling.sampler import get_sampler
 
     template, stops = few_shot()
     solver = models.MathSolver.from_preset(
         config.model.preset, prompt_template=template
     )
-    sampler_kwargs = dict(
+    engine = sampling.SamplingConfig(
+        top_p=config.sampling.top_p,
+        max_new_tokens=config.sampling.max_new_tokens,
         stop_strings=stops,
         block_steps=16,
         max_prompt_length=BASE_PROMPT_TOKENS,
@@ -211,20 +212,22 @@ def run_base(config, test):
         ("greedy", 1, 0.0),
         ("samples", num_samples, config.sampling.temperature),
     ):
-        # A call that finds every problem stored leaves no statistics.
-        get_sampler(solver, **sampler_kwargs).last_stats = None
+        draws = engine.replace(
+            num_samples=n,
+            temperature=temperature,
+            seed=config.run.seed + (0 if n == 1 else 2),
+        )
+        # The call's sampler statistics (zeros when it finds every
+        # problem stored).
+        stats = []
         start = time.perf_counter()
         sampling.sample_to_store(
             solver,
             test,
             os.path.join(FLAGS.run_dir, "base", name),
-            num_samples=n,
-            temperature=temperature,
-            top_p=config.sampling.top_p,
-            max_new_tokens=config.sampling.max_new_tokens,
-            seed=config.run.seed + (0 if n == 1 else 2),
+            draws,
             problems_per_shard=8,
-            **sampler_kwargs,
+            on_stats=stats.append,
         )
         # A resumed stage adds its time to the earlier runs'.
         timings = _read(path) or {}
@@ -232,16 +235,12 @@ def run_base(config, test):
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
         with open(path, "w") as f:
             json.dump(timings, f, indent=1)
-        record_sampler_stats(solver, sampler_kwargs, name)
+        if stats:
+            record_sampler_stats(stats[0].as_dict(), name)
 
 
-def record_sampler_stats(solver, sampler_kwargs, name):
-    """Adds the sampler's last statistics to `base/sampler_stats.json`."""
-    from keras_mathft.sampling.sampler import get_sampler
-
-    stats = get_sampler(solver, **sampler_kwargs).last_stats
-    if stats is None:
-        return
+def record_sampler_stats(stats, name):
+    """Adds a call's sampler statistics to `base/sampler_stats.json`."""
     path = os.path.join(FLAGS.run_dir, "base", "sampler_stats.json")
     everything = _read(path) or {}
     everything[name] = stats

@@ -202,24 +202,21 @@ def prompt_lengths(lm, prompts):
 def run_ours(lm, template, problems, schedule):
     from unittest import mock
 
+    from keras_mathft.sampling import SamplingConfig
     from keras_mathft.sampling import SolutionSampler
 
-    sampler = SolutionSampler(
-        lm,
-        prompt_template=template,
-        max_rows_per_chunk=FLAGS.batch_rows,
-        stop_token_ids=stop_token_ids(lm),
-        max_prompt_length=2048,
-        schedule=schedule,
-    )
-    kwargs = dict(
+    config = SamplingConfig(
         num_samples=FLAGS.num_samples,
         max_new_tokens=FLAGS.max_new_tokens,
         temperature=FLAGS.temperature,
         top_p=FLAGS.top_p,
-        verbose=False,
+        stop_token_ids=stop_token_ids(lm),
+        schedule=schedule,
+        max_rows_per_chunk=FLAGS.batch_rows,
+        max_prompt_length=2048,
     )
-    sampler.sample(problems, seed=0, **kwargs)  # warm-up: compile
+    sampler = SolutionSampler(lm, config, prompt_template=template)
+    sampler.sample(problems, verbose=False)  # warm-up (seed 0): compile
     best = None
     # Traces during the timed runs (a retrace would show here).
     with mock.patch.object(
@@ -227,18 +224,20 @@ def run_ours(lm, template, problems, schedule):
     ) as spy:
         for r in range(FLAGS.repeats):
             start = time.perf_counter()
-            out = sampler.sample(problems, seed=r + 1, **kwargs)
+            out, stats = sampler.sample(
+                problems, config.replace(seed=r + 1), verbose=False
+            )
             seconds = time.perf_counter() - start
             if best is None or seconds < best[0]:
-                best = (seconds, sampler.last_stats)
+                best = (seconds, stats)
     seconds, stats = best
     lengths = [s.num_tokens for group in out for s in group]
     return {
         "seconds": seconds,
-        "tokens": stats["tokens"],
-        "slot_utilization": stats["slot_utilization"],
-        "decode_steps": stats["slot_steps"] / max(1, FLAGS.batch_rows),
-        "prefills": stats["prefills"],
+        "tokens": stats.tokens,
+        "slot_utilization": stats.slot_utilization,
+        "decode_steps": stats.slot_steps / max(1, FLAGS.batch_rows),
+        "prefills": stats.prefills,
         "mean_length": sum(lengths) / len(lengths),
         "finished": sum(s.finished for g in out for s in g) / len(lengths),
         "traces_while_timed": spy.call_count,

@@ -86,10 +86,11 @@ def fake_sampler(problems):
 
 
 def run_child():
+    from keras_mathft.sampling import SamplingConfig
     from keras_mathft.sampling import sample_to_store
 
+    config = SamplingConfig(num_samples=FLAGS.num_samples)
     kwargs = dict(
-        num_samples=FLAGS.num_samples,
         problems_per_shard=FLAGS.problems_per_shard,
         process_index=FLAGS.process_index,
         num_processes=FLAGS.num_processes,
@@ -98,7 +99,12 @@ def run_child():
     if FLAGS.sampler == "fake":
         print("STARTED", flush=True)
         sample_to_store(
-            None, fake_problems(), FLAGS.store, sample_fn=fake_sampler, **kwargs
+            None,
+            fake_problems(),
+            FLAGS.store,
+            config,
+            sample_fn=fake_sampler,
+            **kwargs,
         )
         return
     import keras
@@ -121,14 +127,8 @@ def run_child():
     solver = models.MathSolver(lm)
     problems = data.make_synthetic_problems(FLAGS.num_problems, seed=0)
     print("STARTED", flush=True)
-    sample_to_store(
-        solver,
-        problems,
-        FLAGS.store,
-        max_new_tokens=FLAGS.max_new_tokens,
-        seed=0,
-        **kwargs,
-    )
+    config = config.replace(max_new_tokens=FLAGS.max_new_tokens, seed=0)
+    sample_to_store(solver, problems, FLAGS.store, config, **kwargs)
 
 
 # === Parent ===

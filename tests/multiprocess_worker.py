@@ -25,7 +25,7 @@ STARTED = time.perf_counter()
 GLOBAL_BATCH = 4
 STEPS = 2
 PROBLEMS = [f"What is {i} + {i + 1}?" for i in range(5)]
-SAMPLING = dict(num_samples=2, max_new_tokens=6, seed=3, verbose=False)
+SAMPLING = dict(num_samples=2, max_new_tokens=6, seed=3)
 
 
 def local_rows(data, process_id, num_processes):
@@ -85,6 +85,7 @@ def sample(directory, **kwargs):
     from sampling.conftest import tiny_gpt2
 
     from keras_mathft.models import MathSolver
+    from keras_mathft.sampling import SamplingConfig
     from keras_mathft.sampling import sample_to_store
 
     global _SAMPLING_MODEL
@@ -95,8 +96,9 @@ def sample(directory, **kwargs):
         _SAMPLING_MODEL,
         PROBLEMS,
         directory,
+        SamplingConfig(**SAMPLING),
         problems_per_shard=2,
-        **SAMPLING,
+        verbose=False,
         **kwargs,
     )
     store.close()

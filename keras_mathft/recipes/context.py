@@ -274,23 +274,37 @@ class StageContext:
         with local.scope() if local else contextlib.nullcontext():
             solver.save_weights(path)
 
-    def sample(self, path, solver, problems, num_samples, temperature, seed):
+    def sampling_config(self, **draws):
+        """The run's `sampling.SamplingConfig`, with `draws` set.
+
+        Top-p and the most new tokens are the run's; a stage sets the
+        number of samples, the temperature and the seed.
+        """
+        return sampling.SamplingConfig(
+            top_p=self.config.sampling.top_p,
+            max_new_tokens=self.config.sampling.max_new_tokens,
+            **draws,
+        )
+
+    def sample(self, path, solver, problems, config):
         """Samples into the store at `path`; returns it once complete.
 
         Each process samples its share of `problems` into its own
         namespace; all wait until every share is stored.
+
+        Args:
+            path: the store's directory.
+            solver: the `MathSolver` to sample from.
+            problems: list of `MathProblem`.
+            config: a `sampling.SamplingConfig` (`sampling_config`).
         """
         return run_together(
             lambda: sampling.sample_to_store(
                 solver,
                 problems,
                 path,
-                num_samples=num_samples,
-                temperature=temperature,
-                top_p=self.config.sampling.top_p,
-                max_new_tokens=self.config.sampling.max_new_tokens,
-                seed=seed,
-                problems_per_shard=max(1, 1024 // num_samples),
+                config,
+                problems_per_shard=max(1, 1024 // config.num_samples),
                 verbose=self.verbose >= 2,
             ),
             f"sampling into {str(path)!r}",

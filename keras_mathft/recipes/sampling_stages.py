@@ -29,9 +29,11 @@ def train_samples(context):
         context.path("train.store"),
         context.solver("ssft"),
         problems,
-        num_samples=config.sampling.num_train_samples,
-        temperature=config.sampling.temperature,
-        seed=config.run.seed + 1,
+        context.sampling_config(
+            num_samples=config.sampling.num_train_samples,
+            temperature=config.sampling.temperature,
+            seed=config.run.seed + 1,
+        ),
     )
     samples = aligned(store, problems)
     labels = [
@@ -130,13 +132,19 @@ def sampling_stage(artifact, greedy):
     def run(context):
         config = context.config
         test = context.problems[1]
+        if greedy:
+            draws = context.sampling_config(seed=config.run.seed).greedy()
+        else:
+            draws = context.sampling_config(
+                num_samples=config.sampling.num_samples,
+                temperature=config.sampling.temperature,
+                seed=config.run.seed + 2,
+            )
         context.sample(
             context.path(artifact),
             context.solver(generator_stage(config)),
             test,
-            num_samples=1 if greedy else config.sampling.num_samples,
-            temperature=0.0 if greedy else config.sampling.temperature,
-            seed=config.run.seed if greedy else config.run.seed + 2,
+            draws,
         )
         return {"problems": len(test)}
 

@@ -5,7 +5,11 @@
   prompt prefilled once and its KV cache shared by its N rows, a prefix
   common to every prompt (few-shot exemplars) prefilled once per call
   (`common_prefix`), exact top-p without sorting the vocabulary;
-  `greedy_solutions` for pass@1.
+  `greedy_solutions` for pass@1; `get_sampler` reuses a model's sampler.
+  One frozen `SamplingConfig` holds every setting (N, temperature, top-p,
+  max new tokens, seed, stops, schedule, rows, memory budget) and is
+  passed, never restated; a sampler returns `SamplerOutput(samples,
+  stats)` with the call's `SamplingStats`.
 - `SampleStore`, `sample_to_store`, `merge_stores`: resumable JSONL shards,
   one locked writer per process, checksummed and verified on load
   (`StoreDamagedError` names a damaged file), merged into one store.
@@ -55,6 +59,9 @@ from keras_mathft.sampling.rollouts import RolloutCost
 from keras_mathft.sampling.rollouts import monte_carlo_step_labels
 from keras_mathft.sampling.rollouts import step_label_agreement
 from keras_mathft.sampling.sample_record import Sample
+from keras_mathft.sampling.sampling_config import SamplerOutput
+from keras_mathft.sampling.sampling_config import SamplingConfig
+from keras_mathft.sampling.sampling_config import SamplingStats
 from keras_mathft.sampling.store import SampleStore
 from keras_mathft.sampling.store import StoreDamagedError
 from keras_mathft.sampling.store import sample_to_store
@@ -62,6 +69,7 @@ from keras_mathft.sampling.store import shard_problems
 
 _LAZY = {
     "SolutionSampler": "keras_mathft.sampling.sampler",
+    "get_sampler": "keras_mathft.sampling.sampler",
     "greedy_solutions": "keras_mathft.sampling.sampler",
     "sample_solutions": "keras_mathft.sampling.sampler",
 }
@@ -99,7 +107,10 @@ __all__ = [
     "rr_top_k",
     "Sample",
     "sample_to_store",
+    "SamplerOutput",
     "SampleStore",
+    "SamplingConfig",
+    "SamplingStats",
     "Selection",
     "shard_problems",
     "step_label_agreement",

@@ -1,10 +1,13 @@
-"""Checks of the sampler's settings and of each `sample()` call's arguments.
+"""Checks of the sampling settings (`SamplingConfig`) and of the model.
 
 Each check raises `ValueError` with the argument's name and the value
-received.
+received. No keras: `SamplingConfig` runs these checks where keras is
+not loaded.
 """
 
-from keras_mathft.sampling.schedules import SCHEDULES
+# The two decoding schedules (`continuous.ContinuousSchedule`,
+# `static.StaticSchedule`); `schedules` re-exports it.
+SCHEDULES = ("continuous", "static")
 
 
 def check_model(model):
@@ -38,7 +41,7 @@ def check_model(model):
 def check_sampler_settings(
     schedule, max_rows_per_chunk, block_steps, top_p_prefilter
 ):
-    """Checks `SolutionSampler`'s schedule and sizes.
+    """Checks the engine's schedule and sizes (`SamplingConfig`).
 
     Args:
         schedule: str, one of `schedules.SCHEDULES`.
@@ -86,7 +89,7 @@ def check_stop_strings(stop_strings):
 
 
 def check_sample_args(num_samples, temperature, top_p, top_k, max_new_tokens):
-    """Checks the arguments of one `sample()` call.
+    """Checks the draw settings (`SamplingConfig`).
 
     Args:
         num_samples: int, at least 1 (exactly 1 when greedy).

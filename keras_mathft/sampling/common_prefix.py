@@ -18,8 +18,8 @@ compiler, in one case of four on TensorFlow's: XLA's results depend on
 the shapes of a call), so sharing the prefix of a one-stage prefill could
 change a sampled token now and then. So a call with a common prefix always
 prefills in two stages at the same split, whether the first stage is
-shared or not (`SolutionSampler(..., share_common_prefix=False)` runs it
-once per prompt prefill, for tests and benchmarks): both run the same
+shared or not (`SamplingConfig(share_common_prefix=False)` runs it once
+per prompt prefill, for tests and benchmarks): both run the same
 compiled functions on the same values, and the samples are equal bit for
 bit. A call without one (fewer than `MIN_SHARED_TOKENS` common tokens, or
 one problem) prefills in one stage, as before.

@@ -87,7 +87,6 @@ class ContinuousSchedule:
         pad_token_id: int.
         share_prefix: bool. Copy a prompt's cache between slots (True) or
             prefill every row (False).
-        block_steps: int. Most decode steps between two refills.
         postprocess: the sampler's `PostProcessor`, for stop strings.
     """
 
@@ -97,14 +96,12 @@ class ContinuousSchedule:
         sizing,
         pad_token_id,
         share_prefix,
-        block_steps,
         postprocess,
     ):
         self.programs = programs
         self.sizing = sizing
         self.pad_token_id = pad_token_id
         self.share_prefix = share_prefix
-        self.block_steps = block_steps
         self.postprocess = postprocess
         self.pool_shape = (0, 0)  # (rows, total length) compiled so far
 
@@ -134,7 +131,8 @@ class ContinuousSchedule:
         block = self.programs.decode_block(width, request.choice)
         pool = _Pool.empty(self.programs.layout, rows, total, width)
         scheduler = SlotScheduler(rows, units, self.share_prefix)
-        scalars = request.scalars()
+        # The block's most steps, temperature and top-p.
+        scalars = (as_int32(request.block_steps), *request.scalars())
         while True:
             refill = scheduler.refill()
             self._refill(pool, refill, request, buckets, prefixes)
@@ -206,9 +204,9 @@ class ContinuousSchedule:
             pool.cache,
             pool.generated,
             pool.state(),
-            as_int32(self.block_steps),
+            scalars[0],
             as_int32(stop_after),
-            *scalars,
+            *scalars[1:],
         )
         pool.token, pool.position, pool.done, steps = (
             np.array(ops.convert_to_numpy(x)) for x in out

@@ -33,6 +33,7 @@ from keras_mathft.data.step_labels import WRONG
 from keras_mathft.data.step_labels import label_steps
 from keras_mathft.data.step_labels import split_steps
 from keras_mathft.sampling.sample_record import problem_id
+from keras_mathft.sampling.sampling_config import resolve_config
 
 # The sampler's template for prompts that are already whole.
 RAW_TEMPLATE = PromptTemplate(generation="{problem}")
@@ -141,7 +142,8 @@ def monte_carlo_step_labels(
     seed=0,
     is_right=None,
     verbose=False,
-    **sampler_kwargs,
+    config=None,
+    prompt_template=None,
 ):
     """Step labels of sampled solutions from rollouts of their prefixes.
 
@@ -162,8 +164,11 @@ def monte_carlo_step_labels(
             prefix and its continuation, or a whole solution) reaches the
             gold answer; defaults to `answer_reaches_gold`.
         verbose: bool, the sampler's progress bar.
-        **sampler_kwargs: `SolutionSampler` arguments (rows, schedule,
-            ...); `prompt_template` is the generator's template.
+        config: optional `SamplingConfig` for how the rollouts are decoded
+            (stops, schedule, rows, memory budget; its `top_k` too); its
+            other draw settings are the arguments above.
+        prompt_template: optional `PromptTemplate`, the generator's
+            (the model's, or `PromptTemplate()`, by default).
 
     Returns:
         `(labels, cost)`: a list of `MonteCarloLabels` (one per solution)
@@ -180,20 +185,17 @@ def monte_carlo_step_labels(
     >>> labels[0].labels  # doctest: +SKIP
     (1, 1, 0, None)
     """
-    from keras_mathft.sampling.sampler import sample_solutions
-
     _check_arguments(problems, solutions, min_right, num_rollouts)
     is_right = is_right or answer_reaches_gold
-    sampling = dict(
+    config = resolve_config(config).replace(
         num_samples=num_rollouts,
         temperature=temperature,
         top_p=top_p,
         max_new_tokens=max_new_tokens,
         seed=seed,
-        verbose=verbose,
     )
     drawn = _draw_rollouts(
-        model, problems, solutions, sampling, sampler_kwargs, sample_solutions
+        model, problems, solutions, prompt_template, config, verbose
     )
     return _labels_and_cost(
         problems, solutions, drawn, is_right, min_right, num_rollouts
@@ -213,28 +215,24 @@ def _check_arguments(problems, solutions, min_right, num_rollouts):
         )
 
 
-def _draw_rollouts(
-    model, problems, solutions, sampling, sampler_kwargs, sample_solutions
-):
+def _draw_rollouts(model, problems, solutions, template, config, verbose):
     """Samples the rollouts of every step prefix but the last.
 
     Returns `(owners, groups, seconds)`: each rollout problem's
     `(solution index, step index, prefix)`, its sampled continuations and
     the wall time of the sampling.
     """
-    template = sampler_kwargs.pop("prompt_template", None)
+    from keras_mathft.sampling.sampler import sample_solutions
+
     template = template or getattr(model, "prompt_template", None)
     template = template or PromptTemplate()
     rollouts, owners = rollout_problems(template, problems, solutions)
     start = time.perf_counter()
     groups = []
     if rollouts:
+        # The rollout problems are whole prompts already.
         groups = sample_solutions(
-            model,
-            rollouts,
-            **sampling,
-            prompt_template=RAW_TEMPLATE,
-            **sampler_kwargs,
+            model, rollouts, config, verbose, prompt_template=RAW_TEMPLATE
         )
     return owners, groups, time.perf_counter() - start
 

@@ -3,10 +3,11 @@
 `SolutionSampler` tokenizes the prompts, hands them to its schedule
 (`continuous.ContinuousSchedule` or `static.StaticSchedule`, which decide
 which rows decode together and when a row ends), turns each finished row
-into a `Sample` (`postprocess`) and groups the samples by problem.
-`sample_solutions` and `greedy_solutions` are the one-call entry points;
-`get_sampler` reuses a model's sampler. (`SCHEDULES` is re-exported from
-`schedules`.)
+into a `Sample` (`postprocess`) and groups the samples by problem. Its
+settings are one `SamplingConfig`; a call returns `SamplerOutput(samples,
+stats)`. `sample_solutions` and `greedy_solutions` are the one-call entry
+points; `get_sampler` reuses a model's sampler for a config.
+(`SCHEDULES` is re-exported from `schedules`.)
 """
 
 import numpy as np
@@ -16,9 +17,6 @@ from keras_mathft.data.prompts import PromptTemplate
 from keras_mathft.models import families
 from keras_mathft.models import sharding
 from keras_mathft.sampling.arguments import check_model
-from keras_mathft.sampling.arguments import check_sample_args
-from keras_mathft.sampling.arguments import check_sampler_settings
-from keras_mathft.sampling.arguments import check_stop_strings
 from keras_mathft.sampling.common_prefix import shared_length
 from keras_mathft.sampling.continuous import ContinuousSchedule
 from keras_mathft.sampling.decoding import DecodePrograms
@@ -27,6 +25,9 @@ from keras_mathft.sampling.progress import SamplingProgress
 from keras_mathft.sampling.sample_record import problem_id
 from keras_mathft.sampling.sample_record import problem_key
 from keras_mathft.sampling.sample_record import problem_text
+from keras_mathft.sampling.sampling_config import SamplerOutput
+from keras_mathft.sampling.sampling_config import SamplingStats
+from keras_mathft.sampling.sampling_config import resolve_config
 from keras_mathft.sampling.schedules import SCHEDULES  # noqa: F401
 from keras_mathft.sampling.schedules import Request
 from keras_mathft.sampling.schedules import RowSizing
@@ -37,8 +38,8 @@ from keras_mathft.sampling.token_choice import decoding_mode
 class SolutionSampler:
     """Draws N solutions per problem, prefilling each prompt once.
 
-    Two schedules, with the same samples (up to floating-point differences
-    between batch shapes):
+    Two schedules (`SamplingConfig.schedule`), with the same samples (up
+    to floating-point differences between batch shapes):
 
     - `"continuous"` (default): a fixed pool of row slots, each row at its
       own position, is decoded in compiled blocks of up to `block_steps`
@@ -72,151 +73,109 @@ class SolutionSampler:
     sample does not depend on the schedule, chunk, slot or process that
     drew it.
 
-    After `sample()`, `last_stats` holds the schedule, wall time, generated
-    tokens, `slot_steps` (rows times decode steps run), `slot_utilization`
-    (tokens / slot_steps), the number of prompt prefills and, for the
-    common prefix, its length `prefix_length` (0: none), its prefills
-    `prefix_prefills`, `prefix_tokens_prefilled` (length times prefills)
-    and `prefix_tokens_saved` (length times the prompt prefills that
-    reused a prefix prefill).
+    The sampler is built for its config's `program_key()` (stop rules,
+    schedule, compiled programs). A call may pass another config that
+    differs in the draws and the per-call sizes (rows, memory budget,
+    block steps, prompt length, common-prefix sharing): it reuses the
+    compiled programs. Each call returns its `SamplingStats`: the
+    schedule, wall time, generated tokens, `slot_steps` (rows times
+    decode steps run), `slot_utilization` (tokens / slot_steps), the
+    prompt prefills and, for the common prefix, its length
+    `prefix_length` (0: none), its prefills `prefix_prefills`,
+    `prefix_tokens_prefilled` (length times prefills) and
+    `prefix_tokens_saved` (length times the prompt prefills that reused
+    a prefix prefill).
 
     Args:
         model: a `keras_mathft.models.MathSolver` (its `causal_lm` and
             `prompt_template` are used) or a keras-hub `CausalLM` with a
             preprocessor.
+        config: optional `SamplingConfig`, the settings this sampler is
+            built for and the default of its calls; `SamplingConfig()` by
+            default.
         prompt_template: optional `PromptTemplate`; defaults to the model's
             or to `PromptTemplate()`.
-        max_rows_per_chunk: int. Most rows decoded at once (the slots of
-            the continuous schedule).
-        memory_budget_bytes: optional int. When set, rows are also limited
-            so that their KV cache fits in this many bytes.
-        max_prompt_length: optional int. Longest prompt in tokens; longer
-            prompts raise. By default any prompt that leaves room for
-            `max_new_tokens` within the model's `max_sequence_length`.
-        share_prefix: bool. Prefill each prompt once and share its cache
-            (True), or prefill every row (False; for tests and benchmarks).
-        share_common_prefix: bool. Prefill the prompts' common prefix once
-            per call (True), or once per prompt prefill (False; the same
-            samples, for tests and benchmarks). Read on every call.
-        stop_token_ids: "auto" (`models.families.stop_token_ids`: end of
-            text and the family's end of turn, e.g. Gemma's `<eos>` and
-            `<end_of_turn>`), None
-            (never stop early) or a sequence of token ids.
-        stop_strings: sequence of str. A row also ends once its text
-            contains one of them (a few-shot prompt's next `"\n\nProblem:"`,
-            say); the text is cut before it. Checked on the host between
-            decode blocks, so a smaller `block_steps` wastes fewer steps.
-        jit_compile: bool. XLA-compile on TensorFlow.
-        schedule: `"continuous"` or `"static"`.
-        block_steps: int. Most decode steps between two refills.
-        top_p_prefilter: int. Top-p looks for each row's nucleus among this
-            many most likely tokens before searching the whole vocabulary.
+
+    Raises:
+        ValueError: when `model` is not a causal LM with a preprocessor or
+            `config` is not a `SamplingConfig`.
 
     Example:
 
-    >>> sampler = SolutionSampler(causal_lm)  # doctest: +SKIP
-    >>> samples = sampler.sample(["1+1?"], num_samples=4)  # doctest: +SKIP
-    >>> sampler.last_stats["slot_utilization"]  # doctest: +SKIP
-    0.97
+    >>> config = SamplingConfig(num_samples=4)  # doctest: +SKIP
+    >>> sampler = SolutionSampler(causal_lm, config)  # doctest: +SKIP
+    >>> samples, stats = sampler.sample(["1+1?"])  # doctest: +SKIP
+    >>> len(samples[0]), stats.slot_utilization  # doctest: +SKIP
+    (4, 0.97)
     """
 
-    def __init__(
-        self,
-        model,
-        prompt_template=None,
-        max_rows_per_chunk=256,
-        memory_budget_bytes=None,
-        max_prompt_length=None,
-        share_prefix=True,
-        stop_token_ids="auto",
-        stop_strings=(),
-        jit_compile=True,
-        schedule="continuous",
-        block_steps=64,
-        top_p_prefilter=128,
-        share_common_prefix=True,
-    ):
+    def __init__(self, model, config=None, prompt_template=None):
+        self.config = resolve_config(config)
         self.causal_lm = check_model(model)
         self.preprocessor = self.causal_lm.preprocessor
-        check_sampler_settings(
-            schedule, max_rows_per_chunk, block_steps, top_p_prefilter
-        )
         if prompt_template is None:
             prompt_template = getattr(model, "prompt_template", None)
         self.prompt_template = prompt_template or PromptTemplate()
-        self.max_prompt_length = max_prompt_length
-        self.share_prefix = share_prefix
-        self.share_common_prefix = bool(share_common_prefix)
-        self.schedule = schedule
-        self.block_steps = int(block_steps)
         tokenizer = self.preprocessor.tokenizer
+        stop_token_ids = self.config.stop_token_ids
         if stop_token_ids == "auto":
             stop_token_ids = families.stop_token_ids(self.causal_lm)
         self.stop_token_ids = tuple(int(t) for t in stop_token_ids or ())
-        self.stop_strings = check_stop_strings(stop_strings)
         self.postprocess = PostProcessor(
-            tokenizer, self.stop_token_ids, self.stop_strings
+            tokenizer, self.stop_token_ids, self.config.stop_strings
         )
         self.pad_token_id = int(getattr(tokenizer, "pad_token_id", 0) or 0)
         self.programs = DecodePrograms(
             self.causal_lm,
             self.stop_token_ids,
             self.pad_token_id,
-            jit_compile=jit_compile,
-            top_p_prefilter=top_p_prefilter,
+            jit_compile=self.config.jit_compile,
+            top_p_prefilter=self.config.top_p_prefilter,
         )
         self.sizing = RowSizing(
             getattr(self.causal_lm.backbone, "max_sequence_length", None),
-            int(max_rows_per_chunk),
-            memory_budget_bytes,
+            self.config.max_rows_per_chunk,
+            self.config.memory_budget_bytes,
             self.cache_bytes_per_row,
-            share_prefix,
+            self.config.share_prefix,
         )
         self.schedule_runner = self._make_schedule()
-        self.last_stats = None
 
     def _make_schedule(self):
-        if self.schedule == "continuous":
+        share_prefix = self.config.share_prefix
+        if self.config.schedule == "continuous":
             return ContinuousSchedule(
                 self.programs,
                 self.sizing,
                 self.pad_token_id,
-                self.share_prefix,
-                self.block_steps,
+                share_prefix,
                 self.postprocess,
             )
         return StaticSchedule(
-            self.programs, self.sizing, self.pad_token_id, self.share_prefix
+            self.programs, self.sizing, self.pad_token_id, share_prefix
         )
-
-    # The row limits live in `sizing`, which the schedules read on every
-    # call: setting them on a built sampler still takes effect.
-    @property
-    def max_rows_per_chunk(self):
-        """Most rows decoded at once."""
-        return self.sizing.max_rows_per_chunk
-
-    @max_rows_per_chunk.setter
-    def max_rows_per_chunk(self, value):
-        self.sizing.max_rows_per_chunk = int(value)
-
-    @property
-    def memory_budget_bytes(self):
-        """Optional bytes the decoded rows' KV cache may take."""
-        return self.sizing.memory_budget_bytes
-
-    @memory_budget_bytes.setter
-    def memory_budget_bytes(self, value):
-        self.sizing.memory_budget_bytes = value
 
     def cache_bytes_per_row(self, length):
         """Bytes of KV cache one row needs at total length `length`."""
         return self.programs.layout.bytes_per_row(length)
 
+    def _call_config(self, config):
+        """A call's config, checked against the one this sampler runs."""
+        config = self.config if config is None else resolve_config(config)
+        if config.program_key() != self.config.program_key():
+            raise ValueError(
+                "This sampler was built for other stop rules or engine "
+                "settings (`SamplingConfig.program_key()`); a call may "
+                "change only the draws and the sizes. Use "
+                "`get_sampler(model, config)` or a new `SolutionSampler` "
+                f"for this config. Received: {config.program_key()}, "
+                f"built for: {self.config.program_key()}"
+            )
+        return config
+
     # === Host side ===
 
-    def _tokenize(self, prompts):
-        limit = self.max_prompt_length
+    def _tokenize(self, prompts, limit=None):
         if limit is None:
             limit = getattr(self.causal_lm.backbone, "max_sequence_length", 0)
             limit = limit or 2**15
@@ -243,87 +202,59 @@ class SolutionSampler:
         token_ids = np.asarray(ops.convert_to_numpy(out["token_ids"]))
         return [t[:n] for t, n in zip(token_ids, lengths)]
 
-    def _request(self, problems, num_samples, max_new_tokens, choice, seed):
-        temperature, top_p, top_k = choice
+    def _request(self, problems, config):
         texts = [
             self.prompt_template.generation_prompt(problem_text(p))
             for p in problems
         ]
-        prompts = self._tokenize(texts)
+        prompts = self._tokenize(texts, config.max_prompt_length)
         return Request(
             prompts=prompts,
             problem_keys=np.asarray(
                 [problem_key(p) for p in problems], np.uint32
             ),
-            num_samples=num_samples,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            choice=(decoding_mode(temperature, top_p, top_k), top_k),
+            num_samples=config.num_samples,
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            seed=config.seed,
+            choice=(
+                decoding_mode(config.temperature, config.top_p, config.top_k),
+                config.top_k,
+            ),
             prefix_length=shared_length(prompts),
-            share_common_prefix=self.share_common_prefix,
+            share_common_prefix=config.share_common_prefix,
+            block_steps=config.block_steps,
         )
 
-    def sample(
-        self,
-        problems,
-        num_samples=64,
-        temperature=0.9,
-        top_p=0.95,
-        top_k=None,
-        max_new_tokens=256,
-        seed=0,
-        verbose=True,
-    ):
-        """Samples `num_samples` solutions for each problem.
+    def sample(self, problems, config=None, verbose=True):
+        """Samples `config.num_samples` solutions for each problem.
 
         Args:
             problems: list of `MathProblem` or problem strings.
-            num_samples: int. Solutions per problem (N).
-            temperature: float. Softmax temperature; 0 means greedy decoding
-                (then `num_samples` must be 1).
-            top_p: float in (0, 1]. Nucleus sampling mass; 1 disables it.
-            top_k: optional int. Keep only the k most likely tokens.
-            max_new_tokens: int. Most tokens generated per solution.
-            seed: int. Same seed, same samples (on the same backend).
+            config: optional `SamplingConfig`; this sampler's by default.
+                It may differ from `self.config` in the draws and the
+                per-call sizes only.
             verbose: bool. Show a progress bar with problems/s, tokens/s
                 and slot utilization.
 
         Returns:
-            A list with, for each problem in order, its list of `Sample`s
-            ordered by sample index.
+            `SamplerOutput(samples, stats)`: for each problem in order,
+            its list of `Sample`s ordered by sample index, and the call's
+            `SamplingStats`.
 
         Raises:
-            ValueError: on out-of-range arguments or prompts that are too
-                long.
+            ValueError: on a config with another `program_key()` or
+                prompts that are too long.
         """
         problems = list(problems)
-        results = [[None] * num_samples for _ in problems]
-        for index, samples in self.iter_problems(
-            problems,
-            num_samples=num_samples,
-            temperature=temperature,
-            top_p=top_p,
-            top_k=top_k,
-            max_new_tokens=max_new_tokens,
-            seed=seed,
-            verbose=verbose,
-        ):
+        results = [None] * len(problems)
+        stream = self.iter_problems(problems, config, verbose)
+        for index, samples in stream:
             results[index] = samples
-        return results
+        return SamplerOutput(results, stream.stats)
 
-    def iter_problems(
-        self,
-        problems,
-        num_samples=64,
-        temperature=0.9,
-        top_p=0.95,
-        top_k=None,
-        max_new_tokens=256,
-        seed=0,
-        verbose=True,
-    ):
+    def iter_problems(self, problems, config=None, verbose=True):
         """Like `sample`, but yields each problem as soon as it completes.
 
         Lets a caller (e.g. a sample store) write finished problems while
@@ -333,26 +264,29 @@ class SolutionSampler:
         Args:
             Same as `sample`.
 
-        Yields:
-            `(problem_index, samples)`, in completion order.
+        Returns:
+            A `SampleStream` of `(problem_index, samples)`, in completion
+            order; its `stats` are set once it is exhausted.
+
+        Raises:
+            ValueError: on a config with another `program_key()` (here)
+                or prompts that are too long (when iterated).
         """
-        check_sample_args(
-            num_samples, temperature, top_p, top_k, max_new_tokens
-        )
-        problems = list(problems)
+        config = self._call_config(config)
+        return SampleStream(self._stream(list(problems), config, verbose))
+
+    def _stream(self, problems, config, verbose):
+        """Yields the finished problems; returns the `SamplingStats`."""
+        # The sizes of this call: the schedules read them as they run.
+        self.sizing.max_rows_per_chunk = config.max_rows_per_chunk
+        self.sizing.memory_budget_bytes = config.memory_budget_bytes
         counters = {"slot_steps": 0, "prefills": 0, "prefix_prefills": 0}
         if not problems:
-            self.last_stats = _stats(self.schedule, 0.0, 0, 0, counters, 0)
-            return
-        request = self._request(
-            problems,
-            num_samples,
-            max_new_tokens,
-            (temperature, top_p, top_k),
-            seed,
-        )
+            return self._stats(0.0, 0, 0, counters, 0)
+        request = self._request(problems, config)
         ids = [problem_id(p, i) for i, p in enumerate(problems)]
         progress = SamplingProgress(len(problems), verbose)
+        num_samples = config.num_samples
         pending = [dict() for _ in problems]
         tokens = 0
         for i, s, generated in self.schedule_runner.run(request, counters):
@@ -365,8 +299,7 @@ class SolutionSampler:
                 samples = [pending[i][j] for j in range(num_samples)]
                 pending[i] = None
                 yield i, samples
-        self.last_stats = _stats(
-            self.schedule,
+        return self._stats(
             progress.elapsed(),
             tokens,
             len(problems),
@@ -374,111 +307,128 @@ class SolutionSampler:
             request.prefix_length,
         )
 
-
-def _stats(schedule, seconds, tokens, problems, counters, prefix_length):
-    slot_steps, prefills = counters["slot_steps"], counters["prefills"]
-    prefix_prefills = counters["prefix_prefills"]
-    return {
-        "schedule": schedule,
-        "data_parallel": sharding.data_parallel_size(),
-        "seconds": seconds,
-        "tokens": tokens,
-        "problems": problems,
-        "slot_steps": slot_steps,
-        "slot_utilization": tokens / slot_steps if slot_steps else 0.0,
-        "prefills": prefills,
-        "prefix_length": prefix_length,
-        "prefix_prefills": prefix_prefills,
-        "prefix_tokens_prefilled": prefix_length * prefix_prefills,
-        "prefix_tokens_saved": (
-            prefix_length * (prefills - prefix_prefills) if prefix_length else 0
-        ),
-    }
+    def _stats(self, seconds, tokens, problems, counters, prefix_length):
+        return SamplingStats.of(
+            schedule=self.config.schedule,
+            data_parallel=sharding.data_parallel_size(),
+            seconds=seconds,
+            tokens=tokens,
+            problems=problems,
+            slot_steps=counters["slot_steps"],
+            prefills=counters["prefills"],
+            prefix_length=prefix_length,
+            prefix_prefills=counters["prefix_prefills"],
+        )
 
 
-def get_sampler(model, **kwargs):
-    """A `SolutionSampler` for `model`, reused when the model owns it.
+class SampleStream:
+    """The finished problems of one sampling call, in completion order.
 
-    A `MathSolver` keeps one sampler per setting (`inference_helper`) and
-    drops them on `compile()` and `enable_lora()`, so repeated calls reuse
-    the compiled functions. Any other model gets a new sampler; keep it to
-    reuse its functions.
+    Iterate it for `(problem_index, samples)` pairs; once it is exhausted,
+    `stats` holds the call's `SamplingStats` (None before).
+
+    Args:
+        generator: a generator of the pairs that returns the stats.
+    """
+
+    def __init__(self, generator):
+        self._generator = generator
+        self.stats = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._generator)
+        except StopIteration as stop:
+            if stop.value is not None:
+                self.stats = stop.value
+            raise
+
+
+def get_sampler(model, config=None, prompt_template=None):
+    """A `SolutionSampler` for `model` and `config`, reused when it can be.
+
+    A `MathSolver` keeps one sampler per `config.program_key()` (and
+    prompt template) in its `inference_helper`s, dropped on `compile()`
+    and `enable_lora()`, so repeated calls reuse the compiled functions;
+    configs that differ only in the draws and the per-call sizes share a
+    sampler (pass the config to each call). Any other model gets a new
+    sampler; keep it to reuse its functions.
 
     Args:
         model: a `MathSolver` or keras-hub `CausalLM`.
-        **kwargs: `SolutionSampler` arguments.
+        config: optional `SamplingConfig`; `SamplingConfig()` by default.
+        prompt_template: optional `PromptTemplate`, as for
+            `SolutionSampler`.
 
     Returns:
         A `SolutionSampler`.
     """
+    config = resolve_config(config)
+
+    def build():
+        return SolutionSampler(model, config, prompt_template)
+
     helper = getattr(model, "inference_helper", None)
     if helper is None:
-        return SolutionSampler(model, **kwargs)
-    key = ("sampler", repr(sorted(kwargs.items())))
-    return helper(key, lambda: SolutionSampler(model, **kwargs))
+        return build()
+    key = ("sampler", config.program_key())
+    if prompt_template is not None:
+        key += (prompt_template,)
+    return helper(key, build)
 
 
 def sample_solutions(
-    model,
-    problems,
-    num_samples=64,
-    temperature=0.9,
-    top_p=0.95,
-    top_k=None,
-    max_new_tokens=256,
-    seed=0,
-    verbose=True,
-    **sampler_kwargs,
+    model, problems, config=None, verbose=True, *, prompt_template=None
 ):
     """Samples N solutions per problem with a shared prompt cache.
 
-    Defaults follow the paper (N = 64, temperature 0.9, top-p 0.95; the last
-    two reported by a third-party note). `temperature=0` is greedy decoding
-    for pass@1. See `SolutionSampler` for the decoding scheme and
-    `sampler_kwargs` (schedule, rows, memory budget, prefix sharing).
+    The model's sampler for `config` (`get_sampler`) draws them; see
+    `SolutionSampler` for the decoding scheme, and its `sample` for the
+    call's statistics too.
 
     Args:
         model: a `MathSolver` or a keras-hub `CausalLM` with a preprocessor.
         problems: list of `MathProblem` or problem strings.
-        num_samples: int. N, solutions per problem.
-        temperature: float. 0 for greedy decoding.
-        top_p: float in (0, 1]. Nucleus mass; 1 disables it.
-        top_k: optional int. Top-k filter.
-        max_new_tokens: int. Most generated tokens per solution.
-        seed: int. Same seed and backend, same samples.
+        config: optional `SamplingConfig` (N, temperature, top-p, ...);
+            `SamplingConfig()` (the paper's settings) by default.
         verbose: bool. Progress bar with problems/s and tokens/s.
-        **sampler_kwargs: passed to `SolutionSampler`.
+        prompt_template: optional `PromptTemplate`, as for
+            `SolutionSampler`.
 
     Returns:
         One list of `Sample`s per problem, in input order.
 
     Example:
 
-    >>> out = sample_solutions(lm, ["1+1?"], num_samples=2)  # doctest: +SKIP
+    >>> config = SamplingConfig(num_samples=2)  # doctest: +SKIP
+    >>> out = sample_solutions(lm, ["1+1?"], config)  # doctest: +SKIP
     >>> len(out[0])  # doctest: +SKIP
     2
     """
-    sampler = get_sampler(model, **sampler_kwargs)
-    return sampler.sample(
-        problems,
-        num_samples=num_samples,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=top_k,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        verbose=verbose,
-    )
+    config = resolve_config(config)
+    sampler = get_sampler(model, config, prompt_template)
+    return sampler.sample(problems, config, verbose).samples
 
 
-def greedy_solutions(model, problems, max_new_tokens=256, **kwargs):
-    """One greedy solution per problem (pass@1); see `sample_solutions`."""
+def greedy_solutions(
+    model, problems, config=None, verbose=True, *, prompt_template=None
+):
+    """One greedy solution per problem (pass@1): `config.greedy()`.
+
+    Args:
+        model, problems, verbose, prompt_template: as in
+            `sample_solutions`.
+        config: optional `SamplingConfig`; its draws become greedy (one
+            sample, temperature 0), the rest is kept.
+
+    Returns:
+        One `Sample` per problem, in input order.
+    """
+    config = resolve_config(config).greedy()
     out = sample_solutions(
-        model,
-        problems,
-        num_samples=1,
-        temperature=0.0,
-        max_new_tokens=max_new_tokens,
-        **kwargs,
+        model, problems, config, verbose, prompt_template=prompt_template
     )
     return [s[0] for s in out]

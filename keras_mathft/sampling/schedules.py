@@ -24,9 +24,8 @@ import numpy as np
 from keras import ops
 
 from keras_mathft.data.bucketing import geometric_bucket
+from keras_mathft.sampling.arguments import SCHEDULES  # noqa: F401
 from keras_mathft.sampling.random_stream import row_keys
-
-SCHEDULES = ("continuous", "static")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +46,8 @@ class Request:
             (`common_prefix.shared_length`); 0 for a one-stage prefill.
         share_common_prefix: bool. Run that first stage once per cache
             length (True) or once per prompt prefill (False).
+        block_steps: int. Most decode steps between two refills (the
+            continuous schedule).
     """
 
     prompts: list
@@ -59,6 +60,7 @@ class Request:
     choice: tuple
     prefix_length: int = 0
     share_common_prefix: bool = True
+    block_steps: int = 64
 
     def keys(self, problems, samples):
         """The random-stream keys of rows.

@@ -1,4 +1,18 @@
-"""A resumable, self-checking on-disk store of sampled solutions."""
+"""A resumable, self-checking on-disk store of sampled solutions.
+
+`SampleStore` is the store; `sample_to_store` samples into it, resuming
+after the problems already stored:
+
+>>> import tempfile
+>>> from keras_mathft.sampling import SamplingConfig
+>>> fake = lambda ps: [[Sample(p, 0, "t", "1", 1)] for p in ps]
+>>> config = SamplingConfig(num_samples=1)
+>>> store = sample_to_store(
+...     None, ["1+0?"], tempfile.mkdtemp(), config, sample_fn=fake
+... )
+>>> sorted(store.by_problem()), store.read_meta()["num_samples"]
+(['0'], 1)
+"""
 
 import collections
 import contextlib
@@ -15,6 +29,7 @@ from keras_mathft.sampling import shards
 from keras_mathft.sampling.sample_record import Sample
 from keras_mathft.sampling.sample_record import problem_id
 from keras_mathft.sampling.sample_record import problem_text
+from keras_mathft.sampling.sampling_config import resolve_config
 from keras_mathft.sampling.shards import StoreDamagedError
 
 
@@ -382,112 +397,106 @@ def sample_to_store(
     model,
     problems,
     store,
-    num_samples=64,
-    temperature=0.9,
-    top_p=0.95,
-    top_k=None,
-    max_new_tokens=256,
-    seed=0,
+    config=None,
+    *,
     problems_per_shard=32,
     process_index=None,
     num_processes=None,
     verbose=True,
     sample_fn=None,
-    **sampler_kwargs,
+    on_stats=None,
 ):
     """Samples into a store, resuming after the problems already stored.
 
-    Each process (`process_index` of `num_processes`) takes every
-    `num_processes`-th problem and writes its own namespace of the store,
-    under its writer lock; `merge_stores` (or simply loading the shared
-    directory) gives the whole result. The random stream of a sample
-    depends only on (seed, problem, sample index), so a resumed or
-    re-sharded run draws the same samples.
-
-    A problem counts as done only when all its `num_samples` samples are
-    stored and verified; damaged or unlisted shards of this namespace are
-    quarantined and their problems sampled again. A problem listed twice
-    (same id, same text) is sampled once.
+    Each process samples every `num_processes`-th problem into its own
+    namespace (`process_index`; by default its place in JAX's distributed
+    runtime, or 0 of 1). Samples depend only on (seed, problem, sample
+    index): a resumed or re-sharded run draws the same ones. The store
+    records `config.draws()` and refuses to resume with other draws.
 
     Args:
         model: a `MathSolver` or keras-hub `CausalLM`.
-        problems: list of `MathProblem` (with unique ids) or strings.
+        problems: list of `MathProblem` (with unique ids) or strings; one
+            listed twice (same id and text) is sampled once.
         store: a `SampleStore` or a directory.
-        problems_per_shard: int. Problems per shard: the unit of
-            resumption. The sampler decodes every remaining problem in one
-            stream and commits a shard whenever that many have finished.
-        process_index, num_processes: ints. This process's shard; `None`
-            takes this process's place in JAX's distributed runtime
-            (`jax.process_index()`, `jax.process_count()`: one process per
-            host on a TPU pod slice), or 0 of 1 before it is initialized.
+        config: optional `SamplingConfig`; `SamplingConfig()` by default.
+        problems_per_shard: int. Problems per shard, the unit of resuming.
         sample_fn: optional callable `problems -> list of lists of Sample`
             replacing the model (tests, other engines).
-        Other args: as in `sample_solutions`.
+        on_stats: optional callable, given the sampler's `SamplingStats`
+            once every problem is stored (not with `sample_fn`).
+        verbose, process_index, num_processes: the progress bar, the share.
 
     Returns:
-        The `SampleStore`.
+        The `SampleStore` (example in the module docstring).
 
     Raises:
-        ValueError: when two problems share an id but differ in text, the
-            store holds other settings, or `sample_fn` returns other than
-            `num_samples` samples (indices 0 .. N - 1) for a problem.
-        WriterLockedError: when another process writes this
-            `process_index` of the store.
-        StoreDamagedError: when another namespace of the store is damaged
-            (its own writer repairs it).
-
-    Example:
-
-    >>> import tempfile
-    >>> fake = lambda ps: [[Sample(p, 0, "t", "1", 1)] for p in ps]
-    >>> store = sample_to_store(
-    ...     None, ["1+0?"], tempfile.mkdtemp(), num_samples=1, sample_fn=fake
-    ... )
-    >>> sorted(store.by_problem())
-    ['0']
+        ValueError: on two problems with one id and two texts, other draws
+            in the store, or a problem without exactly N samples.
+        WriterLockedError, StoreDamagedError: as `SampleStore.writing`.
     """
-    if not isinstance(store, SampleStore):
-        store = SampleStore(store)
-    here, count = this_process()
-    process_index = here if process_index is None else process_index
-    num_processes = count if num_processes is None else num_processes
+    config = resolve_config(config)
+    store = store if isinstance(store, SampleStore) else SampleStore(store)
+    index, count = _share(process_index, num_processes)
     indexed = _unique_problems(list(problems))
-    # What the samples depend on: stored once, checked on every resume.
-    settings = dict(
-        num_samples=num_samples,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=top_k,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-    )
-    with store.writing(process_index):
-        store.check_meta(settings)
-        mine = shard_problems(indexed, process_index, num_processes)
-        # Verified shards of every namespace; damaged ones do not count.
-        done = _completed(store._keys, num_samples)
-        todo = [(i, p) for i, p in mine if problem_id(p, i) not in done]
+    with store.writing(index):
+        store.check_meta(config.draws())  # checked on every resume
+        mine = shard_problems(indexed, index, count)
+        todo = _not_stored(store, mine, config.num_samples)
         if sample_fn is None:
-            from keras_mathft.sampling.sampler import get_sampler
-
-            # One stream over every problem left: the sampler's slots stay
-            # full across shard boundaries, and finished problems are
-            # committed as soon as a shard's worth is done.
-            stream = get_sampler(model, **sampler_kwargs).iter_problems(
-                [p for _, p in todo], **settings, verbose=verbose
-            )
+            stream = _sampler_stream(model, todo, config, verbose)
         else:
             stream = _batched(sample_fn, todo, problems_per_shard)
-        ready = []
-        for k, samples in stream:
-            i, p = todo[k]
-            ready.append(_checked(samples, problem_id(p, i), num_samples))
-            if len(ready) == problems_per_shard:
-                _write_groups(store, ready, process_index)
-                ready = []
-        if ready:
-            _write_groups(store, ready, process_index)
+        shards_of = (index, problems_per_shard)
+        _store_stream(store, stream, todo, config.num_samples, shards_of)
+    if on_stats is not None and getattr(stream, "stats", None) is not None:
+        on_stats(stream.stats)
     return store
+
+
+def _share(process_index, num_processes):
+    """`(process_index, num_processes)`, None taken from `this_process`."""
+    here, count = this_process()
+    return (
+        here if process_index is None else process_index,
+        count if num_processes is None else num_processes,
+    )
+
+
+def _not_stored(store, indexed, num_samples):
+    """The `(position, problem)` pairs whose samples are not all stored.
+
+    Reads the verified shards of every namespace (damaged ones do not
+    count), as the store's writer holds them.
+    """
+    done = _completed(store._keys, num_samples)
+    return [(i, p) for i, p in indexed if problem_id(p, i) not in done]
+
+
+def _sampler_stream(model, todo, config, verbose):
+    """The model's sampler's stream over every problem left."""
+    from keras_mathft.sampling.sampler import get_sampler
+
+    # One stream over every problem left: the sampler's slots stay full
+    # across shard boundaries, and finished problems are committed as
+    # soon as a shard's worth is done.
+    sampler = get_sampler(model, config)
+    return sampler.iter_problems([p for _, p in todo], config, verbose)
+
+
+def _store_stream(store, stream, todo, num_samples, where):
+    """Commits the stream's problems; `where`: `(process_index, problems
+    per shard)`."""
+    process_index, shard_size = where
+    ready = []
+    for k, samples in stream:
+        i, p = todo[k]
+        ready.append(_checked(samples, problem_id(p, i), num_samples))
+        if len(ready) == shard_size:
+            _write_groups(store, ready, process_index)
+            ready = []
+    if ready:
+        _write_groups(store, ready, process_index)
 
 
 def _batched(sample_fn, todo, size):

@@ -32,6 +32,7 @@ from keras_mathft.data import embedded_tokenizer_proto  # noqa: E402
 from keras_mathft.models import MathSolver  # noqa: E402
 from keras_mathft.models import build_causal_lm  # noqa: E402
 from keras_mathft.models import sharding  # noqa: E402
+from keras_mathft.sampling import SamplingConfig  # noqa: E402
 from keras_mathft.sampling import SolutionSampler  # noqa: E402
 
 MESHES = ("batch:2,model:4", "batch:1,model:8")
@@ -75,17 +76,21 @@ def build(family):
 
 
 def sample(solver):
-    sampler = SolutionSampler(
-        solver, max_rows_per_chunk=8, block_steps=4, stop_token_ids=None
+    config = SamplingConfig(
+        max_rows_per_chunk=8,
+        block_steps=4,
+        stop_token_ids=None,
+        num_samples=4,
+        max_new_tokens=10,
+        seed=5,
     )
-    out = sampler.sample(
-        PROBLEMS, num_samples=4, max_new_tokens=10, seed=5, verbose=False
-    )
-    assert sampler.schedule == "continuous"
+    sampler = SolutionSampler(solver, config)
+    out, stats = sampler.sample(PROBLEMS, verbose=False)
+    assert stats.schedule == "continuous"
     return {
         "tokens": [[s.text for s in group] for group in out],
-        "data_parallel": sampler.last_stats["data_parallel"],
-        "prefills": sampler.last_stats["prefills"],
+        "data_parallel": stats.data_parallel,
+        "prefills": stats.prefills,
     }
 
 

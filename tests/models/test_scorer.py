@@ -9,6 +9,7 @@ from conftest import tiny_solver
 
 from keras_mathft.data import PromptTemplate
 from keras_mathft.models import MathSolver
+from keras_mathft.sampling import SamplingConfig
 from keras_mathft.sampling import SolutionSampler
 from keras_mathft.sampling.sampler import get_sampler
 
@@ -135,13 +136,17 @@ def test_functions_traced_before_enable_lora_never_run_after_it():
     solver = tiny_solver("gemma", sequence_length=96)
     # A sampler of the bare causal LM: nothing but the variables' change
     # tells it that LoRA was enabled.
-    sampler = SolutionSampler(solver.causal_lm, stop_token_ids=None)
-    kwargs = dict(num_samples=1, temperature=0, max_new_tokens=8, verbose=False)
-    before = [g[0].text for g in sampler.sample(PROBLEMS[:2], **kwargs)]
+    config = SamplingConfig(
+        num_samples=1, temperature=0, max_new_tokens=8, stop_token_ids=None
+    )
+    sampler = SolutionSampler(solver.causal_lm, config)
+    out = sampler.sample(PROBLEMS[:2], verbose=False).samples
+    before = [g[0].text for g in out]
     scores = solver.score_solutions(PROBLEMS, SOLUTIONS, sequence_length=96)
     solver.enable_lora(2)
     _randomize_lora(solver)
-    after = [g[0].text for g in sampler.sample(PROBLEMS[:2], **kwargs)]
+    out = sampler.sample(PROBLEMS[:2], verbose=False).samples
+    after = [g[0].text for g in out]
     assert after != before
     again = solver.score_solutions(PROBLEMS, SOLUTIONS, sequence_length=96)
     assert np.abs(again - scores).min() > 1e-4
@@ -150,12 +155,13 @@ def test_functions_traced_before_enable_lora_never_run_after_it():
 def test_compile_and_enable_lora_drop_the_inference_helpers():
     solver = tiny_solver("gemma")
     scorer = solver.scorer
-    sampler = get_sampler(solver, stop_token_ids=None)
+    config = SamplingConfig(stop_token_ids=None)
+    sampler = get_sampler(solver, config)
     assert solver.scorer is scorer
-    assert get_sampler(solver, stop_token_ids=None) is sampler
+    assert get_sampler(solver, config) is sampler
     solver.compile(keras.optimizers.Adam(1e-3))
     assert solver.scorer is not scorer
-    assert get_sampler(solver, stop_token_ids=None) is not sampler
+    assert get_sampler(solver, config) is not sampler
     scorer = solver.scorer
     solver.enable_lora(2)
     assert solver.scorer is not scorer

@@ -16,6 +16,7 @@ from keras_mathft.recipes import RecipeConfig
 from keras_mathft.recipes import RunDirectory
 from keras_mathft.recipes import check_run_directory
 from keras_mathft.sampling import Sample
+from keras_mathft.sampling import SamplingConfig
 from keras_mathft.sampling import sample_to_store
 
 pytestmark = pytest.mark.backend_independent
@@ -49,7 +50,12 @@ def _finished_sampling_stage(run_dir):
     problems = [f"problem {i}" for i in range(6)]
     store = run.stage_dir("test_samples") / "store"
     sample_to_store(
-        None, problems, store, 2, problems_per_shard=2, sample_fn=fake
+        None,
+        problems,
+        store,
+        SamplingConfig(num_samples=2),
+        problems_per_shard=2,
+        sample_fn=fake,
     )
     run.mark_done("test_samples", {"problems": 6})
     return run_dir / "test_samples" / "store"

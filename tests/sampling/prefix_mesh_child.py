@@ -21,6 +21,7 @@ from keras_mathft.data import embedded_tokenizer_proto  # noqa: E402
 from keras_mathft.models import MathSolver  # noqa: E402
 from keras_mathft.models import build_causal_lm  # noqa: E402
 from keras_mathft.models import sharding  # noqa: E402
+from keras_mathft.sampling import SamplingConfig  # noqa: E402
 from keras_mathft.sampling import SolutionSampler  # noqa: E402
 
 PREFIX = (
@@ -47,22 +48,24 @@ def build():
 
 
 def sample(solver, share):
-    sampler = SolutionSampler(
-        solver,
+    config = SamplingConfig(
         max_rows_per_chunk=8,
         block_steps=4,
         stop_token_ids=None,
         share_common_prefix=share,
+        num_samples=4,
+        max_new_tokens=8,
+        seed=5,
     )
-    out = sampler.sample(
-        PROBLEMS, num_samples=4, max_new_tokens=8, seed=5, verbose=False
-    )
+    sampler = SolutionSampler(solver, config)
+    out, stats = sampler.sample(PROBLEMS, verbose=False)
+    stats = stats.as_dict()
     keys = ("data_parallel", "prefills", "prefix_length", "prefix_prefills")
-    length = sampler.last_stats["prefix_length"]
+    length = stats["prefix_length"]
     prefix = sampler.programs.prefix_fill(length)(np.ones((1, length), "int32"))
     return {
         "texts": [[s.text for s in group] for group in out],
-        **{k: sampler.last_stats[k] for k in keys},
+        **{k: stats[k] for k in keys},
         # The prefix's one-row cache: heads' dimension over `model`.
         "prefix_cache": [
             [str(a) if a else None for a in getattr(leaf.sharding, "spec", ())]

@@ -21,6 +21,7 @@ import time
 
 from keras_mathft.sampling import store as store_lib
 from keras_mathft.sampling.sample_record import Sample
+from keras_mathft.sampling.sampling_config import SamplingConfig
 
 # Duck-typed problems: this child never imports keras or tensorflow.
 Problem = collections.namedtuple("Problem", ["problem", "unique_id"])
@@ -73,7 +74,7 @@ def main(directory, process_index, num_processes, kill_at=None):
         None,
         PROBLEMS,
         directory,
-        num_samples=NUM_SAMPLES,
+        SamplingConfig(num_samples=NUM_SAMPLES),
         problems_per_shard=2,
         process_index=process_index,
         num_processes=num_processes,

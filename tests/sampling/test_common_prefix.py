@@ -11,6 +11,7 @@ import keras
 import pytest
 
 from keras_mathft.data import PromptTemplate
+from keras_mathft.sampling import SamplingConfig
 from keras_mathft.sampling import SolutionSampler
 from keras_mathft.sampling.common_prefix import shared_length
 
@@ -36,23 +37,24 @@ def test_shared_length():
     assert shared_length([[0] + head, head]) == 0
 
 
-def sample(sampler, share):
-    sampler.share_common_prefix = share
-    out = sampler.sample(
-        PROBLEMS, num_samples=3, max_new_tokens=10, seed=4, verbose=False
+def sample(sampler, share, budget):
+    config = sampler.config.replace(
+        share_common_prefix=share,
+        memory_budget_bytes=budget,
+        num_samples=3,
+        max_new_tokens=10,
+        seed=4,
     )
-    return [[(s.text, s.num_tokens) for s in g] for g in out]
+    out, stats = sampler.sample(PROBLEMS, config, verbose=False)
+    return [[(s.text, s.num_tokens) for s in g] for g in out], stats.as_dict()
 
 
 @pytest.mark.parametrize("schedule", ["continuous", "static"])
 def test_shared_prefix_gives_the_unshared_samples(gpt2_lm, schedule):
-    sampler = SolutionSampler(
-        gpt2_lm,
-        prompt_template=TEMPLATE,
-        schedule=schedule,
-        stop_token_ids=STOPS,
-        max_rows_per_chunk=4,
+    config = SamplingConfig(
+        schedule=schedule, stop_token_ids=STOPS, max_rows_per_chunk=4
     )
+    sampler = SolutionSampler(gpt2_lm, config, prompt_template=TEMPLATE)
     lengths = [
         len(p) for p in sampler._tokenize([PREFIX + p for p in PROBLEMS])
     ]
@@ -60,14 +62,14 @@ def test_shared_prefix_gives_the_unshared_samples(gpt2_lm, schedule):
     # The prefix's cache (32 positions) counts against the memory budget:
     # the continuous pool gets 3 rows of 64 + 12 positions, not 4.
     row = sampler.cache_bytes_per_row(sampler.sizing.total_length(64, 58, 10))
-    sampler.memory_budget_bytes = 4 * row + sampler.cache_bytes_per_row(32) - 1
+    budget = 4 * row + sampler.cache_bytes_per_row(32) - 1
     with mock.patch.object(
         sampler.programs, "prefill_slot", wraps=sampler.programs.prefill_slot
     ) as one_stage:
-        shared = sample(sampler, True)
-        stats = sampler.last_stats
+        shared, stats = sample(sampler, True, budget)
         compiled = len(sampler.programs.functions)
-        assert sample(sampler, False) == shared
+        unshared_samples, unshared = sample(sampler, False, budget)
+        assert unshared_samples == shared
     # Both settings ran the same compiled functions, all in two stages.
     assert len(sampler.programs.functions) == compiled
     assert one_stage.call_count == 0
@@ -78,7 +80,6 @@ def test_shared_prefix_gives_the_unshared_samples(gpt2_lm, schedule):
     assert stats["prefix_prefills"] == 1
     assert stats["prefix_tokens_prefilled"] == 32
     assert stats["prefix_tokens_saved"] == (4 - 1) * 32
-    unshared = sampler.last_stats
     assert unshared["prefix_prefills"] == 4
     assert unshared["prefix_tokens_prefilled"] == 4 * 32
     assert unshared["prefix_tokens_saved"] == 0
@@ -88,7 +89,10 @@ def test_shared_prefix_gives_the_unshared_samples(gpt2_lm, schedule):
 
 def test_without_a_common_prefix_nothing_changes(gpt2_lm):
     # The default template's prompts share a few tokens only.
-    sampler = SolutionSampler(gpt2_lm, stop_token_ids=STOPS)
+    config = SamplingConfig(
+        stop_token_ids=STOPS, num_samples=2, max_new_tokens=6
+    )
+    sampler = SolutionSampler(gpt2_lm, config)
     programs = sampler.programs
     with (
         mock.patch.object(
@@ -98,10 +102,9 @@ def test_without_a_common_prefix_nothing_changes(gpt2_lm):
             programs, "prefill_slot", wraps=programs.prefill_slot
         ) as one_stage,
     ):
-        sampler.sample(PROBLEMS, num_samples=2, max_new_tokens=6, verbose=0)
+        stats = sampler.sample(PROBLEMS, verbose=0).stats.as_dict()
     assert first_stage.call_count == 0
     assert one_stage.call_count == len(PROBLEMS)
-    stats = sampler.last_stats
     assert stats["prefills"] == len(PROBLEMS)
     assert stats["prefix_length"] == 0
     assert stats["prefix_prefills"] == 0
@@ -110,9 +113,9 @@ def test_without_a_common_prefix_nothing_changes(gpt2_lm):
 
 
 def test_memory_budget_counts_the_prefix_caches(gpt2_lm):
-    sampler = SolutionSampler(gpt2_lm)
-    per_row = sampler.cache_bytes_per_row(64)
-    sampler.memory_budget_bytes = per_row * 10
+    per_row = SolutionSampler(gpt2_lm).cache_bytes_per_row(64)
+    config = SamplingConfig(memory_budget_bytes=per_row * 10)
+    sampler = SolutionSampler(gpt2_lm, config)
     assert sampler.sizing.row_budget(64) == 10
     assert sampler.sizing.row_budget(64, held_bytes=per_row * 2) == 8
     assert sampler.sizing.chunk_shape(4, 64, held_bytes=per_row * 2) == (2, 4)

@@ -64,16 +64,15 @@ def _brute_force(solver, problem, index, solution):
             problem.answer,
             unique_id=rollout_id(problem.unique_id, index, s),
         )
-        (group,) = sampling.sample_solutions(
-            solver,
-            [alone],
+        config = sampling.SamplingConfig(
             num_samples=K,
             max_new_tokens=TOKENS,
             seed=5,
-            verbose=False,
-            prompt_template=RAW_TEMPLATE,
             schedule="static",
             share_prefix=False,
+        )
+        (group,) = sampling.sample_solutions(
+            solver, [alone], config, False, prompt_template=RAW_TEMPLATE
         )
         counts.append(sum(_parity(problem, prefix + x.text) for x in group))
         tokens += sum(x.num_tokens for x in group)

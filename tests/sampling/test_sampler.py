@@ -10,6 +10,7 @@ from keras_mathft.data import MathProblem
 from keras_mathft.data import PromptTemplate
 from keras_mathft.models import MathSolver
 from keras_mathft.sampling import SampleStore
+from keras_mathft.sampling import SamplingConfig
 from keras_mathft.sampling import SolutionSampler
 from keras_mathft.sampling import greedy_solutions
 from keras_mathft.sampling import sample_solutions
@@ -46,20 +47,11 @@ def solver(gpt2_lm):
 
 def draw(model, seed=0, n=4, new=NEW, **kwargs):
     kwargs.setdefault("stop_token_ids", None)
-    sample_kwargs = {
-        k: kwargs.pop(k)
-        for k in ("temperature", "top_p", "top_k")
-        if k in kwargs
-    }
-    sampler = get_sampler(model, **kwargs)
-    return sampler.sample(
-        PROBLEMS,
-        num_samples=n,
-        max_new_tokens=new,
-        seed=seed,
-        verbose=False,
-        **sample_kwargs,
+    config = SamplingConfig(
+        num_samples=n, max_new_tokens=new, seed=seed, **kwargs
     )
+    sampler = get_sampler(model, config)
+    return sampler.sample(PROBLEMS, config, verbose=False).samples
 
 
 def test_same_seed_reproduces_and_other_seed_differs(solver):
@@ -120,9 +112,9 @@ def test_greedy_matches_keras_hub_generate(solver, gpt2_lm, schedule):
     ours = greedy_solutions(
         solver,
         PROBLEMS,
-        max_new_tokens=NEW,
-        stop_token_ids=None,
-        schedule=schedule,
+        SamplingConfig(
+            max_new_tokens=NEW, stop_token_ids=None, schedule=schedule
+        ),
         verbose=False,
     )
     gpt2_lm.compile(sampler="greedy")
@@ -161,10 +153,11 @@ def test_rows_stop_at_end_token(gpt2_lm, monkeypatch, schedule):
         return end * 1e9, hidden, cache
 
     monkeypatch.setattr(gpt2_lm, "call_with_cache", forced)
-    sampler = SolutionSampler(gpt2_lm, schedule=schedule)
-    out = sampler.sample(
-        PROBLEMS, num_samples=2, max_new_tokens=NEW, verbose=False
+    config = SamplingConfig(
+        schedule=schedule, num_samples=2, max_new_tokens=NEW
     )
+    out = SolutionSampler(gpt2_lm, config).sample(PROBLEMS, verbose=False)
+    out = out.samples
     for group in out:
         for s in group:
             assert s.text == "" and s.num_tokens == 1 and s.finished
@@ -199,20 +192,22 @@ def test_stop_strings_cut_rows_the_same_on_every_schedule(solver):
 @pytest.mark.parametrize("bad", ["\n", [""], [3]])
 def test_stop_strings_must_be_a_list_of_strings(gpt2_lm, bad):
     with pytest.raises(ValueError, match="stop_strings"):
-        SolutionSampler(gpt2_lm, stop_strings=bad)
+        SamplingConfig(stop_strings=bad)
 
 
 def test_continuous_keeps_slots_busy_and_prefills_each_prompt_once(solver):
-    kwargs = dict(max_rows_per_chunk=8)
     stats = {}
     for schedule in ("continuous", "static"):
-        sampler = get_sampler(
-            solver, schedule=schedule, stop_token_ids=STOPS, **kwargs
+        config = SamplingConfig(
+            schedule=schedule,
+            stop_token_ids=STOPS,
+            max_rows_per_chunk=8,
+            num_samples=8,
+            max_new_tokens=12,
         )
-        out = sampler.sample(
-            PROBLEMS, num_samples=8, max_new_tokens=12, verbose=False
-        )
-        stats[schedule] = sampler.last_stats
+        sampler = get_sampler(solver, config)
+        out, stats[schedule] = sampler.sample(PROBLEMS, config, False)
+        stats[schedule] = stats[schedule].as_dict()
         used = sum(s.num_tokens for g in out for s in g)
         assert stats[schedule]["tokens"] == used
         assert stats[schedule]["slot_utilization"] == pytest.approx(
@@ -227,16 +222,19 @@ def test_continuous_keeps_slots_busy_and_prefills_each_prompt_once(solver):
 
 
 def test_no_retrace_when_the_mix_of_rows_changes(gpt2_lm):
-    sampler = SolutionSampler(gpt2_lm, stop_token_ids=STOPS)
-    kwargs = dict(num_samples=4, max_new_tokens=NEW, verbose=False)
-    sampler.sample(PROBLEMS * 2, seed=0, **kwargs)
+    config = SamplingConfig(
+        stop_token_ids=STOPS, num_samples=4, max_new_tokens=NEW
+    )
+    sampler = SolutionSampler(gpt2_lm, config)
+    sampler.sample(PROBLEMS * 2, verbose=False)
     # A trace runs the Python model call; a compiled call does not.
     with mock.patch.object(
         gpt2_lm, "call_with_cache", wraps=gpt2_lm.call_with_cache
     ) as spy:
-        sampler.sample(PROBLEMS, seed=1, temperature=0.5, top_p=0.9, **kwargs)
-        sampler.sample(PROBLEMS[::-1] * 2, seed=2, **kwargs)
-        sampler.sample(PROBLEMS[1:], seed=3, **kwargs)  # fewer rows
+        other = config.replace(seed=1, temperature=0.5, top_p=0.9)
+        sampler.sample(PROBLEMS, other, verbose=False)
+        sampler.sample(PROBLEMS[::-1] * 2, config.replace(seed=2), False)
+        sampler.sample(PROBLEMS[1:], config.replace(seed=3), False)
     assert spy.call_count == 0
     assert len(sampler.programs.functions) == 3  # block, prefill, copy
 
@@ -246,19 +244,17 @@ def test_store_resume_gives_the_same_store_across_schedules(tmp_path, solver):
         MathProblem(f"What is {i}+{i}?", "", str(2 * i), unique_id=f"q{i}")
         for i in range(3)
     ]
-    kwargs = dict(
-        num_samples=3,
-        max_new_tokens=8,
-        problems_per_shard=1,
-        verbose=False,
-        stop_token_ids=STOPS,
+    config = SamplingConfig(
+        num_samples=3, max_new_tokens=8, stop_token_ids=STOPS
     )
+    kwargs = dict(problems_per_shard=1, verbose=False)
+    static = config.replace(schedule="static")
     full = sample_to_store(
-        solver, problems, tmp_path / "full", schedule="static", **kwargs
+        solver, problems, tmp_path / "full", static, **kwargs
     )
     cut = SampleStore(tmp_path / "cut")
-    sample_to_store(solver, problems[:2], cut, **kwargs)
-    sample_to_store(solver, problems, cut, **kwargs)
+    sample_to_store(solver, problems[:2], cut, config, **kwargs)
+    sample_to_store(solver, problems, cut, config, **kwargs)
     assert cut.by_problem() == full.by_problem()
 
 
@@ -269,43 +265,34 @@ def test_math_solver_like_wrapper_uses_its_template(gpt2_lm):
         causal_lm = gpt2_lm
         prompt_template = template
 
-    a = sample_solutions(
-        Solver(),
-        PROBLEMS[:1],
-        num_samples=1,
-        temperature=0,
-        max_new_tokens=NEW,
-        stop_token_ids=None,
-        verbose=False,
+    config = SamplingConfig(
+        num_samples=1, temperature=0, max_new_tokens=NEW, stop_token_ids=None
     )
-    b = SolutionSampler(
-        gpt2_lm, prompt_template=template, stop_token_ids=None
-    ).sample(
-        PROBLEMS[:1],
-        num_samples=1,
-        temperature=0,
-        max_new_tokens=NEW,
-        verbose=False,
+    a = sample_solutions(Solver(), PROBLEMS[:1], config, verbose=False)
+    b = SolutionSampler(gpt2_lm, config, prompt_template=template).sample(
+        PROBLEMS[:1], verbose=False
     )
+    b = b.samples
     assert texts(a) == texts(b)
 
 
 def test_memory_budget_limits_rows(gpt2_lm):
-    sampler = SolutionSampler(gpt2_lm, memory_budget_bytes=1)
+    sampler = SolutionSampler(gpt2_lm, SamplingConfig(memory_budget_bytes=1))
     assert sampler.sizing.chunk_shape(64, 32) == (1, 1)
     per_row = sampler.cache_bytes_per_row(32)
     # 2 layers, k and v, 32 positions, 16 features, float32.
     assert per_row == 2 * 2 * 32 * 16 * 4
-    sampler = SolutionSampler(gpt2_lm, memory_budget_bytes=per_row * 20)
+    config = SamplingConfig(memory_budget_bytes=per_row * 20)
+    sampler = SolutionSampler(gpt2_lm, config)
     assert sampler.sizing.chunk_shape(8, 32) == (2, 8)
     assert sampler.sizing.row_budget(32) == 20
-    # Limits set on a built sampler apply to its next call.
-    sampler.memory_budget_bytes = per_row * 10
-    sampler.max_rows_per_chunk = 4
+    # The limits of a call's config apply to that call.
+    config = config.replace(memory_budget_bytes=per_row * 10)
+    sampler.sample([], config.replace(max_rows_per_chunk=4), verbose=False)
     assert sampler.sizing.row_budget(32) == 4
-    sampler.max_rows_per_chunk = 256
+    sampler.sample([], config, verbose=False)
     assert sampler.sizing.row_budget(32) == 10
-    assert sampler.memory_budget_bytes == per_row * 10
+    assert sampler.config.memory_budget_bytes == per_row * 20
 
 
 @pytest.mark.parametrize(
@@ -318,41 +305,108 @@ def test_memory_budget_limits_rows(gpt2_lm):
         dict(max_new_tokens=0),
     ],
 )
-def test_bad_arguments_raise(gpt2_lm, kwargs):
+def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError, match="Received"):
-        SolutionSampler(gpt2_lm).sample(PROBLEMS, verbose=False, **kwargs)
+        SamplingConfig(**kwargs)
 
 
 @pytest.mark.parametrize(
     "kwargs", [dict(schedule="dynamic"), dict(block_steps=0)]
 )
-def test_bad_sampler_settings_raise(gpt2_lm, kwargs):
+def test_bad_sampler_settings_raise(kwargs):
     with pytest.raises(ValueError, match="Received"):
-        SolutionSampler(gpt2_lm, **kwargs)
+        SamplingConfig(**kwargs)
 
 
 def test_too_long_prompt_raises(gpt2_lm):
-    sampler = SolutionSampler(gpt2_lm, max_prompt_length=8)
+    config = SamplingConfig(num_samples=1, max_prompt_length=8)
     with pytest.raises(ValueError, match="max_prompt_length"):
-        sampler.sample(PROBLEMS, num_samples=1, verbose=False)
+        SolutionSampler(gpt2_lm, config).sample(PROBLEMS, verbose=False)
 
 
 def test_prompts_may_exceed_the_preprocessor_length_not_the_model(gpt2_lm):
     # The preprocessor holds 48 tokens and the model 96; this prompt has
     # about 70.
     problem = "What is " + "1+" * 27 + "1?"
-    sampler = SolutionSampler(gpt2_lm, stop_token_ids=None)
-    [[sample]] = sampler.sample(
-        [problem],
-        num_samples=1,
-        temperature=0.0,
-        max_new_tokens=4,
-        verbose=False,
+    config = SamplingConfig(
+        num_samples=1, temperature=0.0, max_new_tokens=4, stop_token_ids=None
     )
+    sampler = SolutionSampler(gpt2_lm, config)
+    [[sample]] = sampler.sample([problem], verbose=False).samples
     assert sample.num_tokens == 4
     with pytest.raises(ValueError, match="max_prompt_length=60"):
-        SolutionSampler(gpt2_lm, max_prompt_length=60).sample(
-            [problem], num_samples=1, verbose=False
-        )
+        # The prompt limit is a size of the call.
+        limited = config.replace(max_prompt_length=60)
+        list(sampler.iter_problems([problem], limited, verbose=False))
     with pytest.raises(ValueError, match="max_prompt_length"):
-        sampler.sample([problem * 3], num_samples=1, verbose=False)
+        sampler.sample([problem * 3], verbose=False)
+
+
+def test_a_call_with_other_sizes_reuses_the_compiled_programs(gpt2_lm):
+    config = SamplingConfig(
+        num_samples=4, max_new_tokens=NEW, stop_token_ids=STOPS, seed=2
+    )
+    sampler = SolutionSampler(gpt2_lm, config)
+    first = sampler.sample(PROBLEMS, verbose=False)
+    rows, total = sampler.schedule_runner.pool_shape
+    assert rows == 16  # 12 rows, rounded up to a power of two
+    compiled = len(sampler.programs.functions)
+    # A lower memory budget (and other block steps) on the same sampler:
+    # fewer slots, the same compiled functions and samples.
+    budget = sampler.cache_bytes_per_row(total) * 5
+    smaller = config.replace(memory_budget_bytes=budget, block_steps=2)
+    second = sampler.sample(PROBLEMS, smaller, verbose=False)
+    assert sampler.schedule_runner.pool_shape == (5, total)
+    assert len(sampler.programs.functions) == compiled
+    assert tokens(second.samples) == tokens(first.samples)
+    assert second.stats.slot_steps != first.stats.slot_steps
+    assert sampler.config is config
+
+
+def test_a_call_with_another_program_key_is_refused(gpt2_lm):
+    config = SamplingConfig(stop_token_ids=STOPS)
+    sampler = SolutionSampler(gpt2_lm, config)
+    for other in (
+        config.replace(schedule="static"),
+        config.replace(stop_strings=["\n"]),
+        config.replace(stop_token_ids=None),
+        config.replace(share_prefix=False),
+    ):
+        with pytest.raises(ValueError, match="get_sampler"):
+            sampler.iter_problems(PROBLEMS, other)
+    with pytest.raises(ValueError, match="SamplingConfig"):
+        SolutionSampler(gpt2_lm, PromptTemplate())
+
+
+def test_stats_come_with_the_samples_and_on_the_stream(solver):
+    config = SamplingConfig(
+        num_samples=2, max_new_tokens=NEW, stop_token_ids=None
+    )
+    sampler = get_sampler(solver, config)
+    samples, stats = sampler.sample(PROBLEMS, config, verbose=False)
+    assert stats.problems == len(PROBLEMS)
+    assert stats.tokens == sum(s.num_tokens for g in samples for s in g)
+    assert stats.schedule == "continuous" and stats.data_parallel == 1
+    stream = sampler.iter_problems(PROBLEMS[:2], config, verbose=False)
+    assert stream.stats is None
+    done = dict(stream)
+    assert sorted(done) == [0, 1] and done[1] == samples[1]
+    assert stream.stats.problems == 2
+    assert stream.stats.tokens == sum(s.num_tokens for s in done[0] + done[1])
+    assert list(stream) == [] and stream.stats.problems == 2
+    empty = sampler.sample([], config, verbose=False)
+    assert empty.samples == [] and empty.stats.problems == 0
+
+
+def test_get_sampler_is_keyed_by_the_program_key(solver):
+    config = SamplingConfig(stop_token_ids=None)
+    sampler = get_sampler(solver, config)
+    # Other draws and sizes: the same sampler.
+    same = config.replace(num_samples=3, seed=9, max_rows_per_chunk=2)
+    assert get_sampler(solver, same) is sampler
+    assert get_sampler(solver, SamplingConfig(stop_token_ids=None)) is sampler
+    other = get_sampler(solver, config.replace(schedule="static"))
+    assert other is not sampler and other.config.schedule == "static"
+    template = PromptTemplate(generation="Q: {problem}\nA:")
+    templated = get_sampler(solver, config, template)
+    assert templated is not sampler and templated.prompt_template == template

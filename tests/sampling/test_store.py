@@ -15,6 +15,7 @@ import pytest
 from keras_mathft.data import MathProblem
 from keras_mathft.sampling import Sample
 from keras_mathft.sampling import SampleStore
+from keras_mathft.sampling import SamplingConfig
 from keras_mathft.sampling import SolutionSampler
 from keras_mathft.sampling import merge_stores
 from keras_mathft.sampling import sample_solutions
@@ -149,13 +150,10 @@ def test_real_model_resume_draws_the_same_samples(tmp_path, gpt2_lm):
         MathProblem(f"What is {i}+{i}?", "", str(2 * i), unique_id=f"q{i}")
         for i in range(3)
     ]
-    kwargs = dict(
-        num_samples=3,
-        max_new_tokens=6,
-        problems_per_shard=1,
-        verbose=False,
-        stop_token_ids=None,
+    config = SamplingConfig(
+        num_samples=3, max_new_tokens=6, stop_token_ids=None
     )
+    kwargs = dict(problems_per_shard=1, verbose=False)
     # One decoding stream over every problem, however many shards: the
     # sampler's slots never drain at a shard boundary.
     with mock.patch.object(
@@ -164,27 +162,22 @@ def test_real_model_resume_draws_the_same_samples(tmp_path, gpt2_lm):
         autospec=True,
         side_effect=SolutionSampler.iter_problems,
     ) as streams:
-        full = sample_to_store(gpt2_lm, problems, tmp_path / "full", **kwargs)
+        full = sample_to_store(
+            gpt2_lm, problems, tmp_path / "full", config, **kwargs
+        )
     assert streams.call_count == 1
     assert len(full.shard_paths()) == 3
     assert full.by_problem() == {
         p.unique_id: group
         for p, group in zip(
             problems,
-            sample_solutions(
-                gpt2_lm,
-                problems,
-                seed=0,
-                **{
-                    k: v for k, v in kwargs.items() if k != "problems_per_shard"
-                },
-            ),
+            sample_solutions(gpt2_lm, problems, config, verbose=False),
         )
     }
     shutil.copytree(tmp_path / "full", tmp_path / "cut")
     cut = SampleStore(tmp_path / "cut")
     cut.shard_paths()[-1].unlink()
-    sample_to_store(gpt2_lm, problems, cut, **kwargs)
+    sample_to_store(gpt2_lm, problems, cut, config, **kwargs)
     assert keys(cut.load()) == keys(full.load())
     assert cut.by_problem() == full.by_problem()
 

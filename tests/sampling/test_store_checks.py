@@ -11,6 +11,7 @@ import pytest
 from keras_mathft.data import MathProblem
 from keras_mathft.sampling import Sample
 from keras_mathft.sampling import SampleStore
+from keras_mathft.sampling import SamplingConfig
 from keras_mathft.sampling import merge_stores
 from keras_mathft.sampling import sample_to_store
 
@@ -197,11 +198,23 @@ def test_repeated_problem_ids_never_merge(tmp_path):
     a = MathProblem("What is 1+1?", "", "2", unique_id="u")
     b = MathProblem("What is 2+2?", "", "4", unique_id="u")
     with pytest.raises(ValueError, match="share the id 'u'"):
-        sample_to_store(None, [a, b], tmp_path / "x", 2, sample_fn=_fake(2))
+        sample_to_store(
+            None,
+            [a, b],
+            tmp_path / "x",
+            SamplingConfig(num_samples=2),
+            sample_fn=_fake(2),
+        )
     # The same problem listed twice (up to surrounding space) is sampled
     # once.
     again = MathProblem(a.problem + "\n", "other", "2", unique_id="u")
-    store = sample_to_store(None, [a, again], tmp_path, 2, sample_fn=_fake(2))
+    store = sample_to_store(
+        None,
+        [a, again],
+        tmp_path,
+        SamplingConfig(num_samples=2),
+        sample_fn=_fake(2),
+    )
     assert [s.sample_index for s in store.by_problem()["u"]] == [0, 1]
 
 
@@ -209,11 +222,23 @@ def test_resume_completes_a_problem_stored_in_part(tmp_path):
     problem = MathProblem("What is 1+1?", "", "2", unique_id="u")
     store = SampleStore(tmp_path)
     store.write_shard([Sample("u", 0, "kept", None, 1)])
-    sample_to_store(None, [problem], store, 3, sample_fn=_fake(3))
+    sample_to_store(
+        None,
+        [problem],
+        store,
+        SamplingConfig(num_samples=3),
+        sample_fn=_fake(3),
+    )
     texts = [s.text for s in store.by_problem()["u"]]
     assert texts == ["kept", problem.problem, problem.problem]
     assert store.completed_problem_ids(num_samples=3) == {"u"}
     assert store.completed_problem_ids(num_samples=4) == set()
     store.close()
     with pytest.raises(ValueError, match="must return 4 samples"):
-        sample_to_store(None, [problem], tmp_path / "b", 4, sample_fn=_fake(3))
+        sample_to_store(
+            None,
+            [problem],
+            tmp_path / "b",
+            SamplingConfig(num_samples=4),
+            sample_fn=_fake(3),
+        )
