@@ -35,6 +35,20 @@ FLAGS = [
 MESSAGE = "train.py: stopped by Ctrl-C; run the same command to resume."
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Python's own SIGINT handler for each test, as in a plain process.
+
+    Under pytest-xdist a worker's handler depends on what ran before in
+    it (the full suite once found none that raises); these tests are about
+    what `InterruptWatch` does on top of Python's handler.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 class _Dropper(keras.callbacks.Callback):
     """Sends SIGINT at one step and drops it, as Keras' bare `except:` did."""
 
