@@ -40,8 +40,9 @@ def python_sigint_handler():
     """Python's own SIGINT handler for each test, as in a plain process.
 
     Under pytest-xdist a worker's handler depends on what ran before in
-    it (the full suite once found none that raises); these tests are about
-    what `InterruptWatch` does on top of Python's handler.
+    it (in one full run both tests found none that `InterruptWatch`
+    wraps; the cause is not known); these tests are about what
+    `InterruptWatch` does on top of Python's handler.
     """
     before = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.default_int_handler)
