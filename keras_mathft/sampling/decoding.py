@@ -321,11 +321,9 @@ class DecodePrograms:
         def step(cache, token, position):
             def one(row):
                 token, position, cache = row
-                cache = keras.tree.map_structure(lambda x: x[None], cache)
                 logits, _, cache = lm.call_with_cache(
                     ops.reshape(token, (1, 1)), cache, position
                 )
-                cache = keras.tree.map_structure(lambda x: x[0], cache)
                 return logits[0, 0], cache
 
             return per_row_map(one, (token, position, cache))
@@ -361,12 +359,20 @@ class DecodePrograms:
                 return i + 1, finished, cache, generated, token, position, done
 
             zero = ops.convert_to_tensor(0, "int32")
+            # Each row's one-row batch axis is added once per block, not
+            # inside the mapped step: there XLA's CPU compiler copied every
+            # layer's whole cache at every step (a third of Gemma 3 270M's
+            # step at 64 rows, `benchmarks/README.md`).
+            cache = keras.tree.map_structure(
+                lambda x: ops.expand_dims(x, 1), cache
+            )
             out = ops.while_loop(
                 cond,
                 body,
                 (zero, zero, cache, generated, token, position, done),
             )
             steps_run, _, cache, generated, token, position, done = out
+            cache = keras.tree.map_structure(lambda x: x[:, 0], cache)
             cache = constrain_cache(self.layout, cache)
             return cache, generated, token, position, done, steps_run
 
