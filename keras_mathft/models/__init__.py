@@ -13,6 +13,8 @@
   sequential fine-tuning (generation -> evaluation -> generation).
 - `TrainingCheckpoint`: a callback that makes an interrupted `fit` (or
   `fit_phases` schedule) resume exactly.
+- `quantize_output_layer`: an int8 output projection for faster
+  sampling; `mean_token_nll` checks it against the float model.
 - `MathRewardModel`: an optional scalar-head evaluator (not the paper's).
 - `load_gguf`, `convert_gguf`: llama.cpp GGUF checkpoints (Gemma 3, Llama,
   Qwen 2, Qwen 3) as keras-hub causal LMs, converted once and cached;
@@ -72,6 +74,8 @@ from keras_mathft.models.process_data import ProcessPair
 from keras_mathft.models.process_data import build_process_pairs
 from keras_mathft.models.process_data import example_inputs
 from keras_mathft.models.process_data import pair_step_inputs
+from keras_mathft.models.quantization import mean_token_nll
+from keras_mathft.models.quantization import quantize_output_layer
 from keras_mathft.models.reward_model import MathRewardModel
 from keras_mathft.models.scorer import SolutionScorer
 from keras_mathft.models.sharding import layout_map
@@ -110,11 +114,13 @@ __all__ = [
     "losses",
     "MathRewardModel",
     "MathSolver",
+    "mean_token_nll",
     "pair_inputs",
     "pair_step_inputs",
     "ProcessEvaluator",
     "ProcessExample",
     "ProcessPair",
+    "quantize_output_layer",
     "sharding",
     "SolutionScorer",
     "TrainingCheckpoint",
