@@ -23,6 +23,10 @@ Models (`--model`):
 - `gpt2`: the small random GPT-2 of the earlier figures.
 - `preset`: any keras-hub preset directory (`--preset`).
 
+`continuous_int8` is the continuous schedule with the output projection
+quantized to int8 (`models.quantize_output_layer`; its NLL check is
+`benchmarks/quantized_nll.py`).
+
 `--methods=...,llama_cpp` adds llama.cpp on the same GGUF file
 (`--model=preset --preset=FILE.gguf`): the same prompt token ids (its
 tokenizer equals ours on MATH500, tests/models/test_llamacpp_reference.py),
@@ -436,6 +440,11 @@ def run_one(method):
         result = run_keras_hub(lm, template, problems)
     elif method == "llama_cpp":
         result = run_llama_cpp(lm, template, problems)
+    elif method == "continuous_int8":
+        from keras_mathft.models import quantize_output_layer
+
+        lm = quantize_output_layer(lm)
+        result = run_ours(lm, template, problems, "continuous")
     else:
         result = run_ours(lm, template, problems, method)
     memory, kind = peak_memory_mb()
@@ -502,7 +511,7 @@ def print_table(results):
         )
     by = {r["method"]: r for r in results}
     for other in ("keras_hub", "llama_cpp"):
-        for name in ("continuous", "static"):
+        for name in ("continuous", "continuous_int8", "static"):
             if other in by and name in by:
                 ratio = by[name]["tokens_per_s"] / by[other]["tokens_per_s"]
                 print(f"speed-up {name} / {other}: {ratio:.2f}x")
