@@ -11,8 +11,13 @@ prompt is prefilled once. When the call's prompts share a common prefix
 (`common_prefix`), a prefill runs only the prompt's own tokens from that
 prefix's cache, prefilled once per call.
 
+Once every unit is dispatched, the pool halves (`_shrink`, down to
+`MIN_POOL_ROWS`) whenever half its slots are idle, gathering the rows
+still decoding: the tail of a call no longer pays for finished rows.
+
 `ContinuousSchedule.run` is the loop: `_refill` fills free slots,
-`_decode` runs one block, `_finished_rows` ends rows and yields them.
+`_decode` runs one block, `_finished_rows` ends rows and yields them,
+`_shrink` halves a draining pool.
 """
 
 import dataclasses
@@ -27,6 +32,10 @@ from keras_mathft.sampling.decoding import as_int32
 from keras_mathft.sampling.scheduler import Copy
 from keras_mathft.sampling.scheduler import SlotScheduler
 from keras_mathft.sampling.schedules import pow2_at_least
+
+# A draining pool halves down to this many rows; below, a step's fixed
+# costs outweigh its rows' compute, and each size compiles its own block.
+MIN_POOL_ROWS = 8
 
 
 @dataclasses.dataclass
@@ -69,6 +78,11 @@ class _Pool:
                 self.done,
             )
         )
+
+    def keep(self, slots):
+        """Keeps the host state of `slots`, in order (a smaller pool)."""
+        for name in ("token", "position", "keys", "limit", "start", "done"):
+            setattr(self, name, getattr(self, name)[slots])
 
     def length(self, slot):
         """Tokens generated so far by `slot`'s row."""
@@ -140,6 +154,7 @@ class ContinuousSchedule:
                 break
             self._decode(pool, block, scheduler, scalars, counters)
             yield from self._finished_rows(pool, scheduler)
+            self._shrink(pool, scheduler)
         counters["prefills"] += scheduler.prefills
         counters["prefix_prefills"] += prefixes.prefills
 
@@ -197,9 +212,13 @@ class ContinuousSchedule:
 
     def _decode(self, pool, block, scheduler, scalars, counters):
         """Runs one compiled block of decode steps over the pool."""
-        rows = pool.rows
-        # Return early once a few rows finished, to refill them.
-        stop_after = max(1, rows // 32) if scheduler.pending else rows + 1
+        rows, half = pool.rows, self._half(pool.rows)
+        if scheduler.pending:  # return once a few rows finished, to refill
+            stop_after = max(1, rows // 32)
+        elif half:  # return once the pool can halve
+            stop_after = scheduler.busy - half
+        else:
+            stop_after = rows + 1
         pool.cache, pool.generated, *out = block(
             pool.cache,
             pool.generated,
@@ -212,6 +231,30 @@ class ContinuousSchedule:
             np.array(ops.convert_to_numpy(x)) for x in out
         )
         counters["slot_steps"] += int(steps) * rows
+
+    def _half(self, rows):
+        """Half of a pool of `rows`, or 0 when it would be too small."""
+        half = rows // 2
+        if half < MIN_POOL_ROWS or half % sharding.data_parallel_size():
+            return 0
+        return half
+
+    def _shrink(self, pool, scheduler):
+        """Halves the pool while nothing waits and half its slots idle, so
+        a draining pool stops paying for its finished rows. Each row's
+        numbers do not depend on the other rows: the samples are the same.
+        """
+        rows = pool.rows
+        while not scheduler.pending and 0 < scheduler.busy <= self._half(rows):
+            rows = self._half(rows)
+        if rows == pool.rows:
+            return
+        keep = scheduler.shrink(rows)
+        gather = self.programs.gather_rows()
+        pool.cache, pool.generated = gather(
+            pool.cache, pool.generated, as_int32(keep)
+        )
+        pool.keep(keep)
 
     def _finished_rows(self, pool, scheduler):
         """Ends the rows that are done, freeing their slots; yields them.

@@ -303,6 +303,19 @@ class DecodePrograms:
 
         return self._compile(("copy", prompt_length), fn, donate=(0,))
 
+    def gather_rows(self):
+        """`(cache, generated, rows) -> (cache, generated)`: the pool's rows
+        `rows`, in order (a smaller pool of the rows still decoding)."""
+
+        def fn(cache, generated, rows):
+            cache = keras.tree.map_structure(
+                lambda leaf: ops.take(leaf, rows, axis=0), cache
+            )
+            generated = constrain_rows(ops.take(generated, rows, axis=0))
+            return constrain_cache(self.layout, cache), generated
+
+        return self._compile(("gather",), fn)
+
     def decode_block(self, width, choice):
         """One block of at most `steps` decode steps over every slot.
 

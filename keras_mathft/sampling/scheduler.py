@@ -114,6 +114,40 @@ class SlotScheduler:
         holders = (s for s in range(self.num_slots) if self.holds[s] == problem)
         return next(holders, None)
 
+    def shrink(self, num_slots):
+        """Moves the busy slots into the first `num_slots`, once every unit
+        is dispatched (nothing left to refill).
+
+        Args:
+            num_slots: int, at least `busy`.
+
+        Returns:
+            list of int: the old slot of each new slot, in order (the rows
+            a smaller pool keeps).
+
+        Example:
+
+        >>> s = SlotScheduler(4, [(0, 0), (0, 1), (1, 0)])
+        >>> _ = s.refill()
+        >>> s.finish(0)
+        (0, 0)
+        >>> s.shrink(2), s.active
+        ([1, 2], [(0, 1), (1, 0)])
+        """
+        if self.queue or num_slots < self.busy:
+            raise ValueError(
+                "`shrink` needs every unit dispatched and room for the busy "
+                f"slots. Received: num_slots={num_slots} with {self.busy} "
+                f"busy and {self.pending} pending"
+            )
+        busy = [s for s in range(self.num_slots) if self.active[s] is not None]
+        idle = [s for s in range(self.num_slots) if self.active[s] is None]
+        keep = busy + idle[: num_slots - len(busy)]
+        self.active = [self.active[s] for s in keep]
+        self.holds = [self.holds[s] for s in keep]
+        self.num_slots = int(num_slots)
+        return keep
+
     def finish(self, slot):
         """Marks `slot`'s row finished; returns its unit."""
         unit, self.active[slot] = self.active[slot], None

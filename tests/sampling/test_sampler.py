@@ -236,7 +236,26 @@ def test_no_retrace_when_the_mix_of_rows_changes(gpt2_lm):
         sampler.sample(PROBLEMS[::-1] * 2, config.replace(seed=2), False)
         sampler.sample(PROBLEMS[1:], config.replace(seed=3), False)
     assert spy.call_count == 0
-    assert len(sampler.programs.functions) == 3  # block, prefill, copy
+    # block, prefill, copy and the gather of a draining pool's rows
+    assert len(sampler.programs.functions) == 4
+
+
+def test_a_draining_pool_halves(solver):
+    # 16 rows, nothing to refill: once 8 have stopped, the other 8 decode
+    # in a pool of 8, so the slot-steps fall below 16 x the longest row.
+    # (That the samples stay the same is the schedule test above: its
+    # 15-row continuous calls halve too.)
+    config = SamplingConfig(
+        stop_token_ids=STOPS, num_samples=8, max_new_tokens=12, seed=2
+    )
+    sampler = get_sampler(solver, config)
+    out, stats = sampler.sample(PROBLEMS[:2], config, verbose=False)
+    lengths = [s.num_tokens for g in out for s in g]
+    assert len(set(lengths)) > 3
+    assert stats.slot_steps < 16 * max(lengths)
+    assert stats.slot_utilization == pytest.approx(
+        sum(lengths) / stats.slot_steps
+    )
 
 
 def test_store_resume_gives_the_same_store_across_schedules(tmp_path, solver):
