@@ -359,11 +359,14 @@ def llama_cpp_unavailable():
         return "it needs --model=preset with a .gguf --preset"
     if not FLAGS.llama_cpp_python:
         return "no --llama_cpp_python interpreter given"
-    probe = subprocess.run(
-        [FLAGS.llama_cpp_python, "-c", "import llama_cpp"],
-        capture_output=True,
-    )
-    if probe.returncode:
+    try:
+        probe = subprocess.run(
+            [FLAGS.llama_cpp_python, "-c", "import llama_cpp"],
+            capture_output=True,
+        )
+    except OSError:  # no such file, or not executable
+        probe = None
+    if probe is None or probe.returncode:
         return f"{FLAGS.llama_cpp_python} cannot import llama_cpp"
     return None
 

@@ -1,0 +1,55 @@
+"""`benchmarks/sampling.py` skips its llama.cpp method with a reason."""
+
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+# Flags parsed in a child: absl's flags are process-wide.
+CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import sampling
+from absl import flags
+reasons = []
+for argv in json.loads(sys.argv[2]):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["sampling.py", *argv])
+    reasons.append(sampling.llama_cpp_unavailable())
+print("RESULT " + json.dumps(reasons))
+"""
+
+
+def _reasons(*argvs):
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(BENCHMARKS), json.dumps(argvs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+@pytest.mark.backend_independent
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is not None,
+    reason="llama_cpp is importable here",
+)
+def test_llama_cpp_method_is_skipped_with_a_reason():
+    gguf = ["--model=preset", "--preset=/models/x.gguf"]
+    reasons = _reasons(
+        ["--model=preset", "--preset=/models/preset_dir"],
+        gguf,
+        [*gguf, f"--llama_cpp_python={sys.executable}"],
+        [*gguf, "--llama_cpp_python=/no/such/python"],
+    )
+    assert reasons[0] == "it needs --model=preset with a .gguf --preset"
+    assert reasons[1] == "no --llama_cpp_python interpreter given"
+    assert reasons[2] == f"{sys.executable} cannot import llama_cpp"
+    assert reasons[3] == "/no/such/python cannot import llama_cpp"
