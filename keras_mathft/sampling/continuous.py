@@ -233,8 +233,9 @@ class ContinuousSchedule:
         counters["slot_steps"] += int(steps) * rows
 
     def _half(self, rows):
-        """Half of a pool of `rows`, or 0 when it would be too small."""
-        half = rows // 2
+        """The power of two below `rows` (half a power-of-two pool, the
+        sizes other calls compile too), or 0 when it would be too small."""
+        half = pow2_at_least(rows) // 2
         if half < MIN_POOL_ROWS or half % sharding.data_parallel_size():
             return 0
         return half
