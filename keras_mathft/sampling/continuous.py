@@ -11,13 +11,14 @@ prompt is prefilled once. When the call's prompts share a common prefix
 (`common_prefix`), a prefill runs only the prompt's own tokens from that
 prefix's cache, prefilled once per call.
 
-Once every unit is dispatched, the pool halves (`_shrink`, down to
-`MIN_POOL_ROWS`) whenever half its slots are idle, gathering the rows
-still decoding: the tail of a call no longer pays for finished rows.
+Once every unit is dispatched, the pool shrinks to the power of two
+below it (`_shrink`, down to `MIN_POOL_ROWS`) whenever that holds the
+rows still decoding, gathering them: the tail of a call no longer pays
+for finished rows.
 
 `ContinuousSchedule.run` is the loop: `_refill` fills free slots,
 `_decode` runs one block, `_finished_rows` ends rows and yields them,
-`_shrink` halves a draining pool.
+`_shrink` shrinks a draining pool.
 """
 
 import dataclasses
@@ -33,7 +34,7 @@ from keras_mathft.sampling.scheduler import Copy
 from keras_mathft.sampling.scheduler import SlotScheduler
 from keras_mathft.sampling.schedules import pow2_at_least
 
-# A draining pool halves down to this many rows; below, a step's fixed
+# A draining pool shrinks down to this many rows; below, a step's fixed
 # costs outweigh its rows' compute, and each size compiles its own block.
 MIN_POOL_ROWS = 8
 
@@ -215,7 +216,7 @@ class ContinuousSchedule:
         rows, half = pool.rows, self._half(pool.rows)
         if scheduler.pending:  # return once a few rows finished, to refill
             stop_after = max(1, rows // 32)
-        elif half:  # return once the pool can halve
+        elif half:  # return once the pool can shrink
             stop_after = scheduler.busy - half
         else:
             stop_after = rows + 1
@@ -241,9 +242,10 @@ class ContinuousSchedule:
         return half
 
     def _shrink(self, pool, scheduler):
-        """Halves the pool while nothing waits and half its slots idle, so
-        a draining pool stops paying for its finished rows. Each row's
-        numbers do not depend on the other rows: the samples are the same.
+        """Shrinks the pool while nothing waits and a smaller one holds the
+        busy rows, so a draining pool stops paying for its finished rows.
+        Each row's numbers do not depend on the other rows: the samples are
+        the same.
         """
         rows = pool.rows
         while not scheduler.pending and 0 < scheduler.busy <= self._half(rows):
