@@ -213,11 +213,11 @@ class ContinuousSchedule:
 
     def _decode(self, pool, block, scheduler, scalars, counters):
         """Runs one compiled block of decode steps over the pool."""
-        rows, half = pool.rows, self._half(pool.rows)
+        rows, smaller = pool.rows, self._smaller_pool(pool.rows)
         if scheduler.pending:  # return once a few rows finished, to refill
             stop_after = max(1, rows // 32)
-        elif half:  # return once the pool can shrink
-            stop_after = scheduler.busy - half
+        elif smaller:  # return once the pool can shrink
+            stop_after = scheduler.busy - smaller
         else:
             stop_after = rows + 1
         pool.cache, pool.generated, *out = block(
@@ -233,13 +233,13 @@ class ContinuousSchedule:
         )
         counters["slot_steps"] += int(steps) * rows
 
-    def _half(self, rows):
+    def _smaller_pool(self, rows):
         """The power of two below `rows` (half a power-of-two pool, the
         sizes other calls compile too), or 0 when it would be too small."""
-        half = pow2_at_least(rows) // 2
-        if half < MIN_POOL_ROWS or half % sharding.data_parallel_size():
+        smaller = pow2_at_least(rows) // 2
+        if smaller < MIN_POOL_ROWS or smaller % sharding.data_parallel_size():
             return 0
-        return half
+        return smaller
 
     def _shrink(self, pool, scheduler):
         """Shrinks the pool while nothing waits and a smaller one holds the
@@ -248,8 +248,11 @@ class ContinuousSchedule:
         the same.
         """
         rows = pool.rows
-        while not scheduler.pending and 0 < scheduler.busy <= self._half(rows):
-            rows = self._half(rows)
+        while (
+            not scheduler.pending
+            and 0 < scheduler.busy <= self._smaller_pool(rows)
+        ):
+            rows = self._smaller_pool(rows)
         if rows == pool.rows:
             return
         keep = scheduler.shrink(rows)

@@ -1,6 +1,5 @@
 """`benchmarks/sampling.py` skips its llama.cpp method with a reason."""
 
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -36,20 +35,27 @@ def _reasons(*argvs):
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def _interpreter(path, exit_code):
+    """A stand-in interpreter whose `-c "import llama_cpp"` exits so."""
+    path.write_text(f"#!/bin/sh\nexit {exit_code}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
 @pytest.mark.backend_independent
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is not None,
-    reason="llama_cpp is importable here",
-)
-def test_llama_cpp_method_is_skipped_with_a_reason():
+def test_llama_cpp_method_is_skipped_with_a_reason(tmp_path):
     gguf = ["--model=preset", "--preset=/models/x.gguf"]
+    without = _interpreter(tmp_path / "without", 1)
+    with_it = _interpreter(tmp_path / "with", 0)
     reasons = _reasons(
         ["--model=preset", "--preset=/models/preset_dir"],
         gguf,
-        [*gguf, f"--llama_cpp_python={sys.executable}"],
+        [*gguf, f"--llama_cpp_python={without}"],
         [*gguf, "--llama_cpp_python=/no/such/python"],
+        [*gguf, f"--llama_cpp_python={with_it}"],
     )
     assert reasons[0] == "it needs --model=preset with a .gguf --preset"
     assert reasons[1] == "no --llama_cpp_python interpreter given"
-    assert reasons[2] == f"{sys.executable} cannot import llama_cpp"
+    assert reasons[2] == f"{without} cannot import llama_cpp"
     assert reasons[3] == "/no/such/python cannot import llama_cpp"
+    assert reasons[4] is None
