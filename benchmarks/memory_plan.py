@@ -271,8 +271,8 @@ def lower_decode_block(solver, distribution):
 
     lm = solver.causal_lm
     programs = decoding.DecodePrograms(lm, stop_token_ids=(1,), pad_token_id=0)
-    # The cache layout is probed by calling the model: abstractly.
-    jax.eval_shape(lambda: programs.layout.spec and None)
+    # Probes the cache layout (abstractly) before `compile` is patched.
+    programs.layout.spec
     captured = {}
 
     def capture(model, fn, jit_compile=None, donate=()):
