@@ -8,7 +8,7 @@ two stages split at `shared_length(prompts)` tokens:
 1. the common prefix into a one-row cache of its own length
    (`DecodePrograms.prefix_fill`), once per call;
 2. each prompt's own tokens from that cache, padded to the prompt's
-   bucket (continuous schedule, `prefill_slot_after`) or to the chunk's
+   bucket (continuous schedule, `prefill_prompt_after`) or to the chunk's
    total length (static, the chunk's `prefix_length`).
 
 Exactness. A one-stage prefill of the whole prompt and these two stages

@@ -203,13 +203,14 @@ class ContinuousSchedule:
         p = prompts[op.problem]
         row = np.full((1, bucket), self.pad_token_id)
         row[0, : len(p)] = p
-        slot = as_int32(op.slot)
         if not prefixes.length:
-            fn = self.programs.prefill_slot(bucket)
-            return fn(cache, as_int32(row), slot)
-        fn = self.programs.prefill_slot_after(bucket, prefixes.length)
-        rest = as_int32(row[:, prefixes.length :])
-        return fn(cache, prefixes.get(), rest, slot)
+            prompt_cache = self.programs.prefill_prompt(bucket)(as_int32(row))
+        else:
+            fn = self.programs.prefill_prompt_after(bucket, prefixes.length)
+            rest = as_int32(row[:, prefixes.length :])
+            prompt_cache = fn(prefixes.get(), rest)
+        write = self.programs.write_slot(bucket)
+        return write(cache, prompt_cache, as_int32(op.slot))
 
     def _decode(self, pool, block, scheduler, scalars, counters):
         """Runs one compiled block of decode steps over the pool."""

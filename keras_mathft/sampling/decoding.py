@@ -9,14 +9,14 @@ random stream, so a sample is the same whichever ran it:
 - continuous: a fixed pool of row slots, each at its own position (the
   model call is mapped over rows, `compiled.per_row_map`), decoded in
   blocks of steps; between blocks the host moves finished rows out and
-  refills their slots, by prefilling a new prompt into one slot
-  (`prefill_slot`) or copying a prompt's cache from a slot that holds it
-  (`copy_slot`).
+  refills their slots, by prefilling a new prompt (`prefill_prompt`)
+  and writing it into one slot (`write_slot`), or by copying a prompt's
+  cache from a slot that holds it (`copy_slot`).
 
 A call whose prompts share a long common prefix prefills them in two
 stages (`common_prefix`): the prefix once into a one-row cache of its own
 length (`prefix_fill`), then each prompt's own tokens from it, padded to
-the prompt's length (`prefill_slot_after`; the static chunk's
+the prompt's length (`prefill_prompt_after`; the static chunk's
 `prefix_length`).
 
 `DecodePrograms` owns the compiled functions (`models.compiled
@@ -205,29 +205,40 @@ class DecodePrograms:
 
     # === Continuous schedule ===
 
-    def prefill_slot(self, prompt_length):
-        """`(cache, prompt [1, prompt_length], slot) -> cache`.
+    def prefill_prompt(self, prompt_length):
+        """`(prompt [1, prompt_length]) -> cache [1, prompt_length]`.
 
-        Writes the prompt's keys and values into positions
-        `[0, prompt_length)` of one slot; the rest of the slot is left as
-        it is (a row never reads past its own position).
+        A prompt's keys and values, one row of the prompt's length, for
+        `write_slot`. The pool is not an argument, so the program is
+        compiled once per prompt length, whatever the pool's size.
         """
 
-        def fn(cache, prompt, slot):
-            small = self.layout.zeros(1, prompt_length)
-            _, _, small = self.causal_lm.call_with_cache(prompt, small, 0)
-            return self._write_slot(cache, small, slot)
+        def fn(prompt):
+            cache = self.layout.zeros(1, prompt_length)
+            _, _, cache = self.causal_lm.call_with_cache(prompt, cache, 0)
+            return constrain_cache(self.layout, cache)
 
-        return self._compile(("prefill", prompt_length), fn, donate=(0,))
+        return self._compile(("prefill", prompt_length), fn)
 
-    def _write_slot(self, cache, small, slot):
-        def write(spec, big, part):
-            start = [slot] + [0] * (len(spec[0]) - 1)
-            return ops.slice_update(big, start, ops.cast(part, big.dtype))
+    def write_slot(self, prompt_length):
+        """`(cache, prompt_cache, slot) -> cache`.
 
-        return constrain_cache(
-            self.layout, self.layout.map(write, cache, small)
-        )
+        Writes a prompt's cache (`prefill_prompt`, `[1, prompt_length]`)
+        into positions `[0, prompt_length)` of one slot of the pool; the
+        rest of the slot is left as it is (a row never reads past its own
+        position).
+        """
+
+        def fn(cache, small, slot):
+            def write(spec, big, part):
+                start = [slot] + [0] * (len(spec[0]) - 1)
+                return ops.slice_update(big, start, ops.cast(part, big.dtype))
+
+            return constrain_cache(
+                self.layout, self.layout.map(write, cache, small)
+            )
+
+        return self._compile(("write", prompt_length), fn, donate=(0,))
 
     # === A common prefix, prefilled once (`common_prefix`) ===
 
@@ -246,25 +257,24 @@ class DecodePrograms:
 
         return self._compile(("prefix", prefix_length), fn)
 
-    def prefill_slot_after(self, prompt_length, prefix_length):
-        """`(cache, prefix_cache, rest, slot) -> cache`.
+    def prefill_prompt_after(self, prompt_length, prefix_length):
+        """`(prefix_cache, rest) -> cache [1, prompt_length]`.
 
         The second stage of a two-stage prefill: `rest` is a prompt's
         tokens `[prefix_length, prompt_length)` (`[1, prompt_length -
         prefix_length]`), run from `prefix_cache` (`prefix_fill(
-        prefix_length)`, which is not changed); the prompt's positions
-        `[0, prompt_length)` go into one slot, as `prefill_slot` writes
-        them.
+        prefix_length)`, which is not changed). Returns the prompt's whole
+        cache, as `prefill_prompt` does.
         """
 
-        def fn(cache, prefix_cache, rest, slot):
-            small = self._after_prefix(
+        def fn(prefix_cache, rest):
+            cache = self._after_prefix(
                 rest, prefix_length, prefix_cache, prompt_length
             )
-            return self._write_slot(cache, small, slot)
+            return constrain_cache(self.layout, cache)
 
         key = ("prefill_after", prompt_length, prefix_length)
-        return self._compile(key, fn, donate=(0,))
+        return self._compile(key, fn)
 
     def _after_prefix(self, rest, prefix_length, prefix_cache, length):
         """The `length`-position cache of `rest` (`[P, L - prefix_length]`,

@@ -64,7 +64,9 @@ def test_shared_prefix_gives_the_unshared_samples(gpt2_lm, schedule):
     row = sampler.cache_bytes_per_row(sampler.sizing.total_length(64, 58, 10))
     budget = 4 * row + sampler.cache_bytes_per_row(32) - 1
     with mock.patch.object(
-        sampler.programs, "prefill_slot", wraps=sampler.programs.prefill_slot
+        sampler.programs,
+        "prefill_prompt",
+        wraps=sampler.programs.prefill_prompt,
     ) as one_stage:
         shared, stats = sample(sampler, True, budget)
         compiled = len(sampler.programs.functions)
@@ -99,7 +101,7 @@ def test_without_a_common_prefix_nothing_changes(gpt2_lm):
             programs, "prefix_fill", wraps=programs.prefix_fill
         ) as first_stage,
         mock.patch.object(
-            programs, "prefill_slot", wraps=programs.prefill_slot
+            programs, "prefill_prompt", wraps=programs.prefill_prompt
         ) as one_stage,
     ):
         stats = sampler.sample(PROBLEMS, verbose=0).stats.as_dict()

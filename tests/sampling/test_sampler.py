@@ -236,8 +236,26 @@ def test_no_retrace_when_the_mix_of_rows_changes(gpt2_lm):
         sampler.sample(PROBLEMS[::-1] * 2, config.replace(seed=2), False)
         sampler.sample(PROBLEMS[1:], config.replace(seed=3), False)
     assert spy.call_count == 0
-    # block, prefill, copy and the gather of a draining pool's rows
-    assert len(sampler.programs.functions) == 4
+    # block, prefill, its write into a slot, copy and the gather of a
+    # draining pool's rows
+    assert len(sampler.programs.functions) == 5
+
+
+def test_a_larger_pool_reuses_the_compiled_prefills(gpt2_lm):
+    config = SamplingConfig(
+        stop_token_ids=STOPS, num_samples=1, max_new_tokens=NEW
+    )
+    sampler = SolutionSampler(gpt2_lm, config)
+    sampler.sample(PROBLEMS, verbose=False)
+    rows = sampler.schedule_runner.pool_shape[0]
+    with mock.patch.object(
+        gpt2_lm, "call_with_cache", wraps=gpt2_lm.call_with_cache
+    ) as spy:
+        sampler.sample(PROBLEMS, config.replace(num_samples=8), False)
+    assert sampler.schedule_runner.pool_shape[0] > rows
+    # Only the decode block, one token per row, was traced again.
+    traced = [ops.shape(c.args[0])[1] for c in spy.call_args_list]
+    assert traced and set(traced) == {1}
 
 
 def test_a_draining_pool_halves(solver):
