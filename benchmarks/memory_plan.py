@@ -312,7 +312,7 @@ def lower_decode_block(solver, distribution):
         layout = keras.distribution.TensorLayout(axes, mesh).backend_layout
         return jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=layout)
 
-    cache = programs.layout.map(cache_leaf)
+    cache = programs.pool_layout.map(cache_leaf)
     loop_state = tuple(
         row_array((rows,), dtype)
         for dtype in ("int32", "int32", "uint32", "int32", "int32", "bool")

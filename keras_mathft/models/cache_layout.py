@@ -30,6 +30,24 @@ class CacheLayout:
         self.causal_lm = causal_lm
         self._spec = None
 
+    def per_row(self):
+        """This layout with an axis of size 1 after the rows.
+
+        A leaf `[rows, T, ...]` becomes `[rows, 1, T, ...]`: each row is a
+        batch of one for a model call mapped over rows
+        (`compiled.per_row_map`).
+
+        Returns:
+            A `CacheLayout` of the same model.
+        """
+        layout = CacheLayout(self.causal_lm)
+        leaves = [
+            (shape[:1] + (1,) + shape[1:], axis + 1, dtype)
+            for shape, axis, dtype in self.leaves()
+        ]
+        layout._spec = _pack(self.spec, iter(leaves))
+        return layout
+
     def _probe(self, length):
         lm = self.causal_lm
         tokens = ops.zeros((1, length), "int32")

@@ -144,7 +144,7 @@ class ContinuousSchedule:
         rows, total = self._pool_size(request, buckets, len(units), held)
         width = geometric_bucket(request.max_new_tokens, midpoints=True)
         block = self.programs.decode_block(width, request.choice)
-        pool = _Pool.empty(self.programs.layout, rows, total, width)
+        pool = _Pool.empty(self.programs.pool_layout, rows, total, width)
         scheduler = SlotScheduler(rows, units, self.share_prefix)
         # The block's most steps, temperature and top-p.
         scalars = (as_int32(request.block_steps), *request.scalars())

@@ -23,6 +23,8 @@ the prompt's length (`prefill_prompt_after`; the static chunk's
 .CompiledFunctions`): they are dropped when the model's variables change.
 """
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -205,6 +207,18 @@ class DecodePrograms:
 
     # === Continuous schedule ===
 
+    @functools.cached_property
+    def pool_layout(self):
+        """The continuous pool's cache layout: `[rows, 1, ...]` per leaf.
+
+        The decode step maps the model over rows, each a batch of one; a
+        pool already in that shape enters and leaves the compiled loop as
+        it is. Added inside the program, the unit axis cost two copies of
+        every leaf per block (a fifth of Gemma 3 270M's decode at 64 rows,
+        `benchmarks/README.md`).
+        """
+        return self.layout.per_row()
+
     def prefill_prompt(self, prompt_length):
         """`(prompt [1, prompt_length]) -> cache [1, prompt_length]`.
 
@@ -229,14 +243,15 @@ class DecodePrograms:
         position).
         """
 
+        layout = self.pool_layout
+
         def fn(cache, small, slot):
             def write(spec, big, part):
                 start = [slot] + [0] * (len(spec[0]) - 1)
-                return ops.slice_update(big, start, ops.cast(part, big.dtype))
+                part = ops.expand_dims(ops.cast(part, big.dtype), 1)
+                return ops.slice_update(big, start, part)
 
-            return constrain_cache(
-                self.layout, self.layout.map(write, cache, small)
-            )
+            return constrain_cache(layout, layout.map(write, cache, small))
 
         return self._compile(("write", prompt_length), fn, donate=(0,))
 
@@ -309,7 +324,8 @@ class DecodePrograms:
                 part = ops.slice(leaf, start, size)
                 return ops.slice_update(leaf, [target] + start[1:], part)
 
-            return constrain_cache(self.layout, self.layout.map(copy, cache))
+            layout = self.pool_layout
+            return constrain_cache(layout, layout.map(copy, cache))
 
         return self._compile(("copy", prompt_length), fn, donate=(0,))
 
@@ -322,7 +338,7 @@ class DecodePrograms:
                 lambda leaf: ops.take(leaf, rows, axis=0), cache
             )
             generated = constrain_rows(ops.take(generated, rows, axis=0))
-            return constrain_cache(self.layout, cache), generated
+            return constrain_cache(self.pool_layout, cache), generated
 
         return self._compile(("gather",), fn)
 
@@ -382,21 +398,13 @@ class DecodePrograms:
                 return i + 1, finished, cache, generated, token, position, done
 
             zero = ops.convert_to_tensor(0, "int32")
-            # Each row's one-row batch axis is added once per block, not
-            # inside the mapped step: there XLA's CPU compiler copied every
-            # layer's whole cache at every step (a third of Gemma 3 270M's
-            # step at 64 rows, `benchmarks/README.md`).
-            cache = keras.tree.map_structure(
-                lambda x: ops.expand_dims(x, 1), cache
-            )
             out = ops.while_loop(
                 cond,
                 body,
                 (zero, zero, cache, generated, token, position, done),
             )
             steps_run, _, cache, generated, token, position, done = out
-            cache = keras.tree.map_structure(lambda x: x[:, 0], cache)
-            cache = constrain_cache(self.layout, cache)
+            cache = constrain_cache(self.pool_layout, cache)
             return cache, generated, token, position, done, steps_run
 
         return self._compile(
