@@ -33,6 +33,7 @@ from keras_mathft.models.cache_layout import CacheLayout
 from keras_mathft.models.compiled import CompiledFunctions
 from keras_mathft.models.compiled import compile_inference_function
 from keras_mathft.models.compiled import per_row_map
+from keras_mathft.models.families import inference_attention
 from keras_mathft.models.sharding import constrain_cache
 from keras_mathft.models.sharding import constrain_rows
 from keras_mathft.sampling.token_choice import choose_tokens
@@ -71,10 +72,15 @@ class DecodePrograms:
     def _compile(self, key, fn, donate=(), per_row=False):
         # `per_row_map` needs XLA on TensorFlow.
         jit_compile = True if per_row else self.jit_compile
+
+        def traced(*args):
+            with inference_attention(self.causal_lm):
+                return fn(*args)
+
         return self.functions.get(
             key,
             lambda: compile_inference_function(
-                self.causal_lm, fn, jit_compile, donate=donate
+                self.causal_lm, traced, jit_compile, donate=donate
             ),
         )
 

@@ -19,6 +19,8 @@ Example:
 ['llama3', 'mistral']
 """
 
+import contextlib
+import functools
 import importlib
 import pkgutil
 
@@ -27,7 +29,7 @@ from keras_mathft.models.families.family import GGUFFormat
 from keras_mathft.models.families.family import HFExport
 from keras_mathft.models.families.family import HFWeights
 
-_SHARED_MODULES = ("family", "gguf_config")
+_SHARED_MODULES = ("cache_attention", "family", "gguf_config")
 
 
 def _discover():
@@ -66,16 +68,65 @@ def family_of(model):
     >>> family_of(lm).name
     'gemma'
     """
+    family = _find_family(_backbone(model))
+    if family is None:
+        supported = sorted(f.backbone for f in FAMILIES.values())
+        raise ValueError(
+            "No family record for this backbone. Supported backbones: "
+            f"{supported}. Received: {type(_backbone(model)).__name__}"
+        )
+    return family
+
+
+def _backbone(model):
     backbone = getattr(model, "causal_lm", model)
-    backbone = getattr(backbone, "backbone", backbone)
+    return getattr(backbone, "backbone", backbone)
+
+
+def _find_family(backbone):
     by_backbone = {f.backbone: f for f in FAMILIES.values()}
     for cls in type(backbone).__mro__:
         if cls.__name__ in by_backbone:
             return by_backbone[cls.__name__]
-    raise ValueError(
-        "No family record for this backbone. Supported backbones: "
-        f"{sorted(by_backbone)}. Received: {type(backbone).__name__}"
-    )
+    return None
+
+
+@contextlib.contextmanager
+def inference_attention(model):
+    """While active, the model's attention layers compute with its
+    family's `attention` (where it has one); restored on exit.
+
+    The sampler traces its compiled programs inside this; training and
+    scoring run keras-hub's own attention.
+
+    Args:
+        model: a keras-hub backbone, `CausalLM` or `MathSolver`.
+
+    Example:
+
+    >>> from keras_mathft.data import embedded_tokenizer_proto
+    >>> from keras_mathft.models import build_causal_lm
+    >>> lm = build_causal_lm("gemma", embedded_tokenizer_proto(),
+    ...                      num_layers=1, hidden_dim=16)
+    >>> layer = lm.backbone.transformer_layers[0].attention
+    >>> with inference_attention(lm):
+    ...     "_compute_attention" in vars(layer)
+    True
+    >>> "_compute_attention" in vars(layer)
+    False
+    """
+    backbone = _backbone(model)
+    family = _find_family(backbone)
+    layers = []
+    if family is not None and family.attention is not None:
+        layers = [b.attention for b in backbone.transformer_layers]
+    for layer in layers:
+        layer._compute_attention = functools.partial(family.attention, layer)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer._compute_attention
 
 
 def gguf_families(architecture):

@@ -150,6 +150,11 @@ class Family:
             own where it has one: `keras_hub_layout`; else
             `layout_rules`). `models.layout_map` fits them to a model
             (a mesh axis that does not divide a dimension replicates it).
+        attention: optional `(layer, q, k, v, attention_mask, training,
+            cache_update_index) -> output`, computed in place of the
+            attention layers' `_compute_attention` in the sampler's
+            compiled programs (`inference_attention`): the same math, laid
+            out for the compiler (`cache_attention`).
     """
 
     name: str
@@ -168,6 +173,7 @@ class Family:
     hf_export: Optional[HFExport] = None
     gguf: Optional[GGUFFormat] = None
     layout_map: Optional[Callable] = None
+    attention: Optional[Callable] = None
 
 
 # Uniform builder argument names for backbones with grouped-query heads.

@@ -1,5 +1,6 @@
 """Gemma (1 and 2): SentencePiece, Gemma decoder blocks, HF export."""
 
+from keras_mathft.models.families import cache_attention
 from keras_mathft.models.families.family import GEMMA_BLOCK
 from keras_mathft.models.families.family import GEMMA_POST_NORMS
 from keras_mathft.models.families.family import GQA_ARGUMENTS
@@ -35,4 +36,5 @@ FAMILY = Family(
     hf_weights=HFWeights("decoder_block", _hf_block, "final_normalization"),
     hf_export=HFExport("gemma", "GemmaForCausalLM"),
     layout_map=keras_hub_layout("GemmaBackbone"),
+    attention=cache_attention.compute_attention,
 )

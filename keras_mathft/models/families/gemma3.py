@@ -6,6 +6,7 @@ multiplies by `1 + w`), so the import subtracts 1. No Q/K permutation; the
 output head is tied to `token_embd`.
 """
 
+from keras_mathft.models.families import cache_attention
 from keras_mathft.models.families import gguf_config
 from keras_mathft.models.families.family import GEMMA_BLOCK
 from keras_mathft.models.families.family import GEMMA_LAYOUT
@@ -124,4 +125,5 @@ FAMILY = Family(
         to_hf=_to_hf,
     ),
     layout_map=layout_rules(GEMMA_LAYOUT),
+    attention=cache_attention.compute_attention,
 )
