@@ -380,7 +380,6 @@ def decode_step_seconds(lm, rows, total_length, mode):
     """
     import numpy as np
 
-    from keras_mathft.models.cache_layout import CacheLayout
     from keras_mathft.sampling.decoding import DecodePrograms
     from keras_mathft.sampling.decoding import as_int32
 
@@ -395,7 +394,7 @@ def decode_step_seconds(lm, rows, total_length, mode):
         np.full(rows, total_length // 2, "int32"),
         np.zeros(rows, bool),
     ]
-    cache = CacheLayout(lm).zeros(rows, total_length)
+    cache = programs.pool_layout.zeros(rows, total_length)
     generated = np.zeros((rows, width), "int32")
     scalars = (np.float32(FLAGS.temperature), np.float32(FLAGS.top_p))
 

@@ -220,8 +220,8 @@ class DecodePrograms:
         The decode step maps the model over rows, each a batch of one; a
         pool already in that shape enters and leaves the compiled loop as
         it is. Added inside the program, the unit axis cost two copies of
-        every leaf per block (a fifth of Gemma 3 270M's decode at 64 rows,
-        `benchmarks/README.md`).
+        every leaf per block call (1.3 s a call for Gemma 3 270M at 64
+        rows, `benchmarks/README.md`).
         """
         return self.layout.per_row()
 
