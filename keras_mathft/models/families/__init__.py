@@ -68,12 +68,13 @@ def family_of(model):
     >>> family_of(lm).name
     'gemma'
     """
-    family = _find_family(_backbone(model))
+    backbone = _backbone(model)
+    family = _find_family(backbone)
     if family is None:
         supported = sorted(f.backbone for f in FAMILIES.values())
         raise ValueError(
             "No family record for this backbone. Supported backbones: "
-            f"{supported}. Received: {type(_backbone(model)).__name__}"
+            f"{supported}. Received: {type(backbone).__name__}"
         )
     return family
 
