@@ -927,8 +927,10 @@ def test_non_strings_are_never_equivalent():
 def test_timeout_counts_and_next_call_works():
     # sin^2 + cos^2 = 1 needs sympy; 1 ms is far below what simplify needs,
     # so the worker is killed, the pair counts as a timeout and is False.
+    # No other test grades this pair: a warm worker that simplified it
+    # before answers from sympy's cache within 1 ms.
     before = grading_stats()["timeouts"]
-    pair = (r"\sin^2 x + \cos^2 x", "1")
+    pair = (r"\sin^2 (3t) + \cos^2 (3t)", "1")
     assert answers_equivalent(*pair, timeout=0.001) is False
     assert grading_stats()["timeouts"] == before + 1
     assert answers_equivalent(*pair, timeout=30) is True
